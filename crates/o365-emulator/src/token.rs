@@ -1,0 +1,628 @@
+//! The Entra ID token endpoint (v1 and v2, client secret and certificate assertion), the access
+//! tokens it mints, and their verification by the Activity API.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha1::Digest as _;
+
+use crate::config::is_guid;
+use crate::content::{event_id, hash, hash_str};
+use crate::state::{RegisteredCert, Shared};
+
+/// The four clouds' API resources (valid audiences besides the emulator's own root).
+pub const CLOUD_RESOURCES: [&str; 4] = [
+    "https://manage.office.com",
+    "https://manage-gcc.office.com",
+    "https://manage.office365.us",
+    "https://manage.protection.apps.mil",
+];
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Claims of an issued access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Audience: the API resource.
+    pub aud: String,
+    /// Issuer.
+    pub iss: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Token version.
+    pub ver: String,
+    /// Tenant id.
+    pub tid: String,
+    /// Application roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Service principal object id.
+    pub oid: String,
+    /// Subject.
+    pub sub: String,
+    /// Identity provider.
+    pub idp: String,
+    /// Client id.
+    pub appid: String,
+    /// 1 for a secret, 2 for a certificate.
+    pub appidacr: String,
+}
+
+/// Parse a PEM certificate into thumbprints and its RSA public key.
+pub fn parse_cert(pem: &str) -> Result<RegisteredCert, String> {
+    use x509_cert::der::{Decode, DecodePem, Encode};
+    let cert = x509_cert::Certificate::from_pem(pem.as_bytes())
+        .map_err(|e| format!("not a PEM X.509 certificate: {e}"))?;
+    let der = cert.to_der().map_err(|e| format!("certificate DER: {e}"))?;
+    let _ = x509_cert::Certificate::from_der(&der).map_err(|e| e.to_string())?;
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid.to_string() != "1.2.840.113549.1.1.1" {
+        return Err("the certificate's key is not RSA; Entra client assertions use RSA".into());
+    }
+    Ok(RegisteredCert {
+        sha1: sha1::Sha1::digest(&der).into(),
+        sha256: sha2::Sha256::digest(&der).into(),
+        rsa_der: spki.subject_public_key.raw_bytes().to_vec(),
+    })
+}
+
+/// One AADSTS error.
+struct Aadsts {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    text: String,
+    with_uri: bool,
+}
+
+fn aadsts(status: u16, error: &'static str, code: u32, text: impl Into<String>) -> Aadsts {
+    Aadsts {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        error,
+        code,
+        text: text.into(),
+        with_uri: matches!(code, 7000215 | 700016 | 90002 | 7000222 | 700027),
+    }
+}
+
+fn token_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::EXPIRES, HeaderValue::from_static("-1"));
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+impl Aadsts {
+    fn into_response(self, st: &Shared) -> Response {
+        let n = st
+            .fault_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let trace = event_id(hash(&[st.cfg.seed, 0x7ace, n]));
+        let corr = event_id(hash(&[st.cfg.seed, 0xc011, n]));
+        let ts = chrono::DateTime::from_timestamp_millis(st.clock.now_ms())
+            .unwrap_or_default()
+            .format("%Y-%m-%d %H:%M:%SZ")
+            .to_string();
+        let mut body = serde_json::json!({
+            "error": self.error,
+            "error_description": format!(
+                "AADSTS{}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}",
+                self.code, self.text
+            ),
+            "error_codes": [self.code],
+            "timestamp": ts,
+            "trace_id": trace,
+            "correlation_id": corr,
+        });
+        if self.with_uri {
+            body["error_uri"] = format!("{}/error?code={}", st.base_url, self.code).into();
+        }
+        let mut r = (self.status, body.to_string()).into_response();
+        token_headers(r.headers_mut());
+        r
+    }
+}
+
+/// Which token endpoint flavour was called.
+#[derive(Clone, Copy, PartialEq)]
+enum Flavour {
+    V1,
+    V2,
+}
+
+/// `POST /{tenant}/oauth2/token`.
+pub async fn token_v1(
+    State(st): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    token(st, tenant, headers, body, Flavour::V1)
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token_v2(
+    State(st): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    token(st, tenant, headers, body, Flavour::V2)
+}
+
+fn token(
+    st: Shared,
+    tenant: String,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    flavour: Flavour,
+) -> Response {
+    match issue(&st, &tenant, &headers, &body, flavour) {
+        Ok(r) => r,
+        Err(e) => e.into_response(&st),
+    }
+}
+
+fn is_dns_name(s: &str) -> bool {
+    s.contains('.')
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn issue(
+    st: &Shared,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    flavour: Flavour,
+) -> Result<Response, Aadsts> {
+    let form: HashMap<String, String> = serde_urlencoded_pairs(body);
+    if !is_guid(tenant) && !is_dns_name(tenant) {
+        return Err(aadsts(
+            400,
+            "invalid_request",
+            900023,
+            format!("Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."),
+        ));
+    }
+    let Some(ti) = st.tenant_index(tenant) else {
+        return Err(aadsts(
+            400,
+            "invalid_request",
+            90002,
+            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+        ));
+    };
+    let missing = |p: &str| {
+        aadsts(
+            400,
+            "invalid_request",
+            900144,
+            format!("The request body must contain the following parameter: '{p}'."),
+        )
+    };
+    // HTTP Basic auth (client_id:secret) is accepted for secrets.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        });
+    let grant = form
+        .get("grant_type")
+        .ok_or_else(|| missing("grant_type"))?;
+    if grant != "client_credentials" {
+        return Err(aadsts(
+            400,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{grant}'."),
+        ));
+    }
+    let client_id = form
+        .get("client_id")
+        .cloned()
+        .or_else(|| basic.as_ref().map(|b| b.0.clone()))
+        .ok_or_else(|| missing("client_id"))?;
+    let resource = match flavour {
+        Flavour::V2 => {
+            if form.contains_key("resource") {
+                return Err(aadsts(
+                    400,
+                    "invalid_request",
+                    901002,
+                    "The 'resource' request parameter isn't supported.",
+                ));
+            }
+            let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
+            let Some(res) = scope.strip_suffix("/.default") else {
+                return Err(aadsts(
+                    400,
+                    "invalid_scope",
+                    1002012,
+                    format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+                ));
+            };
+            res.to_string()
+        }
+        Flavour::V1 => form
+            .get("resource")
+            .cloned()
+            .ok_or_else(|| missing("resource"))?,
+    };
+    let resource = resource.trim_end_matches('/').to_string();
+    if resource != st.base_url && !CLOUD_RESOURCES.contains(&resource.as_str()) {
+        return Err(aadsts(
+            400,
+            "invalid_resource",
+            500011,
+            format!("The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
+        ));
+    }
+    let t = &st.tenants[ti];
+    let Some(app) = t.apps.get(&client_id.to_ascii_lowercase()) else {
+        return Err(aadsts(
+            400,
+            "unauthorized_client",
+            700016,
+            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+        ));
+    };
+    if app.cfg.disabled {
+        return Err(aadsts(
+            400,
+            "unauthorized_client",
+            7000112,
+            format!("Application '{client_id}'({}) is disabled.", app.cfg.name),
+        ));
+    }
+    let now_real = chrono::Utc::now().timestamp();
+    let secret = form
+        .get("client_secret")
+        .cloned()
+        .or_else(|| basic.as_ref().map(|b| b.1.clone()));
+    let appidacr;
+    if let Some(secret) = secret {
+        let m = app.cfg.secrets.iter().find(|s| s.value == secret);
+        match m {
+            None => {
+                return Err(aadsts(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+                ))
+            }
+            Some(s) if s.expires.is_some_and(|e| e.timestamp_millis() <= st.clock.now_ms()) => {
+                return Err(aadsts(
+                    401,
+                    "invalid_client",
+                    7000222,
+                    format!("The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app."),
+                ))
+            }
+            Some(_) => appidacr = "1",
+        }
+    } else if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+            return Err(missing("client_assertion_type"));
+        }
+        check_assertion(st, assertion, &client_id, tenant, app, now_real)?;
+        appidacr = "2";
+    } else {
+        return Err(aadsts(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ));
+    }
+    let now = st.clock.now_ms() / 1000;
+    let life = st.cfg.api.token_lifetime_secs as i64;
+    let sp = event_id(hash(&[hash_str(&client_id), hash_str(&t.info.id)]));
+    let claims = AccessClaims {
+        aud: resource.clone(),
+        iss: format!("https://sts.windows.net/{}/", t.info.id),
+        iat: now,
+        nbf: now,
+        exp: now + life,
+        ver: "1.0".into(),
+        tid: t.info.id.clone(),
+        roles: app.cfg.roles.clone(),
+        oid: sp.clone(),
+        sub: sp,
+        idp: format!("https://sts.windows.net/{}/", t.info.id),
+        appid: client_id.to_ascii_lowercase(),
+        appidacr: appidacr.into(),
+    };
+    let mut h = Header::new(Algorithm::RS256);
+    h.typ = Some("JWT".into());
+    h.kid = Some("o365mgmt-emulator".into());
+    let token = jsonwebtoken::encode(&h, &claims, &st.signing_key).map_err(|e| {
+        aadsts(
+            500,
+            "server_error",
+            50000,
+            format!("could not sign the token: {e}"),
+        )
+    })?;
+    let body = match flavour {
+        Flavour::V2 => serde_json::json!({
+            "token_type": "Bearer",
+            "expires_in": life,
+            "ext_expires_in": life,
+            "access_token": token,
+        }),
+        Flavour::V1 => serde_json::json!({
+            "token_type": "Bearer",
+            "expires_in": life.to_string(),
+            "ext_expires_in": life.to_string(),
+            "expires_on": (now + life).to_string(),
+            "not_before": now.to_string(),
+            "resource": resource,
+            "access_token": token,
+        }),
+    };
+    let mut r = (StatusCode::OK, body.to_string()).into_response();
+    token_headers(r.headers_mut());
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    aud: Option<serde_json::Value>,
+    iss: Option<String>,
+    sub: Option<String>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+}
+
+fn check_assertion(
+    st: &Shared,
+    assertion: &str,
+    client_id: &str,
+    tenant: &str,
+    app: &crate::state::App,
+    now: i64,
+) -> Result<(), Aadsts> {
+    let bad = |reason: &str| {
+        aadsts(
+            401,
+            "invalid_client",
+            700027,
+            format!("Client assertion failed signature validation. [Reason - {reason}]"),
+        )
+    };
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| bad("The client assertion is not a well-formed JWT."))?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let cert = match header.alg {
+        Algorithm::RS256 => {
+            let x5t = header
+                .x5t
+                .as_deref()
+                .ok_or_else(|| bad("The x5t header is missing for an RS256 assertion."))?;
+            let tp = b64
+                .decode(x5t.trim_end_matches('='))
+                .map_err(|_| bad("The x5t header is not base64url."))?;
+            app.certs
+                .iter()
+                .find(|c| c.sha1[..] == tp[..])
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "The key was not found., Thumbprint of key used by client: '{}'",
+                        hex(&tp)
+                    ))
+                })?
+        }
+        Algorithm::PS256 => {
+            let x5t = header
+                .x5t_s256
+                .as_deref()
+                .ok_or_else(|| bad("The x5t#S256 header is missing for a PS256 assertion."))?;
+            let tp = b64
+                .decode(x5t.trim_end_matches('='))
+                .map_err(|_| bad("The x5t#S256 header is not base64url."))?;
+            app.certs
+                .iter()
+                .find(|c| c.sha256[..] == tp[..])
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "The key was not found., Thumbprint of key used by client: '{}'",
+                        hex(&tp)
+                    ))
+                })?
+        }
+        other => {
+            return Err(bad(&format!(
+                "The algorithm {other:?} is not supported; use RS256 or PS256."
+            )))
+        }
+    };
+    let key = jsonwebtoken::DecodingKey::from_rsa_der(&cert.rsa_der);
+    let mut v = Validation::new(header.alg);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
+        .map_err(|_| bad("The signature does not verify with the registered certificate."))?;
+    let c = data.claims;
+    if c.iss.as_deref() != Some(client_id) || c.sub.as_deref() != Some(client_id) {
+        return Err(aadsts(
+            401,
+            "invalid_client",
+            700023,
+            "Client assertion audience or issuer is invalid: 'iss' and 'sub' must both equal the client id.",
+        ));
+    }
+    let auds: Vec<String> = match c.aud {
+        Some(serde_json::Value::String(s)) => vec![s],
+        Some(serde_json::Value::Array(a)) => a
+            .into_iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    };
+    let ok_aud = |a: &str| {
+        let a = a.trim_end_matches('/');
+        let tenant_ids = [
+            tenant.to_string(),
+            st.tenants[st.tenant_index(tenant).unwrap_or(0)]
+                .info
+                .id
+                .clone(),
+        ];
+        let mut hosts = vec![st.base_url.clone()];
+        hosts.extend(
+            [
+                "https://login.microsoftonline.com",
+                "https://login.windows.net",
+                "https://login.microsoftonline.us",
+            ]
+            .map(String::from),
+        );
+        hosts.iter().any(|h| {
+            tenant_ids.iter().any(|t| {
+                a.eq_ignore_ascii_case(&format!("{h}/{t}/oauth2/v2.0/token"))
+                    || a.eq_ignore_ascii_case(&format!("{h}/{t}/oauth2/token"))
+            })
+        })
+    };
+    if !auds.iter().any(|a| ok_aud(a)) {
+        return Err(aadsts(
+            401,
+            "invalid_client",
+            700023,
+            format!(
+                "Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCredentials . Provided audience: '{}'",
+                auds.join(",")
+            ),
+        ));
+    }
+    const SKEW: i64 = 300;
+    let nbf_ok = c.nbf.is_none_or(|n| n <= now + SKEW);
+    let exp_ok = c.exp.is_some_and(|e| now - SKEW < e);
+    if !nbf_ok || !exp_ok {
+        return Err(aadsts(
+            401,
+            "invalid_client",
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
+    }
+    Ok(())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// Minimal `application/x-www-form-urlencoded` decoder.
+pub fn serde_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
+    let s = String::from_utf8_lossy(body);
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+/// Percent-decode, with `+` as space.
+pub fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let h = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match h {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug)]
+pub enum TokenRejection {
+    /// Missing, malformed, bad signature, expired or wrong audience.
+    Denied,
+}
+
+/// Verify a bearer token against the emulated clock and the accepted audiences.
+pub fn verify_bearer(st: &Shared, headers: &HeaderMap) -> Result<AccessClaims, TokenRejection> {
+    let v = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(TokenRejection::Denied)?;
+    let (scheme, tok) = v.split_once(' ').ok_or(TokenRejection::Denied)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(TokenRejection::Denied);
+    }
+    let mut val = Validation::new(Algorithm::RS256);
+    val.validate_exp = false;
+    val.validate_aud = false;
+    val.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<AccessClaims>(tok.trim(), &st.verify_key, &val)
+        .map_err(|_| TokenRejection::Denied)?;
+    let c = data.claims;
+    let now = st.clock.now_ms() / 1000;
+    if c.exp <= now || c.nbf > now + 300 {
+        return Err(TokenRejection::Denied);
+    }
+    if c.aud != st.base_url && c.aud != CLOUD_RESOURCES[0] {
+        return Err(TokenRejection::Denied);
+    }
+    Ok(c)
+}

@@ -1,0 +1,104 @@
+//! End-to-end tests of the `o365mgmt` binary.
+#![allow(missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_o365mgmt"))
+}
+
+#[test]
+fn emulator_prints_one_json_line_serves_and_stops_on_sigterm() {
+    let mut child = bin()
+        .args(["emulator", "--addr", "127.0.0.1:0", "--seed", "9"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    for k in [
+        "api_root",
+        "login_endpoint",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+    ] {
+        assert!(
+            v[k].as_str().is_some_and(|s| !s.is_empty()),
+            "{k} in {line}"
+        );
+    }
+    assert_eq!(v["seed"], 9);
+    let root = v["api_root"].as_str().unwrap();
+    assert!(root.starts_with("http://127.0.0.1:") && !root.ends_with(":0"));
+    // It really serves: a token with the printed credentials.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                v["login_endpoint"].as_str().unwrap(),
+                v["tenant_id"].as_str().unwrap()
+            ))
+            .form(&[
+                ("client_id", v["client_id"].as_str().unwrap()),
+                ("client_secret", v["client_secret"].as_str().unwrap()),
+                ("scope", &format!("{root}/.default")),
+                ("grant_type", "client_credentials"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let code = child.wait().unwrap();
+    assert!(code.success(), "clean exit on SIGTERM: {code:?}");
+}
+
+#[test]
+fn emulator_rejects_a_bad_config_with_the_field_named() {
+    let dir = std::env::temp_dir().join(format!("o365mgmt-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("bad.toml");
+    std::fs::write(&p, "[api]\npage_size = 0\n").unwrap();
+    let out = bin()
+        .args(["emulator", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("api.page_size"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = bin()
+        .args(["emulator", "--config", "/nonexistent/x.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.toml"));
+}
+
+#[test]
+fn demo_runs_to_the_end() {
+    let out = bin().arg("demo").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("AF20024"));
+    assert!(text.contains("gap: ["), "{text}");
+    assert!(text.contains("Done."));
+}
