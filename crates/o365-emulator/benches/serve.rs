@@ -26,7 +26,10 @@ fn thread_cpu() -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let want: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let conc: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
 
@@ -48,7 +51,10 @@ fn main() {
     let (info_tx, info_rx) = mpsc::channel();
     let (cpu_req_tx, cpu_req_rx) = tokio::sync::mpsc::unbounded_channel::<mpsc::Sender<f64>>();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let emu = Emulator::start(cfg).await.unwrap();
             info_tx.send(emu.info()).unwrap();
@@ -66,7 +72,11 @@ fn main() {
         rx.recv().unwrap()
     };
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
         let tok: serde_json::Value = http

@@ -393,12 +393,10 @@ impl Generator {
         let used = s.len() - start;
         if used + 20 < self.event_size {
             s.push_str(r#","ClientInfo":""#);
-            let pad = self.event_size - used - 17;
-            let mut k = mix(h ^ 20);
-            for _ in 0..pad {
-                k = mix(k);
-                s.push(PAD_CHARS[(k % PAD_CHARS.len() as u64) as usize] as char);
-            }
+            let pad = (self.event_size - used - 17).min(PAD_LEN / 2);
+            let text = pad_text();
+            let at = (mix(h ^ 20) % (PAD_LEN - pad) as u64) as usize;
+            s.push_str(&text[at..at + pad]);
             s.push('"');
         }
         s.push('}');
@@ -406,6 +404,21 @@ impl Generator {
 }
 
 const PAD_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 ;=/.";
+const PAD_LEN: usize = 16 * 1024;
+
+/// A fixed pseudo-random text; padding is a slice of it (copying beats generating per byte).
+fn pad_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut k = 0x5eed_u64;
+        (0..PAD_LEN)
+            .map(|_| {
+                k = mix(k);
+                PAD_CHARS[(k % PAD_CHARS.len() as u64) as usize] as char
+            })
+            .collect()
+    })
+}
 
 const USERS: [&str; 12] = [
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
