@@ -128,6 +128,9 @@ pub struct FaultConfig {
     pub latency_ms: u64,
     /// Also apply the faults to the token endpoint.
     pub include_token_endpoint: bool,
+    /// Statuses to answer the next requests with, in order, before the rates apply:
+    /// 429 (AF429 with `Retry-After: 1`), 403 (AF429), 500 (AF50000), 503, 408, or 0 (drop).
+    pub script: Vec<u16>,
 }
 
 /// One tenant.
@@ -440,6 +443,15 @@ impl FaultConfig {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("faults.{name} = {v}: must be between 0.0 and 1.0"));
             }
+        }
+        if let Some(bad) = self
+            .script
+            .iter()
+            .find(|c| ![0, 403, 408, 429, 500, 503].contains(*c))
+        {
+            return Err(format!(
+                "faults.script contains {bad}: allowed are 0 (drop), 403, 408, 429, 500, 503"
+            ));
         }
         let sum: f64 = rates.iter().map(|r| r.1).sum();
         if sum > 1.0 {

@@ -100,6 +100,7 @@ async fn put_faults(State(st): State<Shared>, body: axum::body::Bytes) -> Respon
     if let Err(e) = f.validate() {
         return bad(e);
     }
+    *st.script.lock() = f.script.iter().copied().collect();
     *st.faults.write() = f.clone();
     Json(f).into_response()
 }

@@ -226,9 +226,31 @@ async fn wire_layer(State(st): State<Shared>, req: Request, next: Next) -> Respo
         if faults.latency_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
         }
-        let r = st.fault_draw();
+        let scripted = st.script.lock().pop_front();
+        let r = if scripted.is_some() {
+            2.0
+        } else {
+            st.fault_draw()
+        };
         let mut acc = faults.rate_429;
-        if r < acc {
+        if let Some(code) = scripted.filter(|c| *c != 0) {
+            let mut r = match code {
+                403 | 429 => api::af(
+                    code,
+                    "AF429",
+                    "Too many requests. Method=Scripted, PublisherId=00000000-0000-0000-0000-000000000000",
+                ),
+                500 => api::af(500, "AF50000", "An internal error occurred. Retry the request."),
+                other => StatusCode::from_u16(other)
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+                    .into_response(),
+            };
+            if code == 429 {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            resp = Some(r);
+        } else if r < acc {
             resp = Some(api::af(
                 429,
                 "AF429",
@@ -248,7 +270,7 @@ async fn wire_layer(State(st): State<Shared>, req: Request, next: Next) -> Respo
             acc
         } {
             resp = Some(StatusCode::SERVICE_UNAVAILABLE.into_response());
-        } else if r < acc + faults.rate_drop {
+        } else if scripted == Some(0) || r < acc + faults.rate_drop {
             st.counters.add(&route, 0);
             // Headers go out, then the body fails: the connection is cut mid-response.
             let stream = futures::stream::once(async {

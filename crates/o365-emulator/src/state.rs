@@ -198,6 +198,8 @@ pub struct State {
     pub throttle: RwLock<ThrottleConfig>,
     /// Sequence for fault decisions.
     pub fault_seq: AtomicU64,
+    /// Scripted answers for the next requests.
+    pub script: Mutex<std::collections::VecDeque<u16>>,
     /// Serialised blobs.
     pub cache: BlobCache,
     /// Key that signs issued access tokens.
@@ -297,6 +299,7 @@ impl State {
             latency_max_secs: d.event_latency_max_secs,
         };
         Ok(Self {
+            script: Mutex::new(cfg.faults.script.iter().copied().collect()),
             faults: RwLock::new(cfg.faults.clone()),
             throttle: RwLock::new(cfg.throttle.clone()),
             cache: BlobCache::new(d.blob_cache_mib as u64 * 1024 * 1024),

@@ -1,0 +1,120 @@
+//! Clouds, their hosts and audiences, and endpoint validation.
+
+use std::str::FromStr;
+
+use url::Url;
+
+use crate::Error;
+
+/// A Microsoft 365 cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cloud {
+    /// Enterprise (commercial).
+    #[default]
+    Commercial,
+    /// GCC.
+    Gcc,
+    /// GCC High.
+    GccHigh,
+    /// DoD.
+    Dod,
+}
+
+impl Cloud {
+    /// All clouds.
+    pub const ALL: [Cloud; 4] = [Cloud::Commercial, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod];
+
+    /// The configuration name (`commercial`, `gcc`, `gcc-high`, `dod`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Commercial => "commercial",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcc-high",
+            Cloud::Dod => "dod",
+        }
+    }
+
+    /// The API root, which is also the OAuth resource.
+    pub fn api_root(self) -> &'static str {
+        match self {
+            Cloud::Commercial => "https://manage.office.com",
+            Cloud::Gcc => "https://manage-gcc.office.com",
+            Cloud::GccHigh => "https://manage.office365.us",
+            Cloud::Dod => "https://manage.protection.apps.mil",
+        }
+    }
+
+    /// The Entra ID login host.
+    pub fn login_endpoint(self) -> &'static str {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => "https://login.microsoftonline.com",
+            Cloud::GccHigh | Cloud::Dod => "https://login.microsoftonline.us",
+        }
+    }
+}
+
+impl FromStr for Cloud {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let n = s.trim().to_ascii_lowercase().replace('_', "-");
+        Cloud::ALL
+            .into_iter()
+            .find(|c| c.name() == n || (n == "gcchigh" && *c == Cloud::GccHigh))
+            .ok_or_else(|| Error::Config {
+                field: "cloud",
+                value: s.into(),
+                problem: "allowed are commercial, gcc, gcc-high, dod".into(),
+            })
+    }
+}
+
+impl std::fmt::Display for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parse an endpoint: `https://` anywhere, `http://` only on loopback; no path, query or fragment.
+pub fn parse_endpoint(field: &'static str, s: &str) -> Result<Url, Error> {
+    let bad = |problem: &str| Error::Config {
+        field,
+        value: s.into(),
+        problem: problem.into(),
+    };
+    let u = Url::parse(s.trim())
+        .map_err(|e| bad(&format!("not a URL ({e}); e.g. https://manage.office.com")))?;
+    match u.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match u.host() {
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if !loopback {
+                return Err(bad("plain http:// is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https://"));
+            }
+        }
+        _ => return Err(bad("must start with https://")),
+    }
+    if u.host().is_none() {
+        return Err(bad("has no host"));
+    }
+    if u.path() != "/" && !u.path().is_empty() || u.query().is_some() || u.fragment().is_some() {
+        return Err(bad(
+            "give only scheme and host, e.g. https://manage.office.com (no path)",
+        ));
+    }
+    Ok(u)
+}
+
+/// The origin (`scheme://host:port`) of a URL, for host checks.
+pub fn origin(u: &Url) -> String {
+    u.origin().ascii_serialization()
+}
+
+/// A URL without its trailing slash.
+pub fn trimmed(u: &Url) -> String {
+    u.as_str().trim_end_matches('/').to_string()
+}

@@ -1,0 +1,184 @@
+//! One error type that keeps what the server said and says whether a retry is safe.
+
+use std::time::Duration;
+
+/// Everything that can go wrong talking to Entra ID or the Activity API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is not usable.
+    #[error("{field} = {value:?}: {problem}")]
+    Config {
+        /// The setting.
+        field: &'static str,
+        /// What was given (never a secret).
+        value: String,
+        /// What is allowed and how to fix it.
+        problem: String,
+    },
+    /// The token endpoint refused (an AADSTS error).
+    #[error("sign-in failed: AADSTS{code} ({error}, HTTP {status}): {description}{}", aadsts_hint(*code))]
+    Aadsts {
+        /// HTTP status.
+        status: u16,
+        /// The AADSTS number.
+        code: u32,
+        /// OAuth `error` (e.g. `invalid_client`).
+        error: String,
+        /// The description without the trace trailer.
+        description: String,
+        /// Trace id for Microsoft support.
+        trace_id: Option<String>,
+        /// Correlation id.
+        correlation_id: Option<String>,
+    },
+    /// The API refused the bearer token (401 `{"Message": ...}`).
+    #[error("the Activity API refused the access token (HTTP 401: {message}). The token is expired, malformed, or for another cloud's resource: check that api_root and login_endpoint belong to the same cloud")]
+    Unauthorized {
+        /// The server's message.
+        message: String,
+    },
+    /// An AF error from the Activity API.
+    #[error("{code} (HTTP {status}): {message}{}", af_hint(code))]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// AF code, e.g. `AF20022`.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Unified audit logging is off for the tenant (the malformed "Tenant … does not exist" body).
+    #[error("unified audit logging is not enabled for tenant {tenant} (or was enabled less than an hour ago): turn on auditing in Microsoft Purview (Audit > Start recording user and admin activity), wait up to 60 minutes, and retry")]
+    AuditingOff {
+        /// The tenant named in the answer.
+        tenant: String,
+    },
+    /// Throttled (AF429 or HTTP 429), after retries.
+    #[error("throttled by the service (HTTP {status}{}): {message}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    Throttled {
+        /// HTTP status (403 or 429).
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// The server's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// An HTTP status with a body we do not recognise.
+    #[error("unexpected HTTP {status} from {what}: {body}")]
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// Which call.
+        what: String,
+        /// The start of the body.
+        body: String,
+    },
+    /// No answer: connection refused, reset, timed out, TLS failure.
+    #[error("cannot reach {url}: {message}")]
+    Transport {
+        /// Where.
+        url: String,
+        /// Why, as the HTTP stack said it.
+        message: String,
+        /// It was a timeout.
+        timeout: bool,
+    },
+    /// The body is not what the API documents.
+    #[error("cannot decode the answer of {what} at {path}: {message}")]
+    Decode {
+        /// Which call.
+        what: String,
+        /// JSON path where decoding failed.
+        path: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A URL from the server points to another host: the token is not sent there.
+    #[error("refusing to follow {url}: it is not on the configured API host {expected} (the bearer token is only sent there)")]
+    ForeignHost {
+        /// The URL offered.
+        url: String,
+        /// The configured API origin.
+        expected: String,
+    },
+    /// The answer is larger than the configured limit.
+    #[error("the answer of {what} is larger than {limit} bytes; raise max_response_bytes if this is expected")]
+    TooLarge {
+        /// Which call.
+        what: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A certificate or key could not be loaded.
+    #[error("certificate: {0}")]
+    Certificate(String),
+}
+
+impl Error {
+    /// Whether repeating the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Throttled { .. } => true,
+            Error::Api { status, code, .. } => {
+                code == "AF429" || code.starts_with("AF5") || *status == 408 || *status >= 500
+            }
+            Error::Http { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            Error::Aadsts { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// The AF code, if this is an Activity API error.
+    pub fn af_code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } => Some(code),
+            Error::Throttled { .. } => Some("AF429"),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Aadsts { status, .. }
+            | Error::Api { status, .. }
+            | Error::Throttled { status, .. }
+            | Error::Http { status, .. } => Some(*status),
+            Error::Unauthorized { .. } => Some(401),
+            Error::AuditingOff { .. } => Some(400),
+            _ => None,
+        }
+    }
+}
+
+fn aadsts_hint(code: u32) -> &'static str {
+    match code {
+        7000215 => " — the client secret is wrong; a common cause is pasting the secret's ID instead of its Value (Entra admin center > App registrations > Certificates & secrets)",
+        7000222 => " — the client secret has expired: create a new one and update the configuration",
+        7000218 => " — neither a client secret nor a certificate was sent: configure one of them",
+        700016 => " — the app (client_id) is not registered in this tenant: check client_id and tenant_id, and that admin consent was granted",
+        90002 => " — the tenant was not found: check tenant_id and that login_endpoint is the right cloud",
+        900023 => " — tenant_id must be the tenant GUID or a verified domain such as contoso.onmicrosoft.com",
+        700027 => " — the certificate is not registered on the app, or the key does not match it: upload the certificate's public part to the app registration",
+        700024 => " — the client assertion is outside its validity window: check this machine's clock",
+        7000112 => " — the application is disabled in the tenant",
+        500011 => " — the API resource is not available in this tenant or cloud: check api_root / cloud",
+        1002012 | 70011 => " — the scope must be the API resource followed by /.default",
+        _ => "",
+    }
+}
+
+fn af_hint(code: &str) -> &'static str {
+    match code {
+        "AF10001" => " — grant the app the Office 365 Management APIs application permission ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All), then grant admin consent",
+        "AF20010" => " — the tenant in the URL does not match the token: check tenant_id",
+        "AF20013" => " — tenant_id must be the tenant GUID for Activity API calls",
+        "AF20022" => " — there is no subscription for this content type: start it first",
+        "AF20023" => " — the subscription is disabled: start it again",
+        "AF20055" | "AF20030" => " — windows must be given with both start and end, at most 24 hours long, starting less than 7 days ago",
+        "AF20052" => " — the content id does not belong to this tenant: check tenant_id",
+        "AF20051" => " — content is kept for 7 days only",
+        _ => "",
+    }
+}
