@@ -433,49 +433,41 @@ fn check_assertion(
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| bad("The client assertion is not a well-formed JWT."))?;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let cert = match header.alg {
-        Algorithm::RS256 => {
-            let x5t = header
-                .x5t
-                .as_deref()
-                .ok_or_else(|| bad("The x5t header is missing for an RS256 assertion."))?;
-            let tp = b64
-                .decode(x5t.trim_end_matches('='))
-                .map_err(|_| bad("The x5t header is not base64url."))?;
-            app.certs
-                .iter()
-                .find(|c| c.sha1[..] == tp[..])
-                .ok_or_else(|| {
-                    bad(&format!(
-                        "The key was not found., Thumbprint of key used by client: '{}'",
-                        hex(&tp)
-                    ))
-                })?
-        }
-        Algorithm::PS256 => {
-            let x5t = header
-                .x5t_s256
-                .as_deref()
-                .ok_or_else(|| bad("The x5t#S256 header is missing for a PS256 assertion."))?;
-            let tp = b64
-                .decode(x5t.trim_end_matches('='))
-                .map_err(|_| bad("The x5t#S256 header is not base64url."))?;
-            app.certs
-                .iter()
-                .find(|c| c.sha256[..] == tp[..])
-                .ok_or_else(|| {
-                    bad(&format!(
-                        "The key was not found., Thumbprint of key used by client: '{}'",
-                        hex(&tp)
-                    ))
-                })?
-        }
+    // RS256 names the certificate by its SHA-1 thumbprint, PS256 by its SHA-256 one.
+    let (name, thumb, sha256) = match header.alg {
+        Algorithm::RS256 => ("x5t", header.x5t.as_deref(), false),
+        Algorithm::PS256 => ("x5t#S256", header.x5t_s256.as_deref(), true),
         other => {
             return Err(bad(&format!(
                 "The algorithm {other:?} is not supported; use RS256 or PS256."
             )))
         }
     };
+    let x5t = thumb.ok_or_else(|| {
+        bad(&format!(
+            "The {name} header is missing for a {:?} assertion.",
+            header.alg
+        ))
+    })?;
+    let tp = b64
+        .decode(x5t.trim_end_matches('='))
+        .map_err(|_| bad(&format!("The {name} header is not base64url.")))?;
+    let cert = app
+        .certs
+        .iter()
+        .find(|c| {
+            if sha256 {
+                c.sha256[..] == tp[..]
+            } else {
+                c.sha1[..] == tp[..]
+            }
+        })
+        .ok_or_else(|| {
+            bad(&format!(
+                "The key was not found., Thumbprint of key used by client: '{}'",
+                hex(&tp)
+            ))
+        })?;
     let key = jsonwebtoken::DecodingKey::from_rsa_der(&cert.rsa_der);
     let mut v = Validation::new(header.alg);
     v.validate_exp = false;
