@@ -522,3 +522,37 @@ async fn publisher_identifier_on_every_call_and_bounded_answers() {
     let e = small.fetch_blob(&blobs[0].content_uri).await.unwrap_err();
     assert!(matches!(e, Error::TooLarge { limit: 100, .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn clock_skew_is_measured_from_the_date_header() {
+    let app = axum::Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            axum::routing::post(|| async { axum::Json(json!({"token_type":"Bearer","expires_in":3599,"access_token":"x.eyJ0aWQiOiJ0In0.y"})) }),
+        )
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/list",
+            axum::routing::get(|| async {
+                let ahead = (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc2822();
+                ([("Date", ahead.replace("+0000", "GMT"))], "[]")
+            }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let c = Client::builder(
+        "7c1e3a52-9d4b-4f0e-8a61-3b2d5e6f7a80",
+        "a",
+        Credentials::secret("s"),
+    )
+    .api_root(&root)
+    .login_endpoint(&root)
+    .build()
+    .unwrap();
+    assert_eq!(c.clock_skew(), chrono::Duration::zero());
+    c.list_subscriptions().await.unwrap();
+    let skew = c.clock_skew().num_seconds();
+    assert!((1790..=1800).contains(&skew), "{skew}");
+    let ahead = (c.server_now() - chrono::Utc::now()).num_seconds();
+    assert!((1789..=1800).contains(&ahead), "{ahead}");
+}
