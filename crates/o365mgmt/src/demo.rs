@@ -2,7 +2,14 @@
 //!
 //! It speaks raw HTTP so a newcomer sees every request; the actions (issue 4) will replace the
 //! subscription steps with `o365mgmt start-subscription` and friends.
-#![allow(clippy::print_stdout)]
+
+/// Print a line; a closed stdout (e.g. `| head`) is not an error worth a panic.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
 
 use std::process::ExitCode;
 
@@ -89,19 +96,19 @@ async fn token(
 }
 
 fn step(n: u32, what: &str) {
-    println!("\n[{n}] {what}");
+    say!("\n[{n}] {what}");
 }
 
 /// Run the tour; exit 0 when every step behaved as the real service would.
 pub async fn run() -> anyhow::Result<ExitCode> {
     let emu = o365_emulator::Emulator::start(o365_emulator::EmulatorConfig::default()).await?;
     let info = emu.info();
-    println!(
-        "o365mgmt demo: an embedded emulator of login.microsoftonline.com + manage.office.com"
-    );
-    println!(
+    say!("o365mgmt demo: an embedded emulator of login.microsoftonline.com + manage.office.com");
+    say!(
         "  listening on {} (tenant {}, app {})",
-        info.api_root, info.tenant_id, info.client_id
+        info.api_root,
+        info.tenant_id,
+        info.client_id
     );
     let http = reqwest::Client::new();
 
@@ -120,9 +127,10 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         })
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null);
-    println!(
+    say!(
         "  token ok: expires_in {}s, roles {}",
-        body["expires_in"], claims["roles"]
+        body["expires_in"],
+        claims["roles"]
     );
 
     let mut tour = Tour {
@@ -143,7 +151,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             &format!("{}/subscriptions/list?{pubq}", tour.feed),
         )
         .await?;
-    println!("  {s} {v}");
+    say!("  {s} {v}");
 
     step(3, "Start a subscription for each of the five content types");
     for ct in TYPES {
@@ -153,7 +161,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
                 &format!("{}/subscriptions/start?contentType={ct}&{pubq}", tour.feed),
             )
             .await?;
-        println!("  {ct:<28} {s} status={}", v["status"]);
+        say!("  {ct:<28} {s} status={}", v["status"]);
         if s != 200 {
             bail!("start {ct} answered {s}: {v}");
         }
@@ -169,7 +177,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             ),
         )
         .await?;
-    println!("  {s} {}", v["error"]);
+    say!("  {s} {}", v["error"]);
 
     step(5, "Let six hours of emulated time pass, then list Audit.SharePoint content, following NextPageUri");
     tour.advance(6.0, &info).await?;
@@ -202,7 +210,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             None => break,
         }
     }
-    println!(
+    say!(
         "  {} blobs on {pages} page(s); the first created at {}",
         blobs.len(),
         blobs
@@ -220,7 +228,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         .call(reqwest::Method::GET, &format!("{uri}?{pubq}"))
         .await?;
     let events = v.as_array().cloned().unwrap_or_default();
-    println!(
+    say!(
         "  {s}: {} events; first: {} {} by {} at {}",
         events.len(),
         events
@@ -251,7 +259,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             ),
         )
         .await?;
-    println!("  stop: {s}");
+    say!("  stop: {s}");
     tour.advance(2.0, &info).await?;
     let (s, _, _) = tour
         .call(
@@ -262,7 +270,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             ),
         )
         .await?;
-    println!("  start: {s}");
+    say!("  start: {s}");
     let subs: Value = tour
         .http
         .get(format!(
@@ -279,9 +287,10 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     {
         let iv = ex["intervals"].as_array().cloned().unwrap_or_default();
         if iv.len() == 2 {
-            println!(
+            say!(
                 "  gap: [{}, {}) has no Audit.Exchange content",
-                iv[0]["end"], iv[1]["start"]
+                iv[0]["end"],
+                iv[1]["start"]
             );
         }
     }
@@ -294,11 +303,9 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         .await?
         .json()
         .await?;
-    println!("  {} requests", c["total"]);
+    say!("  {} requests", c["total"]);
     emu.shutdown().await;
-    println!(
-        "\nDone. Run `o365mgmt emulator` to keep an emulator running for your own experiments."
-    );
+    say!("\nDone. Run `o365mgmt emulator` to keep an emulator running for your own experiments.");
     Ok(ExitCode::SUCCESS)
 }
 

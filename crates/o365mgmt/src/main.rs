@@ -33,6 +33,9 @@ enum Command {
         /// Seed for all generated content (overrides the file's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// Blobs per content listing page (overrides the file's `api.page_size`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        page_size: Option<u32>,
     },
     /// Walk through the API against an embedded emulator: token, subscriptions, content, a blob.
     Demo,
@@ -70,7 +73,12 @@ fn report(e: &anyhow::Error) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Emulator { addr, config, seed } => run_emulator(addr, config, seed).await,
+        Command::Emulator {
+            addr,
+            config,
+            seed,
+            page_size,
+        } => run_emulator(addr, config, seed, page_size).await,
         Command::Demo => demo::run().await,
     }
 }
@@ -79,6 +87,7 @@ async fn run_emulator(
     addr: SocketAddr,
     config: Option<PathBuf>,
     seed: Option<u64>,
+    page_size: Option<u32>,
 ) -> anyhow::Result<ExitCode> {
     let mut cfg = match &config {
         Some(p) => {
@@ -91,6 +100,9 @@ async fn run_emulator(
     };
     if let Some(s) = seed {
         cfg.seed = s;
+    }
+    if let Some(p) = page_size {
+        cfg.api.page_size = p as usize;
     }
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "the emulator is listening beyond loopback; it has no real security");
