@@ -852,13 +852,6 @@ pub fn api_error(status: u16, body: &[u8], what: &str) -> Error {
                     .to_string();
                 return Error::AuditingOff { tenant };
             }
-            if code == "AF429" {
-                return Error::Api {
-                    status,
-                    code,
-                    message,
-                };
-            }
             Error::Api {
                 status,
                 code,
