@@ -283,7 +283,6 @@ impl std::fmt::Debug for Client {
 
 /// A read answer.
 struct Answer {
-    status: u16,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -521,11 +520,7 @@ impl Client {
                     match read_limited(r, self.inner.max_bytes, what, &url).await {
                         Err(e) => (e, None),
                         Ok(body) if (200..300).contains(&status) => {
-                            return Ok(Answer {
-                                status,
-                                headers,
-                                body,
-                            })
+                            return Ok(Answer { headers, body })
                         }
                         Ok(body) => {
                             let e = api_error(status, &body, what);
@@ -733,7 +728,6 @@ impl Client {
                 "resources/dlpSensitiveTypes",
             )
             .await?;
-        let _ = a.status;
         decode_array("resources/dlpSensitiveTypes", &a.body)
     }
 }

@@ -59,11 +59,10 @@ pub struct AccessClaims {
 
 /// Parse a PEM certificate into thumbprints and its RSA public key.
 pub fn parse_cert(pem: &str) -> Result<RegisteredCert, String> {
-    use x509_cert::der::{Decode, DecodePem, Encode};
+    use x509_cert::der::{DecodePem, Encode};
     let cert = x509_cert::Certificate::from_pem(pem.as_bytes())
         .map_err(|e| format!("not a PEM X.509 certificate: {e}"))?;
     let der = cert.to_der().map_err(|e| format!("certificate DER: {e}"))?;
-    let _ = x509_cert::Certificate::from_der(&der).map_err(|e| e.to_string())?;
     let spki = &cert.tbs_certificate.subject_public_key_info;
     if spki.algorithm.oid.to_string() != "1.2.840.113549.1.1.1" {
         return Err("the certificate's key is not RSA; Entra client assertions use RSA".into());
