@@ -287,6 +287,12 @@ async fn wire_layer(State(st): State<Shared>, req: Request, next: Next) -> Respo
         None => next.run(req).await,
     };
     st.counters.add(&route, resp.status().as_u16());
+    // `Date` follows the emulated clock, as clients measure the service's time from it.
+    if let Some(now) = chrono::DateTime::from_timestamp_millis(st.clock.now_ms()) {
+        if let Ok(v) = HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+            resp.headers_mut().insert(header::DATE, v);
+        }
+    }
     if is_api {
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -1,7 +1,16 @@
-//! `o365mgmt demo`: a guided tour of the Management Activity API on the embedded emulator.
-//!
-//! It speaks raw HTTP so a newcomer sees every request; the actions (issue 4) will replace the
-//! subscription steps with `o365mgmt start-subscription` and friends.
+//! `o365mgmt demo`: a guided tour of the integration on an embedded emulator. It runs the same
+//! actions as `o365mgmt ping`, `start-subscription`, ... and shows each command it stands for.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use o365_actions::config::{Loader, Source};
+use o365_actions::input::CaseContext;
+use o365_actions::result::{ActionResult, Outcome, Status};
+use o365_actions::Runner;
+use o365_api::ContentType;
 
 /// Print a line; a closed stdout (e.g. `| head`) is not an error worth a panic.
 macro_rules! say {
@@ -11,308 +20,178 @@ macro_rules! say {
     }};
 }
 
-use std::process::ExitCode;
-
-use anyhow::{bail, Context as _};
-use base64::Engine as _;
-use serde_json::Value;
-
-const TYPES: [&str; 5] = [
-    "Audit.AzureActiveDirectory",
-    "Audit.Exchange",
-    "Audit.SharePoint",
-    "Audit.General",
-    "DLP.All",
-];
-
-struct Tour {
-    http: reqwest::Client,
-    feed: String,
-    control: String,
-    token: String,
-}
-
-impl Tour {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-    ) -> anyhow::Result<(u16, Value, reqwest::header::HeaderMap)> {
-        let r = self
-            .http
-            .request(method, url)
-            .bearer_auth(&self.token)
-            .header("Content-Length", "0")
-            .send()
-            .await
-            .with_context(|| format!("request to {url}"))?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await?;
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok((status, v, headers))
-    }
-
-    /// Move the emulated clock; the access token (1 h) expires on the way, so get a new one.
-    async fn advance(&mut self, hours: f64, info: &o365_emulator::StartInfo) -> anyhow::Result<()> {
-        self.http
-            .post(format!("{}/clock/advance", self.control))
-            .json(&serde_json::json!({ "seconds": hours * 3600.0 }))
-            .send()
-            .await?
-            .error_for_status()?;
-        self.token = token(&self.http, info).await?.0;
-        Ok(())
-    }
-}
-
-async fn token(
-    http: &reqwest::Client,
-    info: &o365_emulator::StartInfo,
-) -> anyhow::Result<(String, Value)> {
-    let r = http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            info.login_endpoint, info.tenant_id
-        ))
-        .form(&[
-            ("client_id", info.client_id.as_str()),
-            ("client_secret", info.client_secret.as_str()),
-            ("scope", &format!("{}/.default", info.api_root)),
-            ("grant_type", "client_credentials"),
-        ])
-        .send()
-        .await?;
-    let body: Value = r.json().await?;
-    let token = body["access_token"]
-        .as_str()
-        .context("no access_token")?
-        .to_string();
-    Ok((token, body))
-}
-
-fn step(n: u32, what: &str) {
+fn step(n: u32, what: &str, command: &str) {
     say!("\n[{n}] {what}");
+    say!("    $ o365mgmt {command}");
 }
 
-/// Run the tour; exit 0 when every step behaved as the real service would.
-pub async fn run() -> anyhow::Result<ExitCode> {
+fn show(r: &ActionResult) {
+    for line in r.output_message.lines() {
+        say!("    {line}");
+    }
+    for w in &r.warnings {
+        say!("    warning: {w}");
+    }
+}
+
+fn case(id: &str) -> CaseContext {
+    CaseContext {
+        case_id: id.into(),
+        alert_group_identifiers: vec!["demo-alerts".into()],
+        ..CaseContext::manual()
+    }
+}
+
+/// Run the tour; exit 0 when every step behaved as it should. Nothing is written outside a temp
+/// directory unless `state` is given.
+pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let emu = o365_emulator::Emulator::start(o365_emulator::EmulatorConfig::default()).await?;
     let info = emu.info();
-    say!("o365mgmt demo: an embedded emulator of login.microsoftonline.com + manage.office.com");
+    let tmp = tempfile::Builder::new()
+        .prefix("o365mgmt-demo-")
+        .tempdir()?;
+    let state = state.unwrap_or_else(|| tmp.path().join("state.sqlite"));
+    say!("o365mgmt demo: the SOAR integration's actions against an embedded emulator of");
     say!(
-        "  listening on {} (tenant {}, app {})",
-        info.api_root,
-        info.tenant_id,
-        info.client_id
+        "login.microsoftonline.com + manage.office.com, listening on {}.",
+        info.api_root
     );
-    let http = reqwest::Client::new();
+    say!(
+        "Tenant {} (app {}); journal and gap ledger in {}.",
+        info.tenant_id,
+        info.client_id,
+        state.display()
+    );
+    say!("Against a real tenant, put tenant_id, client_id and client_secret in o365mgmt.toml");
+    say!("(or O365_TENANT_ID, O365_CLIENT_ID, O365_CLIENT_SECRET) and run the same commands.");
+
+    let mut l = Loader::new();
+    for (k, v) in [
+        ("api_root", info.api_root.as_str()),
+        ("login_endpoint", info.login_endpoint.as_str()),
+        ("tenant_id", info.tenant_id.as_str()),
+        ("client_id", info.client_id.as_str()),
+        ("client_secret", info.client_secret.as_str()),
+    ] {
+        l.set(k, v, Source::Flag("demo"));
+    }
+    let settings = l.resolve()?;
+    let store = Arc::new(o365_store::Store::open(&state)?);
+    let runner = Runner::new(settings, Some(store.clone()), "demo");
 
     step(
         1,
-        "Get an access token (client credentials, v2 endpoint, scope = API root + /.default)",
+        "Ping: sign in AND list subscriptions, so green means the other actions will work",
+        "ping",
     );
-    let (token, body) = token(&http, &info).await?;
-    let claims: Value = token
-        .split('.')
-        .nth(1)
-        .and_then(|p| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p)
-                .ok()
-        })
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    say!(
-        "  token ok: expires_in {}s, roles {}",
-        body["expires_in"],
-        claims["roles"]
-    );
-
-    let mut tour = Tour {
-        http,
-        feed: format!(
-            "{}/api/v1.0/{}/activity/feed",
-            info.api_root, info.tenant_id
-        ),
-        control: info.control_root.clone(),
-        token,
-    };
-    let pubq = format!("PublisherIdentifier={}", info.tenant_id);
-
-    step(2, "List subscriptions (a new tenant has none)");
-    let (s, v, _) = tour
-        .call(
-            reqwest::Method::GET,
-            &format!("{}/subscriptions/list?{pubq}", tour.feed),
-        )
-        .await?;
-    say!("  {s} {v}");
-
-    step(3, "Start a subscription for each of the five content types");
-    for ct in TYPES {
-        let (s, v, _) = tour
-            .call(
-                reqwest::Method::POST,
-                &format!("{}/subscriptions/start?contentType={ct}&{pubq}", tour.feed),
-            )
-            .await?;
-        say!("  {ct:<28} {s} status={}", v["status"]);
-        if s != 200 {
-            bail!("start {ct} answered {s}: {v}");
-        }
+    let r = runner.ping(case("demo-1")).await;
+    show(&r);
+    say!("    roles in the token: {}", r.json_result["roles"]);
+    if r.status != Status::Completed || !r.result_value {
+        bail!("ping failed: {}", r.output_message);
     }
 
-    step(4, "Start Audit.General again: the service answers 400 AF20024, which means 'already enabled' (success)");
-    let (s, v, _) = tour
-        .call(
-            reqwest::Method::POST,
-            &format!(
-                "{}/subscriptions/start?contentType=Audit.General&{pubq}",
-                tour.feed
-            ),
-        )
-        .await?;
-    say!("  {s} {}", v["error"]);
-
-    step(5, "Let six hours of emulated time pass, then list Audit.SharePoint content, following NextPageUri");
-    tour.advance(6.0, &info).await?;
-    let clock: Value = tour
-        .http
-        .get(format!("{}/clock", tour.control))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let now = clock["now_ms"].as_i64().unwrap_or_default();
-    let fmt = chrono_like;
-    let mut url = format!(
-        "{}/subscriptions/content?contentType=Audit.SharePoint&startTime={}&endTime={}&{pubq}",
-        tour.feed,
-        fmt(now - 6 * 3_600_000),
-        fmt(now)
+    step(
+        2,
+        "Start all five content types at once (one call each, concurrently)",
+        "start-subscription --all",
     );
-    let mut blobs = Vec::new();
-    let mut pages = 0;
-    loop {
-        let (s, v, h) = tour.call(reqwest::Method::GET, &url).await?;
-        if s != 200 {
-            bail!("listing answered {s}: {v}");
-        }
-        pages += 1;
-        blobs.extend(v.as_array().cloned().unwrap_or_default());
-        match h.get("NextPageUri").and_then(|v| v.to_str().ok()) {
-            Some(next) => url = format!("{next}&{pubq}"),
-            None => break,
-        }
+    let r = runner
+        .start(case("demo-2"), ContentType::ALL.to_vec())
+        .await;
+    show(&r);
+    if !r.result_value {
+        bail!("start failed: {}", r.output_message);
     }
-    say!(
-        "  {} blobs on {pages} page(s); the first created at {}",
-        blobs.len(),
-        blobs
-            .first()
-            .map(|b| b["contentCreated"].to_string())
-            .unwrap_or_default()
-    );
 
-    step(6, "Fetch one blob: a JSON array of audit events");
-    let uri = blobs
-        .first()
-        .and_then(|b| b["contentUri"].as_str())
-        .context("no blob listed")?;
-    let (s, v, _) = tour
-        .call(reqwest::Method::GET, &format!("{uri}?{pubq}"))
-        .await?;
-    let events = v.as_array().cloned().unwrap_or_default();
-    say!(
-        "  {s}: {} events; first: {} {} by {} at {}",
-        events.len(),
-        events
-            .first()
-            .map(|e| e["Workload"].to_string())
-            .unwrap_or_default(),
-        events
-            .first()
-            .map(|e| e["Operation"].to_string())
-            .unwrap_or_default(),
-        events
-            .first()
-            .map(|e| e["UserId"].to_string())
-            .unwrap_or_default(),
-        events
-            .first()
-            .map(|e| e["CreationTime"].to_string())
-            .unwrap_or_default()
+    step(
+        3,
+        "Start one again: 'already enabled' (AF20024) is success, not a failure",
+        "start-subscription audit.exchange",
     );
+    let r = runner
+        .start(case("demo-3"), vec![ContentType::Exchange])
+        .await;
+    show(&r);
+    if r.json_result["subscriptions"][0]["outcome"] != serde_json::json!(Outcome::AlreadyEnabled) {
+        bail!("expected already_enabled, got {}", r.json_result);
+    }
 
-    step(7, "Stop Audit.Exchange, wait two hours, start it again: content of those two hours is lost for good");
-    let (s, _, _) = tour
-        .call(
-            reqwest::Method::POST,
-            &format!(
-                "{}/subscriptions/stop?contentType=Audit.Exchange&{pubq}",
-                tour.feed
-            ),
-        )
-        .await?;
-    say!("  stop: {s}");
-    tour.advance(2.0, &info).await?;
-    let (s, _, _) = tour
-        .call(
-            reqwest::Method::POST,
-            &format!(
-                "{}/subscriptions/start?contentType=Audit.Exchange&{pubq}",
-                tour.feed
-            ),
-        )
-        .await?;
-    say!("  start: {s}");
-    let subs: Value = tour
-        .http
-        .get(format!(
-            "{}/tenants/{}/subscriptions",
-            tour.control, info.tenant_id
-        ))
+    step(4, "List the subscriptions", "subscriptions");
+    let r = runner.list(case("demo-4")).await;
+    show(&r);
+
+    step(
+        5,
+        "Stop Audit.Exchange: the ledger records when",
+        "stop-subscription Audit.Exchange",
+    );
+    let r = runner
+        .stop(case("demo-5"), vec![ContentType::Exchange])
+        .await;
+    show(&r);
+
+    say!("\n    ... three hours pass (the emulator's clock moves; tokens expire and are renewed) ...");
+    reqwest::Client::new()
+        .post(format!("{}/clock/advance", info.control_root))
+        .json(&serde_json::json!({ "seconds": 3 * 3600 }))
         .send()
-        .await?
-        .json()
-        .await?;
-    if let Some(ex) = subs
+        .await
+        .context("moving the emulator's clock")?
+        .error_for_status()?;
+
+    step(
+        6,
+        "Start it again: the result reports the data gap for the time it was stopped",
+        "start-subscription Audit.Exchange",
+    );
+    let r = runner
+        .start(case("demo-6"), vec![ContentType::Exchange])
+        .await;
+    show(&r);
+    let gaps = r.json_result["gaps"]
         .as_array()
-        .and_then(|a| a.iter().find(|s| s["contentType"] == "Audit.Exchange"))
-    {
-        let iv = ex["intervals"].as_array().cloned().unwrap_or_default();
-        if iv.len() == 2 {
-            say!(
-                "  gap: [{}, {}) has no Audit.Exchange content",
-                iv[0]["end"],
-                iv[1]["start"]
-            );
-        }
+        .map(|g| g.len())
+        .unwrap_or(0);
+    if gaps != 1 {
+        bail!("expected one gap, got {}", r.json_result);
     }
 
-    step(8, "What the emulator saw (its counters)");
-    let c: Value = tour
-        .http
-        .get(format!("{}/counters", tour.control))
-        .send()
-        .await?
-        .json()
-        .await?;
-    say!("  {} requests", c["total"]);
-    emu.shutdown().await;
-    say!("\nDone. Run `o365mgmt emulator` to keep an emulator running for your own experiments.");
-    Ok(ExitCode::SUCCESS)
-}
+    step(
+        7,
+        "Content available to collect for Audit.General (the last 24 hours)",
+        "content list --content-type Audit.General",
+    );
+    let r = runner
+        .content(case("demo-7"), ContentType::General, None, None)
+        .await;
+    show(&r);
 
-fn chrono_like(ms: i64) -> String {
-    // `YYYY-MM-DDTHH:MM:SS` UTC, as the API expects.
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S")
-        .to_string()
+    step(
+        8,
+        "The gap ledger and the journal",
+        "gaps; o365mgmt journal",
+    );
+    for g in runner.gaps()? {
+        say!(
+            "    gap: [{}, {}) {} ({}, source {})",
+            g.stopped_at,
+            g.started_at.as_deref().unwrap_or("now"),
+            g.content_type,
+            o365_actions::human_seconds(g.seconds),
+            g.source
+        );
+    }
+    let rows = store.journal(100)?;
+    say!(
+        "    {} actions journaled, e.g. {} for case {}: {}",
+        rows.len(),
+        rows[0].action,
+        rows[0].case_id,
+        if rows[0].result_value { "ok" } else { "not ok" }
+    );
+
+    say!("\nDone. Next: `o365mgmt emulator` runs the emulator on its own; `o365mgmt --help` lists every command.");
+    emu.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,229 @@
+use o365_actions::config::{Loader, Source};
+use o365_actions::result::Status;
+
+use crate::{ctx, Env};
+
+const SECRET: &str = "s3cr3t-value-that-must-not-leak";
+
+fn write(dir: &std::path::Path, name: &str, text: &str, mode: u32) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    p
+}
+
+#[test]
+fn precedence_flags_over_env_over_soar_over_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "c.toml",
+        "tenant_id = \"file-tenant.onmicrosoft.com\"\nclient_id = \"file-client\"\ncloud = \"gcc\"\nverify_ssl = false\nscopes = [\"A\", \"B\"]\n",
+        0o600,
+    );
+    let soar = write(
+        dir.path(),
+        "soar.json",
+        r#"{"Azure Active Directory ID": "soar-tenant.onmicrosoft.com", "Client ID": "soar-client", "Verify SSL": "true", "Client Secret": ""}"#,
+        0o600,
+    );
+    let mut l = Loader::new();
+    l.toml_file(&file).unwrap();
+    l.soar_file(&soar).unwrap();
+    l.env([
+        ("O365_CLIENT_ID".to_string(), "env-client".to_string()),
+        ("UNRELATED".to_string(), "x".to_string()),
+    ]);
+    l.set("client_id", "flag-client", Source::Flag("--client-id"));
+    let s = l.resolve().unwrap();
+    assert_eq!(s.client_id.as_ref().unwrap().value, "flag-client");
+    assert_eq!(
+        s.client_id.as_ref().unwrap().source,
+        Source::Flag("--client-id")
+    );
+    assert_eq!(
+        s.tenant_id.as_ref().unwrap().value,
+        "soar-tenant.onmicrosoft.com"
+    );
+    assert_eq!(
+        s.tenant_id.as_ref().unwrap().source,
+        Source::SoarConfig(soar.clone())
+    );
+    assert!(
+        s.verify_ssl.value,
+        "the export's \"true\" wins over the file's false"
+    );
+    assert_eq!(
+        s.api_root.value, "https://manage-gcc.office.com",
+        "derived from the file's cloud"
+    );
+    assert_eq!(s.api_root.source, Source::Cloud);
+    assert_eq!(s.scopes.value, vec!["A", "B"]);
+    assert!(s.client_secret.is_none(), "an empty export value is unset");
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn soar_export_runs_against_the_emulator() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let env = Env::new().await;
+        let i = env.emu.info();
+        let dir = tempfile::tempdir().unwrap();
+        let soar = write(
+            dir.path(),
+            "soar.json",
+            &serde_json::json!({
+                "Api Root": i.api_root,
+                "OAUTH2 Login Endpoint Url": i.login_endpoint,
+                "Azure Active Directory ID": i.tenant_id,
+                "Client ID": i.client_id,
+                "Client Secret": i.client_secret,
+                "Certificate Path": "",
+                "Certificate Password": "",
+                "Verify SSL": "true",
+            })
+            .to_string(),
+            0o600,
+        );
+        let mut l = Loader::new();
+        l.soar_file(&soar).unwrap();
+        let r = o365_actions::Runner::new(l.resolve().unwrap(), None, "test")
+            .ping(ctx("p"))
+            .await;
+        assert_eq!(r.status, Status::Completed, "{}", r.output_message);
+        assert!(r.result_value);
+    });
+}
+
+#[test]
+fn certificate_from_config_signs_in() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let env = Env::new().await;
+        let pfx = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/app.pfx");
+        let mut l = env.loader(&[
+            ("certificate_path", pfx),
+            ("certificate_password", "emulator"),
+        ]);
+        // The secret wins when both are set; without it, the certificate is used.
+        let with_both = l.resolve().unwrap();
+        assert!(format!("{:?}", with_both.client().unwrap()).contains("Secret"));
+        l = Loader::new();
+        let i = env.emu.info();
+        for (k, v) in [
+            ("api_root", i.api_root.as_str()),
+            ("login_endpoint", i.login_endpoint.as_str()),
+            ("tenant_id", i.tenant_id.as_str()),
+            ("client_id", i.client_id.as_str()),
+            ("certificate_path", pfx),
+            ("certificate_password", "emulator"),
+        ] {
+            l.set(k, v, Source::Flag("test"));
+        }
+        let r = o365_actions::Runner::new(l.resolve().unwrap(), None, "test")
+            .ping(ctx("p"))
+            .await;
+        assert!(r.result_value, "{}", r.output_message);
+    });
+}
+
+#[test]
+fn errors_name_the_field_value_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "c.toml", "tenant = \"x\"\n", 0o600);
+    let e = Loader::new().toml_file(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown key \"tenant\" (did you mean \"tenant_id\"?)"),
+        "{e}"
+    );
+
+    let mut l = Loader::new();
+    l.set("cloud", "gcc_hi", Source::Env("O365_CLOUD"));
+    let e = l.resolve().unwrap_err().to_string();
+    assert!(
+        e.contains("cloud = \"gcc_hi\" (from env O365_CLOUD)"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean \"gcc-high\""), "{e}");
+
+    let mut l = Loader::new();
+    l.set(
+        "api_root",
+        "http://manage.example.com",
+        Source::Flag("--api-root"),
+    );
+    let e = l.resolve().unwrap_err().to_string();
+    assert!(e.contains("api_root") && e.contains("https"), "{e}");
+
+    let mut l = Loader::new();
+    l.set("tenant_id", "contoso.onmicrosoft.com", Source::Default);
+    l.set("client_id", "abc", Source::Default);
+    let e = l.resolve().unwrap().client().unwrap_err().to_string();
+    assert!(
+        e.contains("Either Certificate Path or Client Secret has to be specified."),
+        "{e}"
+    );
+
+    let e = Loader::new()
+        .resolve()
+        .unwrap()
+        .client()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tenant_id") && e.contains("O365_TENANT_ID"),
+        "{e}"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_and_readable_files_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "tenant_id = \"t.onmicrosoft.com\"\nclient_id = \"c\"\nclient_secret = \"{SECRET}\"\n"
+        ),
+        0o644,
+    );
+    let mut l = Loader::new();
+    l.toml_file(&f).unwrap();
+    let s = l.resolve().unwrap();
+    #[cfg(unix)]
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("other users can read it") && w.contains("chmod 600")),
+        "{:?}",
+        s.warnings
+    );
+    let shown = serde_json::to_string(&s.show()).unwrap();
+    assert!(shown.contains("[redacted]"));
+    assert!(!shown.contains(SECRET));
+    assert!(!format!("{s:?}").contains(SECRET));
+    assert!(!format!("{:?}", s.client().unwrap()).contains(SECRET));
+
+    // A private file gets no warning.
+    let f = write(
+        dir.path(),
+        "p.toml",
+        &format!("client_secret = \"{SECRET}\"\n"),
+        0o600,
+    );
+    let mut l = Loader::new();
+    l.toml_file(&f).unwrap();
+    assert!(l.resolve().unwrap().warnings.is_empty());
+
+    // A bad secret type is reported without its value.
+    let f = write(dir.path(), "b.toml", "client_secret = [\"x\"]\n", 0o600);
+    let e = Loader::new().toml_file(&f).unwrap_err().to_string();
+    assert!(e.contains("[redacted]"), "{e}");
+}

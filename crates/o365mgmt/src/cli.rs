@@ -1,0 +1,198 @@
+//! Command-line arguments (clap derive). Parsed first, then turned into settings in `main`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Office 365 Management Activity API: subscriptions, audit-log collection, SOAR and MCP
+/// integration, and a local emulator.
+///
+/// Exit codes: 0 every requested content type reached its state; 1 the action ran but some type
+/// failed; 2 bad input or configuration; 3 authentication or connectivity failure.
+#[derive(Parser, Debug)]
+#[command(name = "o365mgmt", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// The result object (default when stdout is not a terminal).
+    Json,
+}
+
+/// Options every command accepts, before or after the subcommand.
+#[derive(Args, Debug, Default)]
+pub struct Global {
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, short = 'o', global = true, value_enum)]
+    pub output: Option<Output>,
+    /// TOML configuration file [default: ./o365mgmt.toml, else the user config dir's o365mgmt/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// JSON export of the existing SOAR integration's parameters ("Api Root", "Client ID", ...).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub soar_config: Option<PathBuf>,
+    /// SQLite state file: action journal and data-gap ledger (`:memory:` keeps nothing)
+    /// [default: the user data dir's o365mgmt/state.sqlite].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Cloud: commercial, gcc, gcc-high or dod (sets api root and login endpoint).
+    #[arg(long, global = true, help_heading = "Connection")]
+    pub cloud: Option<String>,
+    /// API root, also the OAuth resource [default: from the cloud].
+    #[arg(long, global = true, value_name = "URL", help_heading = "Connection")]
+    pub api_root: Option<String>,
+    /// Login endpoint [default: from the cloud].
+    #[arg(long, global = true, value_name = "URL", help_heading = "Connection")]
+    pub login_endpoint: Option<String>,
+    /// Tenant GUID or verified domain (Azure Active Directory ID).
+    #[arg(long, global = true, value_name = "ID", help_heading = "Connection")]
+    pub tenant_id: Option<String>,
+    /// Application (client) ID.
+    #[arg(long, global = true, value_name = "ID", help_heading = "Connection")]
+    pub client_id: Option<String>,
+    /// Client secret value. Prefer O365_CLIENT_SECRET or the config file: a flag is visible in
+    /// the process list.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        help_heading = "Connection"
+    )]
+    pub client_secret: Option<String>,
+    /// Certificate: .pfx/.p12, or PEM holding the certificate and its private key.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
+    pub certificate_path: Option<PathBuf>,
+    /// Verify TLS certificates (true/false) [default: true].
+    #[arg(long, global = true, value_name = "BOOL", help_heading = "Connection")]
+    pub verify_ssl: Option<String>,
+    /// PublisherIdentifier sent on every call [default: the tenant].
+    #[arg(long, global = true, value_name = "ID", help_heading = "Connection")]
+    pub publisher_id: Option<String>,
+    /// Request budget per tenant and minute [default: 2000].
+    #[arg(long, global = true, value_name = "N", help_heading = "Connection")]
+    pub max_requests_per_minute: Option<String>,
+    /// Case id the action runs for [default: manual].
+    #[arg(long, global = true, help_heading = "Case context")]
+    pub case_id: Option<String>,
+    /// Alert group identifier (repeatable).
+    #[arg(
+        long = "alert-group",
+        global = true,
+        value_name = "ID",
+        help_heading = "Case context"
+    )]
+    pub alert_groups: Vec<String>,
+    /// Scope of the case [default: "All entities"].
+    #[arg(long, global = true, help_heading = "Case context")]
+    pub scope: Option<String>,
+    /// Target entity as IDENTIFIER:TYPE (repeatable); when given, the scope is not applied.
+    #[arg(
+        long = "target-entity",
+        global = true,
+        value_name = "ID:TYPE",
+        help_heading = "Case context"
+    )]
+    pub target_entities: Vec<String>,
+}
+
+/// Content types as given on the command line.
+#[derive(Args, Debug)]
+pub struct Types {
+    /// Content types (each may be a comma-separated list), case-insensitive:
+    /// Audit.AzureActiveDirectory, Audit.Exchange, Audit.SharePoint, Audit.General, DLP.All.
+    #[arg(value_name = "TYPE", required_unless_present = "all")]
+    pub types: Vec<String>,
+    /// All five content types.
+    #[arg(long, conflicts_with = "types")]
+    pub all: bool,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the connection: a token AND subscriptions/list, with the cause and fix of any failure.
+    Ping,
+    /// Start content subscriptions (already enabled counts as success).
+    #[command(alias = "start")]
+    StartSubscription(Types),
+    /// Stop content subscriptions. Content produced while stopped is lost for good.
+    #[command(alias = "stop")]
+    StopSubscription(Types),
+    /// List the tenant's subscriptions.
+    #[command(alias = "list-subscriptions")]
+    Subscriptions,
+    /// Available content blobs.
+    #[command(subcommand)]
+    Content(ContentCmd),
+    /// Data gaps ever recorded: spans in which a content type was not subscribed.
+    Gaps,
+    /// The action journal: every action run, newest first.
+    Journal {
+        /// Rows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Run one action from a JSON request on stdin and write the result object on stdout:
+    /// {"action": "start_subscription", "case_id": "4711", "alert_group_identifiers": [],
+    /// "start_a_subscription_for": ["Audit.Exchange"]}.
+    Action,
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Run the local emulator of login.microsoftonline.com + manage.office.com.
+    ///
+    /// Prints one JSON line on stdout (api_root, login_endpoint, tenant_id, client_id,
+    /// client_secret, ...) and serves until SIGINT/SIGTERM. Logs go to stderr. Here `--config`
+    /// names the emulator's TOML file (tenants, apps, data, faults: see emulator.example.toml).
+    Emulator {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+        /// Seed for all generated content (overrides the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Blobs per content listing page (overrides the file's `api.page_size`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        page_size: Option<u32>,
+    },
+    /// A guided tour on an embedded emulator: ping, start all, list, stop, restart with the gap.
+    Demo,
+}
+
+/// `content` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ContentCmd {
+    /// List available content blobs of one type in a window (default: the last 24 hours).
+    List {
+        /// Content type.
+        #[arg(long, short = 't')]
+        content_type: String,
+        /// Start (RFC 3339 or YYYY-MM-DDTHH:MM:SS, UTC).
+        #[arg(long)]
+        start: Option<String>,
+        /// End (exclusive) [default: now].
+        #[arg(long)]
+        end: Option<String>,
+    },
+}
+
+/// `config` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// The effective configuration, secrets redacted, with where each value came from.
+    Show,
+}
