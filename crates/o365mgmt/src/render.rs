@@ -89,7 +89,9 @@ pub fn result_text(r: &ActionResult) -> String {
     let _ = writeln!(s, "{}", r.output_message);
     if let Some(e) = &r.error {
         let _ = writeln!(s, "cause: {}", e.cause);
-        let _ = writeln!(s, "fix: {}", e.fix);
+        if !r.output_message.contains(&e.fix) {
+            let _ = writeln!(s, "fix: {}", e.fix);
+        }
     }
     for w in &r.warnings {
         let _ = writeln!(s, "warning: {w}");

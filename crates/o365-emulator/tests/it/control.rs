@@ -76,3 +76,25 @@ async fn example_config_file_loads_and_bad_configs_are_named() {
         assert!(e.contains(field), "{toml:?} -> {e}");
     }
 }
+
+#[tokio::test]
+async fn date_header_follows_the_emulated_clock() {
+    let env = Env::new().await;
+    env.advance(3.0 * 86_400.0).await;
+    let now = env.now_ms().await;
+    let tok = env.token().await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/subscriptions/list", env.feed()))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    let date = r.headers()["date"].to_str().unwrap().to_string();
+    let served = chrono::DateTime::parse_from_rfc2822(&date)
+        .unwrap()
+        .timestamp_millis();
+    assert!(
+        (served - now).abs() < 5_000,
+        "Date {date} vs emulated now {now}"
+    );
+}

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-fn bin() -> Command {
+pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_o365mgmt"))
 }
 
@@ -91,14 +91,41 @@ fn emulator_rejects_a_bad_config_with_the_field_named() {
 
 #[test]
 fn demo_runs_to_the_end() {
-    let out = bin().arg("demo").output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("demo.sqlite");
+    let out = bin()
+        .arg("demo")
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("AF20024"));
+    assert!(
+        text.contains("Successfully connected to the O365 Management API"),
+        "{text}"
+    );
+    assert!(text.contains("already enabled"), "{text}");
+    assert!(text.contains("Data gap for Audit.Exchange"), "{text}");
     assert!(text.contains("gap: ["), "{text}");
     assert!(text.contains("Done."));
+    // --state keeps the journal for later: the same rows through `journal`.
+    let out = bin()
+        .args(["journal", "--output", "json", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 7);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
+
+mod cli;
