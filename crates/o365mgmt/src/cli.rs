@@ -148,6 +148,18 @@ pub enum Command {
     /// {"action": "start_subscription", "case_id": "4711", "alert_group_identifiers": [],
     /// "start_a_subscription_for": ["Audit.Exchange"]}.
     Action,
+    /// Serve the actions as MCP tools for AI agents: stdio by default, or streamable HTTP.
+    ///
+    /// Tools: office365_management_api_ping, _start_subscription, _stop_subscription,
+    /// _list_subscriptions, _list_content. With --http, one JSON line on stdout gives the URL.
+    Mcp {
+        /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8931; port 0 picks one) at /mcp.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<SocketAddr>,
+        /// File holding the bearer token HTTP clients must send (required beyond loopback).
+        #[arg(long, value_name = "FILE", requires = "http")]
+        auth_token_file: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -415,7 +415,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             page_size,
         } => run_emulator(*addr, g.config.clone(), *seed, *page_size).await,
         Command::Demo => demo::run(g.state.clone()).await,
+        Command::Mcp {
+            http,
+            auth_token_file,
+        } => run_mcp(g, *http, auth_token_file.as_deref()).await,
     }
+}
+
+/// `o365mgmt mcp`: the actions as MCP tools, over stdio or streamable HTTP.
+async fn run_mcp(
+    g: &Global,
+    http: Option<SocketAddr>,
+    token_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let s = settings(g)?;
+    for w in &s.warnings {
+        warn(w);
+    }
+    let store = open_store(&s)?;
+    let runner = Arc::new(Runner::new(s, Some(store), "mcp"));
+    if let Err(e) = runner.client() {
+        warn(&format!(
+            "every tool call will fail until the configuration is fixed: {e}"
+        ));
+    }
+    let Some(addr) = http else {
+        o365_mcp::serve_stdio(runner).await?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let token = match token_file {
+        Some(p) => {
+            let t = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --auth-token-file {}", p.display()))?;
+            let t = t.trim().to_string();
+            if t.len() < 16 {
+                anyhow::bail!("--auth-token-file {}: the token must be at least 16 characters (e.g. `openssl rand -hex 32 > {}`)", p.display(), p.display());
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let server = o365_mcp::HttpServer::bind(runner, addr, token).await?;
+    out(&format!(
+        "{}\n",
+        serde_json::json!({"mcp_url": server.url()})
+    ));
+    server.serve(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `o365mgmt action`: one JSON request on stdin, the result object on stdout.

@@ -11,15 +11,15 @@ use serde_json::{json, Value};
 use crate::bin;
 
 /// An emulator on its own runtime, and a private home for config and state.
-struct Emu {
-    rt: tokio::runtime::Runtime,
+pub struct Emu {
+    pub rt: tokio::runtime::Runtime,
     _emu: Emulator,
-    info: StartInfo,
-    home: tempfile::TempDir,
+    pub info: StartInfo,
+    pub home: tempfile::TempDir,
 }
 
 impl Emu {
-    fn new() -> Emu {
+    pub fn new() -> Emu {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -37,15 +37,21 @@ impl Emu {
         }
     }
 
-    fn state(&self) -> PathBuf {
+    pub fn state(&self) -> PathBuf {
         self.home.path().join("state.sqlite")
     }
 
     /// The binary, configured through the environment, with its state in the private home.
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = bin();
-        c.args(args)
-            .env_clear()
+        c.args(args);
+        self.configure(&mut c);
+        c
+    }
+
+    /// Point any command at the emulator through the environment, with a private home.
+    pub fn configure(&self, c: &mut Command) {
+        c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
@@ -57,10 +63,9 @@ impl Emu {
             .env("O365_CLIENT_SECRET", &self.info.client_secret)
             .env("O365_STATE", self.state())
             .current_dir(self.home.path());
-        c
     }
 
-    fn requests(&self) -> u64 {
+    pub fn requests(&self) -> u64 {
         let url = format!("{}/counters", self.info.control_root);
         self.rt.block_on(async {
             let v: Value = reqwest::get(url).await.unwrap().json().await.unwrap();

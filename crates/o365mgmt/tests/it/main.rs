@@ -129,3 +129,4 @@ fn demo_runs_to_the_end() {
 }
 
 mod cli;
+mod mcp;

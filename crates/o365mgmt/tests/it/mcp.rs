@@ -1,0 +1,173 @@
+//! `o365mgmt mcp` driven by the official MCP Python SDK, over stdio and streamable HTTP.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use crate::bin;
+use crate::cli::Emu;
+
+/// The `mcp` release this suite is written against.
+const MCP_SDK: &str = "mcp==1.30.0";
+
+/// A Python with the MCP SDK: `O365_MCP_PYTHON` (set by .ci/run), else a virtualenv made once
+/// under the target directory (needs `python3` and access to PyPI).
+fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        if let Ok(p) = std::env::var("O365_MCP_PYTHON") {
+            return PathBuf::from(p);
+        }
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
+        let py = venv.join("bin").join("python");
+        let ready = Command::new(&py)
+            .args(["-c", "import mcp"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ready {
+            let ok = Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv)
+                .status();
+            assert!(
+                ok.is_ok_and(|s| s.success()),
+                "python3 -m venv {} failed: install python3 (with venv)",
+                venv.display()
+            );
+            let ok = Command::new(&py)
+                .args(["-m", "pip", "install", "-q", MCP_SDK])
+                .status();
+            assert!(
+                ok.is_ok_and(|s| s.success()),
+                "pip install {MCP_SDK} failed: PyPI must be reachable"
+            );
+        }
+        py
+    })
+}
+
+fn script() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py")
+}
+
+fn report(out: std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "MCP client failed:\n{stdout}\n{stderr}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["ok"], true);
+    assert!(v["checks"].as_u64().unwrap() > 60, "{v}");
+    v
+}
+
+fn journal_vias(e: &Emu) -> Vec<String> {
+    let out = e.cmd(&["journal", "--limit", "100"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["via"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn stdio_with_the_python_sdk() {
+    let e = Emu::new();
+    let mut c = Command::new(python());
+    c.arg(script())
+        .arg("stdio")
+        .arg(env!("CARGO_BIN_EXE_o365mgmt"));
+    e.configure(&mut c);
+    let v = report(c.output().unwrap());
+    assert_eq!(v["mode"], "stdio");
+    // Same journal as the CLI: the tool calls that ran are there, marked as MCP.
+    let vias = journal_vias(&e);
+    assert_eq!(
+        vias.len(),
+        7,
+        "the seven calls that ran (rejected ones are not journaled): {vias:?}"
+    );
+    assert!(vias.iter().all(|v| v == "mcp"));
+}
+
+#[test]
+fn streamable_http_with_the_python_sdk_and_a_token() {
+    let e = Emu::new();
+    let token_file = e.home.path().join("token");
+    std::fs::write(&token_file, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let mut server = e
+        .cmd(&["mcp", "--http", "127.0.0.1:0", "--auth-token-file"])
+        .arg(&token_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<serde_json::Value>(&line).unwrap()["mcp_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"),
+        "{url}"
+    );
+
+    // Without the token: 401.
+    let status = e.rt.block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 401);
+
+    let mut c = Command::new(python());
+    c.arg(script())
+        .arg("http")
+        .arg(&url)
+        .arg("0123456789abcdef0123456789abcdef");
+    e.configure(&mut c);
+    let v = report(c.output().unwrap());
+    assert_eq!(v["mode"], "http");
+    assert!(journal_vias(&e).iter().any(|v| v == "mcp"));
+
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success(), "clean exit on SIGTERM");
+}
+
+#[test]
+fn refuses_to_serve_beyond_loopback_without_a_token() {
+    let e = Emu::new();
+    let out = e.cmd(&["mcp", "--http", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--auth-token-file"), "{err}");
+    assert!(out.stdout.is_empty());
+    let short = e.home.path().join("short");
+    std::fs::write(&short, "abc").unwrap();
+    let out = bin()
+        .args(["mcp", "--http", "127.0.0.1:0", "--auth-token-file"])
+        .arg(&short)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
+}
