@@ -240,45 +240,16 @@ impl Runner {
         r
     }
 
-    /// Record observed subscription states; returns gaps this observation closed.
+    /// Record observed subscription states in the ledger; warnings go into the result.
     fn observe(&self, client: &Client, subs: &[o365_api::Subscription], r: &mut ActionResult) {
         let (Some(store), Some(tenant)) = (&self.store, self.tenant()) else {
             return;
         };
-        let now = client.server_now();
-        for ct in ContentType::ALL {
-            let state = subs
-                .iter()
-                .find(|s| s.content_type.eq_ignore_ascii_case(ct.as_str()))
-                .map(|s| {
-                    if s.is_enabled() {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    }
-                })
-                .unwrap_or("absent");
-            let last = match store.last_state(&tenant, ct.as_str()) {
-                Ok(l) => l,
-                Err(e) => {
-                    r.warnings
-                        .push(format!("the state database could not be read: {e}"));
-                    return;
-                }
-            };
-            if last.as_ref().is_some_and(|l| l.to_state == state) {
-                continue;
-            }
-            if let Err(e) = store.transition(&tenant, ct.as_str(), state, "observed", now, None) {
-                r.warnings
-                    .push(format!("the state database could not be written: {e}"));
-                return;
-            }
-            if last.is_some_and(|l| l.to_state == "enabled") && state != "enabled" {
-                r.warnings.push(format!(
-                    "{ct} was stopped outside this tool (seen {state} now, enabled before): content since then is lost; the gap is in the ledger"
-                ));
-            }
+        match observe_subscriptions(store, &tenant, subs, client.server_now()) {
+            Ok(w) => r.warnings.extend(w),
+            Err(e) => r
+                .warnings
+                .push(format!("the state database could not be used: {e}")),
         }
     }
 
@@ -726,6 +697,41 @@ impl Runner {
             .map(|g| GapReport::from_gap(g, now))
             .collect())
     }
+}
+
+/// Record what a subscription listing shows: a type whose state differs from the last one known
+/// gets an `observed` transition (a stop seen this way opens a gap). Returns warnings for people.
+pub fn observe_subscriptions(
+    store: &Store,
+    tenant: &str,
+    subs: &[o365_api::Subscription],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, o365_store::StoreError> {
+    let mut warnings = Vec::new();
+    for ct in ContentType::ALL {
+        let state = subs
+            .iter()
+            .find(|s| s.content_type.eq_ignore_ascii_case(ct.as_str()))
+            .map(|s| {
+                if s.is_enabled() {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            })
+            .unwrap_or("absent");
+        let last = store.last_state(tenant, ct.as_str())?;
+        if last.as_ref().is_some_and(|l| l.to_state == state) {
+            continue;
+        }
+        store.transition(tenant, ct.as_str(), state, "observed", now, None)?;
+        if last.is_some_and(|l| l.to_state == "enabled") && state != "enabled" {
+            warnings.push(format!(
+                "{ct} was stopped outside this tool (seen {state} now, enabled before): content since then is lost; the gap is in the ledger"
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// `3h 12m`, `45s`.

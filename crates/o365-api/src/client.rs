@@ -193,6 +193,10 @@ impl ClientBuilder {
                 max_bytes: self.max_response_bytes,
                 refresh_margin: self.refresh_margin,
                 skew_ms: AtomicI64::new(0),
+                retries: AtomicU64::new(0),
+                throttled: AtomicU64::new(0),
+                transport_errors: AtomicU64::new(0),
+                by_status: parking_lot::Mutex::new(Default::default()),
                 skew_warned: AtomicBool::new(false),
                 requests: AtomicU64::new(0),
                 token_requests: AtomicU64::new(0),
@@ -261,6 +265,27 @@ struct Inner {
     skew_warned: AtomicBool,
     requests: AtomicU64,
     token_requests: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    transport_errors: AtomicU64,
+    by_status: parking_lot::Mutex<std::collections::BTreeMap<u16, u64>>,
+}
+
+/// What a client has sent and seen so far (for metrics and summaries).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// API requests sent (retries included).
+    pub requests: u64,
+    /// Token requests sent.
+    pub token_requests: u64,
+    /// Requests repeated after a retryable failure.
+    pub retries: u64,
+    /// Throttled answers (AF429, HTTP 429).
+    pub throttled: u64,
+    /// Requests that got no answer (connection refused, reset, timeout).
+    pub transport_errors: u64,
+    /// API answers by HTTP status.
+    pub by_status: std::collections::BTreeMap<u16, u64>,
 }
 
 /// A client for one tenant. Cheap to clone; clones share the token cache and the budget.
@@ -342,6 +367,18 @@ impl Client {
     /// Token requests sent so far.
     pub fn token_requests_made(&self) -> u64 {
         self.inner.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Counters of requests, retries, throttling and statuses.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            token_requests: self.inner.token_requests.load(Ordering::Relaxed),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+            throttled: self.inner.throttled.load(Ordering::Relaxed),
+            transport_errors: self.inner.transport_errors.load(Ordering::Relaxed),
+            by_status: self.inner.by_status.lock().clone(),
+        }
     }
 
     /// The server's clock as last measured (local clock plus the skew seen in `Date` headers).
@@ -512,9 +549,13 @@ impl Client {
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
             let res = req.send().await;
             let (err, retry_after) = match res {
-                Err(e) => (transport(&url, e), None),
+                Err(e) => {
+                    self.inner.transport_errors.fetch_add(1, Ordering::Relaxed);
+                    (transport(&url, e), None)
+                }
                 Ok(r) => {
                     let status = r.status().as_u16();
+                    *self.inner.by_status.lock().entry(status).or_default() += 1;
                     let headers = r.headers().clone();
                     self.observe_date(&headers);
                     match read_limited(r, self.inner.max_bytes, what, &url).await {
@@ -536,6 +577,11 @@ impl Client {
                     }
                 }
             };
+            if matches!(&err, Error::Api { code, .. } if code == "AF429")
+                || matches!(&err, Error::Http { status: 429, .. })
+            {
+                self.inner.throttled.fetch_add(1, Ordering::Relaxed);
+            }
             if !err.is_retryable() || !self.may_retry(attempt, started) {
                 return Err(match err {
                     Error::Api {
@@ -551,6 +597,7 @@ impl Client {
                 });
             }
             let wait = self.backoff(attempt, retry_after);
+            self.inner.retries.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(what, attempt, ?wait, error = %err, "retrying");
             tokio::time::sleep(wait).await;
         }

@@ -38,7 +38,7 @@ pub mod types;
 pub mod window;
 
 pub use auth::{AssertionAlgorithm, Certificate, Credentials, TokenVersion};
-pub use client::{Client, ClientBuilder, RetryPolicy, TokenInfo};
+pub use client::{Client, ClientBuilder, ClientStats, RetryPolicy, TokenInfo};
 pub use cloud::Cloud;
 pub use error::Error;
 pub use types::{

@@ -148,6 +148,10 @@ pub enum Command {
     /// {"action": "start_subscription", "case_id": "4711", "alert_group_identifiers": [],
     /// "start_a_subscription_for": ["Audit.Exchange"]}.
     Action,
+    /// Collect the audit log: effectively once (no loss, no duplicates), bounded memory.
+    ///
+    /// Default sink: SQLite (events.sqlite next to the state file), one row per event.
+    Collect(CollectArgs),
     /// Serve the actions as MCP tools for AI agents: stdio by default, or streamable HTTP.
     ///
     /// Tools: office365_management_api_ping, _start_subscription, _stop_subscription,
@@ -183,6 +187,60 @@ pub enum Command {
     },
     /// A guided tour on an embedded emulator: ping, start all, list, stop, restart with the gap.
     Demo,
+}
+
+/// `collect` arguments.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CollectArgs {
+    /// `status`: cursors, lag and gaps per content type.
+    #[command(subcommand)]
+    pub command: Option<CollectCmd>,
+    /// Content types (each may be a comma-separated list) [default: all five].
+    #[arg(value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// All five content types.
+    #[arg(long, conflicts_with = "types")]
+    pub all: bool,
+    /// Where a content type without a cursor starts: a duration back (24h, 3d, 90m) or a UTC
+    /// time (RFC 3339) [default: 24h].
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
+    /// One pass, then exit (the default).
+    #[arg(long, conflicts_with = "follow")]
+    pub once: bool,
+    /// Keep collecting, one pass per --interval, until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub follow: bool,
+    /// Pause between passes with --follow [default: 60s].
+    #[arg(long, value_name = "DURATION", requires = "follow")]
+    pub interval: Option<String>,
+    /// Recent time re-listed on every pass so late blobs are caught [default: 12h].
+    #[arg(long, value_name = "DURATION")]
+    pub overlap: Option<String>,
+    /// sqlite:PATH, jsonl:PATH, stdout or null [default: sqlite:<state dir>/events.sqlite].
+    #[arg(long, value_name = "SINK")]
+    pub sink: Option<String>,
+    /// Blobs in flight at once [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// Start subscriptions that are not enabled (journaled, like start-subscription).
+    #[arg(long)]
+    pub auto_start: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics while collecting.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// `collect` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum CollectCmd {
+    /// Cursors, lag, blobs and events done, and data gaps per content type.
+    Status {
+        /// The sink whose progress to show [default: the default SQLite sink].
+        #[arg(long, value_name = "SINK")]
+        sink: Option<String>,
+    },
 }
 
 /// `content` subcommands.

@@ -2,6 +2,7 @@
 #![allow(clippy::result_large_err)]
 
 mod cli;
+mod collect;
 mod demo;
 mod render;
 
@@ -63,12 +64,12 @@ fn report(e: &anyhow::Error) {
 }
 
 #[allow(clippy::print_stderr)]
-fn warn(msg: &str) {
+pub(crate) fn warn(msg: &str) {
     eprintln!("warning: {msg}");
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.
-fn out(text: &str) {
+pub(crate) fn out(text: &str) {
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(text.as_bytes());
     let _ = o.flush();
@@ -83,7 +84,7 @@ fn output_format(g: &Global) -> Output {
 }
 
 /// The configuration: files and environment, then flags on top.
-fn settings(g: &Global) -> Result<Settings, ConfigError> {
+pub(crate) fn settings(g: &Global) -> Result<Settings, ConfigError> {
     let mut l = Settings::loader(g.config.as_deref(), g.soar_config.as_deref())?;
     let flags: [(&str, &'static str, Option<String>); 11] = [
         ("cloud", "--cloud", g.cloud.clone()),
@@ -122,14 +123,14 @@ fn settings(g: &Global) -> Result<Settings, ConfigError> {
     l.resolve()
 }
 
-fn state_path(s: &Settings) -> PathBuf {
+pub(crate) fn state_path(s: &Settings) -> PathBuf {
     s.state
         .as_ref()
         .map(|p| p.value.clone())
         .unwrap_or_else(config::default_state_path)
 }
 
-fn open_store(s: &Settings) -> Result<Arc<Store>, o365_store::StoreError> {
+pub(crate) fn open_store(s: &Settings) -> Result<Arc<Store>, o365_store::StoreError> {
     let p = state_path(s);
     if p.as_os_str() == ":memory:" {
         Store::in_memory().map(Arc::new)
@@ -415,6 +416,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             page_size,
         } => run_emulator(*addr, g.config.clone(), *seed, *page_size).await,
         Command::Demo => demo::run(g.state.clone()).await,
+        Command::Collect(args) => collect::run(g, args, output_format(g)).await,
         Command::Mcp {
             http,
             auth_token_file,
@@ -551,7 +553,7 @@ async fn run_emulator(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,0 +1,379 @@
+//! `o365mgmt collect` and `o365mgmt collect status`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::{anyhow, bail, Context as _};
+use chrono::{Duration, Utc};
+use o365_actions::config::Settings;
+use o365_actions::input::CaseContext;
+use o365_actions::result::diagnose;
+use o365_actions::Runner;
+use o365_api::ContentType;
+use o365_collect::{Collector, Options, SinkSpec, Stop, Summary};
+
+use crate::cli::{CollectArgs, CollectCmd, Global, Output};
+use crate::{out, settings, state_path, warn};
+
+/// `24h`, `90m`, `3d`, `45s`.
+pub fn parse_duration(flag: &str, s: &str) -> anyhow::Result<Duration> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: i64 = n.parse().map_err(|_| {
+        anyhow!("{flag} {s:?}: expected a number and a unit, e.g. 24h, 90m, 3d, 30s")
+    })?;
+    let d = match unit {
+        "s" => Duration::seconds(n),
+        "m" => Duration::minutes(n),
+        "h" | "" => Duration::hours(n),
+        "d" => Duration::days(n),
+        _ => bail!("{flag} {s:?}: unit must be s, m, h or d (e.g. 24h)"),
+    };
+    Ok(d)
+}
+
+fn data_dir(s: &Settings) -> PathBuf {
+    let p = state_path(s);
+    if p.as_os_str() == ":memory:" {
+        return PathBuf::from(".");
+    }
+    p.parent()
+        .map(|d| d.to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn sink_spec(s: &Settings, given: Option<&str>) -> anyhow::Result<SinkSpec> {
+    let dir = data_dir(s);
+    match given {
+        Some(g) => {
+            SinkSpec::parse(g, &dir.join("stdout-checkpoint.sqlite")).map_err(|e| anyhow!(e))
+        }
+        None => Ok(SinkSpec::Sqlite(dir.join("events.sqlite"))),
+    }
+}
+
+/// This process's CPU seconds and peak resident memory (Linux `/proc`).
+fn self_usage() -> (Option<f64>, Option<u64>) {
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        });
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        });
+    (cpu, rss)
+}
+
+/// Run `collect`.
+pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<ExitCode> {
+    let s = settings(g)?;
+    for w in &s.warnings {
+        warn(w);
+    }
+    if let Some(CollectCmd::Status { sink }) = &args.command {
+        return status(g, &s, sink.as_deref(), fmt);
+    }
+    let types = if args.all || args.types.is_empty() {
+        ContentType::ALL.to_vec()
+    } else {
+        o365_actions::input::content_types("TYPE", &args.types).map_err(|e| anyhow!("{e}"))?
+    };
+    let mut opts = Options::new(types.clone());
+    if let Some(since) = &args.since {
+        match o365_actions::input::parse_time(since) {
+            Ok(t) if since.contains('-') => opts.since_time = Some(t),
+            _ => opts.since = parse_duration("--since", since)?,
+        }
+    }
+    if let Some(o) = &args.overlap {
+        opts.overlap = parse_duration("--overlap", o)?;
+    }
+    if let Some(c) = args.concurrency {
+        opts.concurrency = c as usize;
+    }
+    let interval = match &args.interval {
+        Some(i) => parse_duration("--interval", i)?
+            .to_std()
+            .context("--interval must be positive")?,
+        None => std::time::Duration::from_secs(60),
+    };
+    let spec = sink_spec(&s, args.sink.as_deref())?;
+    let store = crate::open_store(&s)?;
+    let client = s.client().map_err(|e| anyhow!("{e}"))?;
+    let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    // Summaries go to stderr when the events go to stdout.
+    let summary_to_stderr = matches!(spec, SinkSpec::Stdout(_));
+
+    // Sign in and look at the subscriptions first: a clear error beats five failed listings.
+    let subs = match client.list_subscriptions().await {
+        Ok(subs) => subs,
+        Err(e) => {
+            let f = diagnose(&e, s.secret_looks_like_id());
+            warn(&format!("cannot collect: {e}"));
+            warn(&format!("fix: {}", f.fix));
+            return Ok(ExitCode::from(3));
+        }
+    };
+    for w in o365_actions::observe_subscriptions(&store, &tenant, &subs, client.server_now())? {
+        warn(&w);
+    }
+    let missing: Vec<ContentType> = types
+        .iter()
+        .copied()
+        .filter(|ct| {
+            !subs
+                .iter()
+                .any(|x| x.content_type.eq_ignore_ascii_case(ct.as_str()) && x.is_enabled())
+        })
+        .collect();
+    if !missing.is_empty() {
+        if args.auto_start {
+            let runner = Runner::new(s.clone(), Some(store.clone()), "collect");
+            let ctx = CaseContext {
+                case_id: "collector".into(),
+                ..CaseContext::manual()
+            };
+            let r = runner.start(ctx, missing.clone()).await;
+            for line in r.output_message.lines() {
+                warn(&format!("auto-start: {line}"));
+            }
+        } else {
+            warn(&format!(
+                "not subscribed: {} — nothing is produced for them; start them with `o365mgmt start-subscription` or collect with --auto-start",
+                missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+
+    let collector = Collector::new(client.clone(), tenant, spec.clone(), opts).with_ledger(store);
+    if let Some(addr) = args.metrics_addr {
+        let bound = o365_collect::metrics::serve(addr, collector.metrics(), client.clone())
+            .await
+            .with_context(|| format!("--metrics-addr {addr}"))?;
+        warn(&format!("metrics at http://{bound}/metrics"));
+    }
+    let stop = Stop::default();
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            crate::shutdown_signal().await;
+            stop.stop();
+        });
+    }
+    let progress = progress_bar(&collector, &stop);
+    let mut code = ExitCode::SUCCESS;
+    loop {
+        let summary = match collector.run_once(&stop).await {
+            Ok(s) => s,
+            Err(e) => {
+                warn(&format!("collection stopped: {e}"));
+                return Ok(ExitCode::from(1));
+            }
+        };
+        if !summary.ok() {
+            code = ExitCode::from(1);
+        }
+        if let Some(p) = &progress {
+            p.suspend(|| report(&summary, &spec, fmt, summary_to_stderr));
+        } else {
+            report(&summary, &spec, fmt, summary_to_stderr);
+        }
+        if !args.follow || stop.is_stopped() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {},
+            _ = stop.wait() => break,
+        }
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    Ok(code)
+}
+
+fn progress_bar(c: &Collector, stop: &Stop) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let m = c.metrics();
+    let client = c.client().clone();
+    let (pb2, stop) = (pb.clone(), stop.clone());
+    tokio::spawn(async move {
+        let t0 = std::time::Instant::now();
+        while !pb2.is_finished() {
+            let ev = m.events_written.load(Ordering::Relaxed);
+            let rate = ev as f64 / t0.elapsed().as_secs_f64().max(0.001);
+            pb2.set_message(format!(
+                "blobs {}  events {}  ({:.0}/s)  duplicates {}  requests {}{}",
+                m.blobs_done.load(Ordering::Relaxed),
+                ev,
+                rate,
+                m.duplicates.load(Ordering::Relaxed),
+                client.requests_made(),
+                if stop.is_stopped() {
+                    "  stopping..."
+                } else {
+                    ""
+                }
+            ));
+            pb2.tick();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    Some(pb)
+}
+
+#[allow(clippy::print_stderr)]
+fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
+    let (cpu, rss) = self_usage();
+    let text = match fmt {
+        Output::Json => {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["sink"] = serde_json::json!(spec.name());
+            v["cpu_seconds"] = serde_json::json!(cpu);
+            v["peak_rss_bytes"] = serde_json::json!(rss);
+            format!("{v}\n")
+        }
+        Output::Text => {
+            let mut t = format!(
+                "Collected {} events ({} duplicates dropped) from {} blobs in {:.1} s ({:.0} events/s) into {}{}\n",
+                s.events_written,
+                s.duplicates,
+                s.blobs_done,
+                s.seconds,
+                s.events_per_second,
+                spec.name(),
+                if s.interrupted { " — interrupted, progress saved" } else { "" }
+            );
+            for ty in &s.types {
+                t.push_str(&format!(
+                    "  {:<28} blobs {:>6} (skipped {}, lost {})  events {:>8}  duplicates {:>6}  cursor {}\n",
+                    ty.content_type,
+                    ty.blobs_done,
+                    ty.blobs_skipped,
+                    ty.blobs_lost,
+                    ty.events_written,
+                    ty.duplicates,
+                    ty.cursor.map(o365_actions::stamp).unwrap_or_else(|| "-".into())
+                ));
+                for (a, b) in &ty.gaps {
+                    t.push_str(&format!(
+                        "    gap (older than 7 days, cannot be listed): [{}, {})\n",
+                        o365_actions::stamp(*a),
+                        o365_actions::stamp(*b)
+                    ));
+                }
+                for e in &ty.errors {
+                    t.push_str(&format!("    error: {e}\n"));
+                }
+            }
+            t.push_str(&format!(
+                "requests {} (retries {}, throttled {}), token requests {}\n",
+                s.requests, s.retries, s.throttled, s.token_requests
+            ));
+            t
+        }
+    };
+    if to_stderr {
+        eprint!("{text}");
+    } else {
+        out(&text);
+    }
+}
+
+fn status(g: &Global, s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
+    let _ = g;
+    let spec = sink_spec(s, sink)?;
+    let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    let exists = spec.checkpoint_path().is_some_and(|p| p.exists());
+    let types = if exists {
+        o365_collect::Sink::open(&spec)?.status(&tenant)?
+    } else {
+        vec![]
+    };
+    let store = crate::open_store(s)?;
+    let gaps = store.gaps(Some(&tenant))?;
+    let now = Utc::now();
+    match fmt {
+        Output::Json => {
+            let rows: Vec<serde_json::Value> = ContentType::ALL
+                .iter()
+                .map(|ct| {
+                    let t = types.iter().find(|t| t.content_type == ct.as_str());
+                    let g: Vec<_> = gaps
+                        .iter()
+                        .filter(|g| g.content_type == ct.as_str())
+                        .map(|g| o365_actions::result::GapReport::from_gap(g, now))
+                        .collect();
+                    serde_json::json!({
+                        "content_type": ct.as_str(),
+                        "cursor": t.and_then(|t| t.cursor).map(o365_actions::stamp),
+                        "lag_seconds": t.and_then(|t| t.lag_seconds),
+                        "blobs_done": t.map(|t| t.blobs_done).unwrap_or(0),
+                        "events_written": t.map(|t| t.events_written).unwrap_or(0),
+                        "blobs_lost": t.map(|t| t.blobs_lost).unwrap_or(0),
+                        "gaps": g,
+                    })
+                })
+                .collect();
+            out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"sink": spec.name(), "tenant": tenant, "types": rows})
+                )?
+            ));
+        }
+        Output::Text => {
+            let mut t = format!("Collection into {} for tenant {tenant}\n", spec.name());
+            if !exists {
+                t.push_str("  nothing collected yet\n");
+            }
+            for ct in ContentType::ALL {
+                let ts = types.iter().find(|t| t.content_type == ct.as_str());
+                let cursor = ts.and_then(|t| t.cursor);
+                t.push_str(&format!(
+                    "  {:<28} cursor {:<26} lag {:<12} blobs {:>7} events {:>9}\n",
+                    ct.as_str(),
+                    cursor
+                        .map(o365_actions::stamp)
+                        .unwrap_or_else(|| "-".into()),
+                    ts.and_then(|t| t.lag_seconds)
+                        .map(o365_actions::human_seconds)
+                        .unwrap_or_else(|| "-".into()),
+                    ts.map(|t| t.blobs_done).unwrap_or(0),
+                    ts.map(|t| t.events_written).unwrap_or(0),
+                ));
+                for g in gaps.iter().filter(|g| g.content_type == ct.as_str()) {
+                    t.push_str(&format!(
+                        "    gap [{}, {}) {} ({})\n",
+                        o365_actions::stamp(g.stopped_at),
+                        g.started_at
+                            .map(o365_actions::stamp)
+                            .unwrap_or_else(|| "still stopped".into()),
+                        o365_actions::human_seconds(g.seconds(now)),
+                        g.source
+                    ));
+                }
+            }
+            out(&t);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
