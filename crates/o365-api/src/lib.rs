@@ -42,6 +42,6 @@ pub use client::{Client, ClientBuilder, ClientStats, RetryPolicy, TokenInfo};
 pub use cloud::Cloud;
 pub use error::Error;
 pub use types::{
-    ContentBlob, ContentType, DlpSensitiveType, Event, Notification, StartOutcome, Subscription,
-    Webhook,
+    ContentBlob, ContentType, DlpSensitiveType, Event, Notification, SharedEvent, StartOutcome,
+    Subscription, Webhook,
 };

@@ -199,7 +199,6 @@ impl WindowState {
 struct Ack {
     window: Arc<WindowState>,
     stats: Arc<TypeCounters>,
-    _permit: OwnedSemaphorePermit,
 }
 
 #[derive(Default)]
@@ -232,10 +231,15 @@ fn writer(
     mut rx: mpsc::Receiver<WriterMsg>,
     batch: usize,
     metrics: Arc<Metrics>,
+    rt: tokio::runtime::Handle,
 ) -> Result<(), SinkError> {
+    // Group commit: one durable transaction for up to `batch` blobs, or what arrived within
+    // LINGER of the first one. Fewer syncs; each blob still waits for its own commit.
+    const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
     while let Some(first) = rx.blocking_recv() {
         let mut blobs = Vec::new();
         let mut acks = Vec::new();
+        let started = Instant::now();
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
@@ -261,9 +265,24 @@ fn writer(
                     let _ = reply.send(sink.done_since(&t, ct, since));
                 }
             }
-            if blobs.len() < batch {
-                next = rx.try_recv().ok();
+            if blobs.len() >= batch {
+                break;
             }
+            next = match rx.try_recv() {
+                Ok(m) => Some(m),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) if blobs.is_empty() => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let left = LINGER.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        None
+                    } else {
+                        rt.block_on(async {
+                            tokio::time::timeout(left, rx.recv()).await.ok().flatten()
+                        })
+                    }
+                }
+            };
         }
         flush(&mut sink, &mut blobs, &mut acks, &metrics)?;
     }
@@ -353,12 +372,13 @@ impl Collector {
         let t0 = Instant::now();
         let before = self.client.stats();
         let sink = Sink::open(&self.spec)?;
-        let (tx, rx) = mpsc::channel::<WriterMsg>(self.opts.concurrency.max(1) * 2 + 16);
+        let (tx, rx) = mpsc::channel::<WriterMsg>(self.opts.concurrency.max(1) + 16);
         let batch = self.opts.batch_blobs.max(1);
         let m = self.metrics.clone();
+        let rt = tokio::runtime::Handle::current();
         let writer = std::thread::Builder::new()
             .name("o365-collect-writer".into())
-            .spawn(move || writer(sink, rx, batch, m))
+            .spawn(move || writer(sink, rx, batch, m, rt))
             .map_err(|_| CollectError::WriterGone)?;
         let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let now = self.client.server_now();
@@ -552,8 +572,8 @@ impl TypeRun {
                         ack: Ack {
                             window: ws.clone(),
                             stats: counters.clone(),
-                            _permit: permit,
                         },
+                        permit,
                         tx: self.tx.clone(),
                         metrics: self.metrics.clone(),
                         stop: self.stop.clone(),
@@ -663,6 +683,8 @@ struct Fetch {
     tx: mpsc::Sender<WriterMsg>,
     metrics: Arc<Metrics>,
     stop: Stop,
+    /// Held while fetching and until the sink's queue takes the blob.
+    permit: OwnedSemaphorePermit,
 }
 
 impl Fetch {
@@ -678,7 +700,7 @@ impl Fetch {
                 self.metrics
                     .bytes
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                match o365_api::types::decode_blob(&bytes) {
+                match o365_api::types::decode_blob_shared(bytes) {
                     Ok(ev) => (ev, None),
                     Err(e) => {
                         let msg = format!("blob {}: {e}", self.blob.content_id);
@@ -704,12 +726,10 @@ impl Fetch {
             lost,
         };
         let window = self.ack.window.clone();
-        if self
-            .tx
-            .send(WriterMsg::Blob(Box::new(out), self.ack))
-            .await
-            .is_err()
-        {
+        let permit = self.permit;
+        let sent = self.tx.send(WriterMsg::Blob(Box::new(out), self.ack)).await;
+        drop(permit);
+        if sent.is_err() {
             window.failed.store(true, Ordering::SeqCst);
             window.settle();
             return Err("the sink writer stopped".into());

@@ -20,14 +20,17 @@ pub struct Emu {
 
 impl Emu {
     pub fn new() -> Emu {
+        Emu::with(EmulatorConfig::default())
+    }
+
+    /// An emulator with this configuration.
+    pub fn with(cfg: EmulatorConfig) -> Emu {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let emu = rt
-            .block_on(Emulator::start(EmulatorConfig::default()))
-            .unwrap();
+        let emu = rt.block_on(Emulator::start(cfg)).unwrap();
         let info = emu.info();
         Emu {
             rt,

@@ -129,4 +129,5 @@ fn demo_runs_to_the_end() {
 }
 
 mod cli;
+mod collect;
 mod mcp;
