@@ -195,10 +195,28 @@ impl WindowState {
     }
 }
 
-/// Acknowledgement travelling with a blob to the writer.
+/// Acknowledgement travelling with a blob to the writer. However it ends (committed, failed,
+/// abandoned, dropped with a dead writer), its window hears of it exactly once.
 struct Ack {
     window: Arc<WindowState>,
     stats: Arc<TypeCounters>,
+    committed: bool,
+}
+
+impl Ack {
+    /// The sink has it: settle the window as done.
+    fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Ack {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.window.failed.store(true, Ordering::SeqCst);
+        }
+        self.window.settle();
+    }
 }
 
 #[derive(Default)]
@@ -314,7 +332,7 @@ fn flush(
     }
     blobs.clear();
     for a in acks.drain(..) {
-        a.window.settle();
+        a.commit();
     }
     Ok(())
 }
@@ -525,7 +543,7 @@ impl TypeRun {
             }
         };
         let mut windows: VecDeque<Arc<WindowState>> = VecDeque::new();
-        let mut fetches = Vec::new();
+        let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut halted = false;
         'windows: for w in &plan.windows {
             if self.stop.is_stopped() {
@@ -572,13 +590,22 @@ impl TypeRun {
                         ack: Ack {
                             window: ws.clone(),
                             stats: counters.clone(),
+                            committed: false,
                         },
                         permit,
                         tx: self.tx.clone(),
                         metrics: self.metrics.clone(),
                         stop: self.stop.clone(),
                     };
-                    fetches.push(tokio::spawn(job.run()));
+                    // Detached: a finished task frees its memory at once.
+                    let errors = errors.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = job.run().await {
+                            if let Ok(mut v) = errors.lock() {
+                                v.push(e);
+                            }
+                        }
+                    });
                 }
             }
             ws.listed.store(true, Ordering::SeqCst);
@@ -586,12 +613,14 @@ impl TypeRun {
             // Move the cursor over every finished window at the front, without waiting.
             self.advance(&mut windows, &mut sum, false).await;
         }
-        for f in fetches {
-            if let Ok(Err(e)) = f.await {
-                sum.errors.push(e);
-            }
-        }
+        // Every fetch settles its window, so waiting for the windows waits for the fetches.
         self.advance(&mut windows, &mut sum, true).await;
+        for w in &windows {
+            w.wait().await;
+        }
+        if let Ok(mut v) = errors.lock() {
+            sum.errors.append(&mut v);
+        }
         if halted && sum.errors.is_empty() && !self.stop.is_stopped() {
             sum.errors.push("listing stopped early".into());
         }
@@ -725,28 +754,24 @@ impl Fetch {
             events,
             lost,
         };
-        let window = self.ack.window.clone();
         let permit = self.permit;
+        // If the writer is gone, the message (and its acknowledgement) is dropped: the window
+        // is marked failed.
         let sent = self.tx.send(WriterMsg::Blob(Box::new(out), self.ack)).await;
         drop(permit);
         if sent.is_err() {
-            window.failed.store(true, Ordering::SeqCst);
-            window.settle();
             return Err("the sink writer stopped".into());
         }
         Ok(())
     }
 
     fn fail_quietly(self) -> Result<(), String> {
-        self.ack.window.failed.store(true, Ordering::SeqCst);
-        self.ack.window.settle();
+        // Dropping the acknowledgement marks the window failed.
         Ok(())
     }
 
     fn fail(self, msg: String) -> Result<(), String> {
         self.metrics.blobs_failed.fetch_add(1, Ordering::Relaxed);
-        self.ack.window.failed.store(true, Ordering::SeqCst);
-        self.ack.window.settle();
         Err(msg)
     }
 }
