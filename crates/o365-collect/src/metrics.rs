@@ -24,28 +24,20 @@ pub struct Metrics {
     pub blobs_failed: AtomicU64,
     /// Blob bytes fetched.
     pub bytes: AtomicU64,
-    cursors: parking_lot_free::Cursors,
-}
-
-mod parking_lot_free {
-    use std::collections::BTreeMap;
-    use std::sync::Mutex;
-
     /// Cursor per content type, in Unix seconds.
-    #[derive(Debug, Default)]
-    pub struct Cursors(pub Mutex<BTreeMap<&'static str, i64>>);
+    cursors: std::sync::Mutex<BTreeMap<&'static str, i64>>,
 }
 
 impl Metrics {
     /// Note a content type's cursor.
     pub fn set_cursor(&self, ct: ContentType, t: DateTime<Utc>) {
-        if let Ok(mut m) = self.cursors.0.lock() {
+        if let Ok(mut m) = self.cursors.lock() {
             m.insert(ct.as_str(), t.timestamp());
         }
     }
 
     fn cursors(&self) -> BTreeMap<&'static str, i64> {
-        self.cursors.0.lock().map(|m| m.clone()).unwrap_or_default()
+        self.cursors.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// The Prometheus text exposition.

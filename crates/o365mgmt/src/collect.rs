@@ -82,7 +82,7 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
         warn(w);
     }
     if let Some(CollectCmd::Status { sink }) = &args.command {
-        return status(g, &s, sink.as_deref(), fmt);
+        return status(&s, sink.as_deref(), fmt);
     }
     let types = if args.all || args.types.is_empty() {
         ContentType::ALL.to_vec()
@@ -298,8 +298,7 @@ fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
     }
 }
 
-fn status(g: &Global, s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
-    let _ = g;
+fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
     let spec = sink_spec(s, sink)?;
     let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
     let exists = spec.checkpoint_path().is_some_and(|p| p.exists());
