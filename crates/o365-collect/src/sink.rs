@@ -313,6 +313,15 @@ impl Sink {
                     .write(true)
                     .open(path)
                     .map_err(io)?;
+                // One writer per file: a second collector appending here would interleave lines.
+                if f.try_lock().is_err() {
+                    return Err(SinkError::Io {
+                        path: path.display().to_string(),
+                        source: std::io::Error::other(
+                            "another collector is writing to this file; stop it first or use another --sink",
+                        ),
+                    });
+                }
                 let len = f.metadata().map_err(io)?.len();
                 if len > committed {
                     tracing::info!(path = %path.display(), len, committed, "cutting uncommitted lines from the JSONL file");
@@ -705,4 +714,52 @@ pub struct TypeStatus {
     pub blobs_lost: u64,
     /// Ranges that could not be listed any more: (start, end, reason).
     pub retention_gaps: Vec<(String, String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_specs_parse_and_name_their_checkpoints() {
+        let cp = Path::new("/s/stdout.sqlite");
+        assert_eq!(
+            SinkSpec::parse("sqlite:a.db", cp).unwrap(),
+            SinkSpec::Sqlite("a.db".into())
+        );
+        let j = SinkSpec::parse("jsonl:/x/e.jsonl", cp).unwrap();
+        assert_eq!(
+            j.checkpoint_path().unwrap(),
+            PathBuf::from("/x/e.jsonl.checkpoint.sqlite")
+        );
+        assert_eq!(
+            SinkSpec::parse("stdout", cp)
+                .unwrap()
+                .checkpoint_path()
+                .unwrap(),
+            cp
+        );
+        assert_eq!(SinkSpec::parse("null", cp).unwrap().checkpoint_path(), None);
+        for bad in ["sqlite:", "kafka:x", "file.jsonl"] {
+            let e = SinkSpec::parse(bad, cp).unwrap_err();
+            assert!(
+                e.contains("sqlite:PATH") || e.contains("give a file"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_writer_per_jsonl_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SinkSpec::Jsonl(dir.path().join("e.jsonl"));
+        let first = Sink::open(&spec).unwrap();
+        let err = Sink::open(&spec)
+            .err()
+            .expect("second writer refused")
+            .to_string();
+        assert!(err.contains("another collector"), "{err}");
+        drop(first);
+        Sink::open(&spec).expect("free again once the first is closed");
+    }
 }
