@@ -838,7 +838,14 @@ async fn read_limited(
             limit,
         });
     }
-    let mut buf = bytes::BytesMut::new();
+    // Reserve what the server announced (bounded), so the body is copied once.
+    let mut buf = bytes::BytesMut::with_capacity(
+        r.content_length()
+            .map(|n| n as usize)
+            .unwrap_or(0)
+            .min(limit)
+            .min(64 << 20),
+    );
     loop {
         match r.chunk().await {
             Ok(Some(c)) => {

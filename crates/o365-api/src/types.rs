@@ -293,23 +293,27 @@ pub fn decode_array<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
-/// One audit event whose raw bytes are a slice of the blob's buffer (no copy per event).
+/// A field's text: a range of the raw event when it needs no unescaping, else owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Text {
+    Range(u32, u32),
+    Owned(String),
+}
+
+/// One audit event whose raw bytes are a slice of the blob's buffer: no copy and, for plain
+/// field values, no allocation per event.
 #[derive(Debug, Clone)]
 pub struct SharedEvent {
     /// The event exactly as the service sent it (valid UTF-8 JSON).
     pub raw: bytes::Bytes,
-    /// `Id` (the de-duplication key).
-    pub id: String,
+    id: Text,
     /// `CreationTime` (UTC, no zone on the wire).
     pub creation_time: Option<NaiveDateTime>,
     /// `RecordType`.
     pub record_type: Option<i64>,
-    /// `Operation`.
-    pub operation: Option<String>,
-    /// `Workload`.
-    pub workload: Option<String>,
-    /// `UserId`.
-    pub user_id: Option<String>,
+    operation: Option<Text>,
+    workload: Option<Text>,
+    user_id: Option<Text>,
 }
 
 impl SharedEvent {
@@ -317,6 +321,32 @@ impl SharedEvent {
     pub fn raw_str(&self) -> &str {
         // The bytes were validated as UTF-8 JSON when the blob was decoded.
         std::str::from_utf8(&self.raw).unwrap_or_default()
+    }
+
+    fn text<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            Text::Range(a, b) => {
+                std::str::from_utf8(&self.raw[*a as usize..*b as usize]).unwrap_or_default()
+            }
+            Text::Owned(s) => s,
+        }
+    }
+
+    /// `Id` (the de-duplication key).
+    pub fn id(&self) -> &str {
+        self.text(&self.id)
+    }
+    /// `Operation`.
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.as_ref().map(|t| self.text(t))
+    }
+    /// `Workload`.
+    pub fn workload(&self) -> Option<&str> {
+        self.workload.as_ref().map(|t| self.text(t))
+    }
+    /// `UserId`.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_ref().map(|t| self.text(t))
     }
 }
 
@@ -346,10 +376,17 @@ pub fn decode_blob_shared(body: bytes::Bytes) -> Result<Vec<SharedEvent>, Error>
             path: format!("$[{i}].Id"),
             message: "every event must have an Id".into(),
         })?;
+        let creation_time = f.creation_time.as_ref().and_then(|t| match t {
+            Text::Range(a, b) => {
+                let v = &s.as_bytes()[*a as usize..*b as usize];
+                fast_time(v).or_else(|| std::str::from_utf8(v).ok().and_then(parse_creation_time))
+            }
+            Text::Owned(o) => parse_creation_time(o),
+        });
         out.push(SharedEvent {
             raw: body.slice(start..start + s.len()),
             id,
-            creation_time: f.creation_time.as_deref().and_then(parse_creation_time),
+            creation_time,
             record_type: f.record_type,
             operation: f.operation,
             workload: f.workload,
@@ -361,14 +398,16 @@ pub fn decode_blob_shared(body: bytes::Bytes) -> Result<Vec<SharedEvent>, Error>
 
 /// A scanner for the leading keys of one (already validated) JSON object.
 mod scan {
+    use super::Text;
+
     #[derive(Default)]
     pub struct Found {
-        pub id: Option<String>,
-        pub creation_time: Option<String>,
+        pub id: Option<Text>,
+        pub creation_time: Option<Text>,
         pub record_type: Option<i64>,
-        pub operation: Option<String>,
-        pub workload: Option<String>,
-        pub user_id: Option<String>,
+        pub operation: Option<Text>,
+        pub workload: Option<Text>,
+        pub user_id: Option<Text>,
         seen: u8,
     }
 
@@ -429,15 +468,16 @@ mod scan {
         }
     }
 
-    fn string_value(b: &[u8]) -> Option<String> {
-        if b.first() != Some(&b'"') {
+    /// A string value at `b[at..end]` (quotes included): a range when plain, else unescaped.
+    fn string_value(b: &[u8], at: usize, end: usize) -> Option<Text> {
+        let v = &b[at..end];
+        if v.first() != Some(&b'"') {
             return None;
         }
-        let inner = &b[1..b.len() - 1];
-        if inner.contains(&b'\\') {
-            serde_json::from_slice(b).ok()
+        if v[1..v.len() - 1].contains(&b'\\') {
+            serde_json::from_slice(v).ok().map(Text::Owned)
         } else {
-            std::str::from_utf8(inner).ok().map(str::to_string)
+            Some(Text::Range(at as u32 + 1, end as u32 - 1))
         }
     }
 
@@ -467,30 +507,34 @@ mod scan {
             let v = &b[i..vend];
             let bit = match key {
                 b"Id" => {
-                    f.id = string_value(v);
+                    f.id = string_value(b, i, vend);
                     1
                 }
                 b"CreationTime" => {
-                    f.creation_time = string_value(v);
+                    f.creation_time = string_value(b, i, vend);
                     2
                 }
                 b"RecordType" => {
-                    f.record_type = match v.first() {
-                        Some(b'"') => string_value(v).and_then(|s| s.parse().ok()),
-                        _ => std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
+                    let digits = if v.first() == Some(&b'"') && v.len() >= 2 {
+                        &v[1..v.len() - 1]
+                    } else {
+                        v
                     };
+                    f.record_type = std::str::from_utf8(digits)
+                        .ok()
+                        .and_then(|s| s.parse().ok());
                     4
                 }
                 b"Operation" => {
-                    f.operation = string_value(v);
+                    f.operation = string_value(b, i, vend);
                     8
                 }
                 b"Workload" => {
-                    f.workload = string_value(v);
+                    f.workload = string_value(b, i, vend);
                     16
                 }
                 b"UserId" => {
-                    f.user_id = string_value(v);
+                    f.user_id = string_value(b, i, vend);
                     32
                 }
                 _ => 0,
@@ -512,16 +556,16 @@ mod scan {
     pub fn fields_slow(s: &str) -> Result<Found, serde_json::Error> {
         let f: super::Fields = serde_json::from_str(s)?;
         Ok(Found {
-            id: f.id.map(|c| c.into_owned()),
-            creation_time: f.creation_time.map(|c| c.into_owned()),
+            id: f.id.map(|c| Text::Owned(c.into_owned())),
+            creation_time: f.creation_time.map(|c| Text::Owned(c.into_owned())),
             record_type: match f.record_type {
                 Some(serde_json::Value::Number(n)) => n.as_i64(),
                 Some(serde_json::Value::String(s)) => s.parse().ok(),
                 _ => None,
             },
-            operation: f.operation.map(|c| c.into_owned()),
-            workload: f.workload.map(|c| c.into_owned()),
-            user_id: f.user_id.map(|c| c.into_owned()),
+            operation: f.operation.map(|c| Text::Owned(c.into_owned())),
+            workload: f.workload.map(|c| Text::Owned(c.into_owned())),
+            user_id: f.user_id.map(|c| Text::Owned(c.into_owned())),
             seen: 0,
         })
     }
@@ -546,25 +590,25 @@ mod shared_tests {
             assert_eq!(x.raw.get(), y.raw_str());
             assert_eq!(
                 (
-                    &x.id,
+                    x.id.as_str(),
                     x.creation_time,
                     x.record_type,
-                    &x.operation,
-                    &x.workload,
-                    &x.user_id
+                    x.operation.as_deref(),
+                    x.workload.as_deref(),
+                    x.user_id.as_deref()
                 ),
                 (
-                    &y.id,
+                    y.id(),
                     y.creation_time,
                     y.record_type,
-                    &y.operation,
-                    &y.workload,
-                    &y.user_id
+                    y.operation(),
+                    y.workload(),
+                    y.user_id()
                 )
             );
         }
-        assert_eq!(b[1].id, "b-2");
-        assert_eq!(b[1].operation.as_deref(), Some("Op \"quoted\""));
+        assert_eq!(b[1].id(), "b-2");
+        assert_eq!(b[1].operation(), Some("Op \"quoted\""));
         assert_eq!(b[3].record_type, Some(-1));
         assert!(
             decode_blob_shared(bytes::Bytes::from_static(b"[{\"x\":1}]")).is_err(),

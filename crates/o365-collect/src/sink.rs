@@ -274,8 +274,14 @@ impl Sink {
         };
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sql)?;
-        // Big pages: one write per 64 KiB rather than per 4 KiB (set before the file has tables).
-        conn.pragma_update(None, "page_size", 65536).map_err(sql)?;
+        // Big pages for the event rows (one write per 64 KiB rather than per 4 KiB); small ones
+        // for a checkpoint of small rows. Set before the file has tables.
+        let page = if matches!(spec, SinkSpec::Sqlite(_)) {
+            65536
+        } else {
+            4096
+        };
+        conn.pragma_update(None, "page_size", page).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         // A committed blob survives a crash of this process or of the machine.
@@ -432,16 +438,16 @@ impl Sink {
                                 Ok(())
                             };
                             bind(&b.tenant)?;
-                            bind(&e.id)?;
+                            bind(&e.id())?;
                             bind(&b.content_type)?;
                             bind(&creation_key(e))?;
                             bind(&e.record_type)?;
-                            bind(&e.operation)?;
-                            bind(&e.workload)?;
-                            bind(&e.user_id)?;
+                            bind(&e.operation())?;
+                            bind(&e.workload())?;
+                            bind(&e.user_id())?;
                             bind(&b.content_id)?;
                             bind(&e.raw_str())?;
-                            bind(&dedup_key(&b.tenant, &e.id))?;
+                            bind(&dedup_key(&b.tenant, e.id()))?;
                         }
                         w += st.raw_execute().map_err(sql)? as u64;
                     }
@@ -463,7 +469,7 @@ impl Sink {
                                     e.creation_time
                                         .map(|t| t.and_utc().timestamp())
                                         .unwrap_or(0),
-                                    dedup_key(&b.tenant, &e.id),
+                                    dedup_key(&b.tenant, e.id()),
                                 )
                             })
                             .collect();
