@@ -474,6 +474,17 @@ impl TypeRun {
         r.await.ok()
     }
 
+    /// Ask the writer for something that may fail; either failure comes back as text.
+    async fn query<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, SinkError>>) -> WriterMsg,
+    ) -> Result<T, String> {
+        match self.ask(make).await {
+            Some(r) => r.map_err(|e| e.to_string()),
+            None => Err("the sink writer stopped".into()),
+        }
+    }
+
     async fn run(mut self) -> TypeSummary {
         let ct = self.ct.as_str();
         let mut sum = TypeSummary {
@@ -482,16 +493,12 @@ impl TypeRun {
         };
         let counters = Arc::new(TypeCounters::default());
         let known = match self
-            .ask(|s| WriterMsg::Cursors(self.tenant.clone(), ct, s))
+            .query(|s| WriterMsg::Cursors(self.tenant.clone(), ct, s))
             .await
         {
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
-                sum.errors.push(e.to_string());
-                return sum;
-            }
-            None => {
-                sum.errors.push("the sink writer stopped".into());
+            Ok(c) => c,
+            Err(e) => {
+                sum.errors.push(e);
                 return sum;
             }
         };
@@ -529,16 +536,12 @@ impl TypeRun {
             return sum;
         };
         let done = match self
-            .ask(|s| WriterMsg::DoneSince(self.tenant.clone(), ct, first.start, s))
+            .query(|s| WriterMsg::DoneSince(self.tenant.clone(), ct, first.start, s))
             .await
         {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                sum.errors.push(e.to_string());
-                return sum;
-            }
-            None => {
-                sum.errors.push("the sink writer stopped".into());
+            Ok(d) => d,
+            Err(e) => {
+                sum.errors.push(e);
                 return sum;
             }
         };
