@@ -339,6 +339,20 @@ impl Default for EmulatorConfig {
 pub struct ConfigError(pub String);
 
 impl EmulatorConfig {
+    /// Give the first tenant all five subscriptions, enabled `hours` ago (content is already there).
+    pub fn with_all_subscriptions(mut self, hours: f64) -> Self {
+        if let Some(t) = self.tenants.first_mut() {
+            t.subscriptions = crate::content::ContentType::ALL
+                .iter()
+                .map(|c| PresetSubscription {
+                    content_type: c.as_str().into(),
+                    enabled_hours_ago: hours,
+                })
+                .collect();
+        }
+        self
+    }
+
     /// Parse a TOML document; fields not given keep their defaults (tenants replace the defaults).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let cfg: Self = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;

@@ -9,28 +9,20 @@
 use std::process::Command;
 
 use o365_api::ContentType;
-use o365_emulator::config::PresetSubscription;
 use o365_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 
 const BLOB_SECS: u64 = 30;
 
 fn emulator(rt: &tokio::runtime::Runtime, blobs_per_type: u64) -> Emulator {
-    let mut cfg = EmulatorConfig::default();
+    let hours = (blobs_per_type * BLOB_SECS) as f64 / 3600.0 + 0.05;
+    let mut cfg = EmulatorConfig::default().with_all_subscriptions(hours);
     cfg.throttle.requests_per_minute = 100_000_000;
     cfg.data.blob_interval_secs = BLOB_SECS;
     cfg.data.events_per_blob = 100;
     cfg.data.event_size = 1024;
     cfg.data.late_rate = 0.0;
     cfg.data.blob_cache_mib = 1024;
-    let hours = (blobs_per_type * BLOB_SECS) as f64 / 3600.0 + 0.05;
-    cfg.tenants[0].subscriptions = ContentType::ALL
-        .iter()
-        .map(|c| PresetSubscription {
-            content_type: c.as_str().into(),
-            enabled_hours_ago: hours,
-        })
-        .collect();
     rt.block_on(Emulator::start(cfg)).unwrap()
 }
 

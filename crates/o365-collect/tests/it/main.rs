@@ -8,22 +8,14 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use o365_api::{Client, ContentType, Credentials, RetryPolicy};
 use o365_collect::{Collector, Options, Stop, Summary};
-use o365_emulator::config::PresetSubscription;
 use o365_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 
 /// An emulator whose five subscriptions have been enabled for `hours`.
 pub async fn emulator(hours: f64, tweak: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
-    let mut cfg = EmulatorConfig::default();
+    let mut cfg = EmulatorConfig::default().with_all_subscriptions(hours);
     cfg.api.page_size = 10;
     cfg.throttle.requests_per_minute = 1_000_000;
-    cfg.tenants[0].subscriptions = ContentType::ALL
-        .iter()
-        .map(|c| PresetSubscription {
-            content_type: c.as_str().into(),
-            enabled_hours_ago: hours,
-        })
-        .collect();
     tweak(&mut cfg);
     Emulator::start(cfg).await.unwrap()
 }

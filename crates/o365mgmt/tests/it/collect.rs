@@ -6,24 +6,16 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use o365_api::ContentType;
-use o365_emulator::config::PresetSubscription;
 use o365_emulator::EmulatorConfig;
 use serde_json::{json, Value};
 
 use crate::cli::Emu;
 
 fn busy_emulator(hours: f64, latency_ms: u64) -> Emu {
-    let mut cfg = EmulatorConfig::default();
+    let mut cfg = EmulatorConfig::default().with_all_subscriptions(hours);
     cfg.throttle.requests_per_minute = 1_000_000;
     cfg.api.page_size = 20;
     cfg.faults.latency_ms = latency_ms;
-    cfg.tenants[0].subscriptions = ContentType::ALL
-        .iter()
-        .map(|c| PresetSubscription {
-            content_type: c.as_str().into(),
-            enabled_hours_ago: hours,
-        })
-        .collect();
     Emu::with(cfg)
 }
 
