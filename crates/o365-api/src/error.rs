@@ -59,6 +59,8 @@ pub enum Error {
     Throttled {
         /// HTTP status (403 or 429).
         status: u16,
+        /// The AF code, when the body had one (`AF429`).
+        code: Option<String>,
         /// The server's message.
         message: String,
         /// The server's `Retry-After`, if any.
@@ -133,7 +135,7 @@ impl Error {
     pub fn af_code(&self) -> Option<&str> {
         match self {
             Error::Api { code, .. } => Some(code),
-            Error::Throttled { .. } => Some("AF429"),
+            Error::Throttled { code, .. } => code.as_deref(),
             _ => None,
         }
     }
@@ -149,6 +151,71 @@ impl Error {
             Error::AuditingOff { .. } => Some(400),
             _ => None,
         }
+    }
+}
+
+/// Classify a non-2xx Activity API answer. `retry_after` is the answer's `Retry-After`, kept on
+/// throttling (AF429 or a plain HTTP 429) so callers can say when to try again.
+pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, what: &str) -> Error {
+    #[derive(serde::Deserialize)]
+    struct Env {
+        error: Option<Inner>,
+        #[serde(rename = "Message")]
+        message: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let env = serde_json::from_slice::<Env>(body).ok();
+    let (code, message) = match env {
+        Some(Env {
+            message: Some(m), ..
+        }) if status == 401 => return Error::Unauthorized { message: m },
+        Some(Env {
+            error:
+                Some(Inner {
+                    code: Some(code),
+                    message,
+                }),
+            ..
+        }) => (Some(code), message.unwrap_or_default()),
+        _ => (None, crate::auth::snippet(body)),
+    };
+    if status == 429 || code.as_deref() == Some("AF429") {
+        return Error::Throttled {
+            status,
+            code,
+            message,
+            retry_after,
+        };
+    }
+    match code {
+        Some(code)
+            if code.contains("[AppId")
+                || message.contains("does not exist.")
+                    && message.contains("DataServiceException") =>
+        {
+            let tenant = message
+                .split("Tenant ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("?")
+                .to_string();
+            Error::AuditingOff { tenant }
+        }
+        Some(code) => Error::Api {
+            status,
+            code,
+            message,
+        },
+        None if status == 401 => Error::Unauthorized { message },
+        None => Error::Http {
+            status,
+            what: what.into(),
+            body: message,
+        },
     }
 }
 

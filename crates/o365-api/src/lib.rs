@@ -1,6 +1,6 @@
 //! Client library for the Office 365 Management Activity API: clouds, secret and certificate
-//! sign-in, a shared token cache, per-tenant pacing, retries that honour the service, `NextPageUri`
-//! paging as a stream, blobs with each event's raw bytes, and typed errors.
+//! sign-in, a shared token cache, per-tenant pacing, retries that honour the service within a
+//! budget, `NextPageUri` paging as a stream, blobs with each event's raw bytes, and typed errors.
 //!
 //! ```no_run
 //! use futures::TryStreamExt as _;
@@ -30,18 +30,38 @@
 //! ```
 #![allow(clippy::result_large_err)]
 
-pub mod auth;
-pub mod client;
+// Values and the wire.
 pub mod cloud;
 pub mod error;
+pub mod event;
+pub mod ids;
 pub mod types;
 pub mod window;
 
+// Signing in.
+pub mod auth;
+mod token;
+
+// The client and its parts.
+mod builder;
+mod client;
+mod pacer;
+pub mod retry;
+mod transport;
+
+// Operations, one file per API area.
+mod content;
+mod subscriptions;
+
 pub use auth::{AssertionAlgorithm, Certificate, Credentials, TokenVersion};
-pub use client::{Client, ClientBuilder, ClientStats, RetryPolicy, TokenInfo};
+pub use builder::ClientBuilder;
+pub use client::{Client, ClientStats};
 pub use cloud::Cloud;
 pub use error::Error;
+pub use event::{Event, SharedEvent};
+pub use ids::is_guid;
+pub use retry::RetryPolicy;
+pub use token::TokenInfo;
 pub use types::{
-    ContentBlob, ContentType, DlpSensitiveType, Event, Notification, SharedEvent, StartOutcome,
-    Subscription, Webhook,
+    ContentBlob, ContentType, DlpSensitiveType, Notification, StartOutcome, Subscription, Webhook,
 };

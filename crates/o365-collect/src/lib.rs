@@ -732,7 +732,7 @@ impl Fetch {
                 self.metrics
                     .bytes
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                match o365_api::types::decode_blob_shared(bytes) {
+                match o365_api::event::decode_blob_shared(bytes) {
                     Ok(ev) => (ev, None),
                     Err(e) => {
                         let msg = format!("blob {}: {e}", self.blob.content_id);

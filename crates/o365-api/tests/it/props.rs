@@ -1,7 +1,7 @@
 //! Property tests: window planning, and decoders that never panic.
 
 use chrono::{DateTime, Duration, Utc};
-use o365_api::{auth, client, types, window};
+use o365_api::{auth, error, event, types, window};
 use proptest::prelude::*;
 
 fn t(s: i64) -> DateTime<Utc> {
@@ -45,27 +45,27 @@ proptest! {
 
     #[test]
     fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), status in 100u16..600) {
-        let _ = types::decode_blob(&bytes);
+        let _ = event::decode_blob(&bytes);
         let _ = types::decode_array::<types::ContentBlob>("x", &bytes);
         let _ = types::decode_array::<types::Subscription>("x", &bytes);
         let _ = auth::decode_token_response(status, &bytes, std::time::Duration::from_secs(300));
-        let e = client::api_error(status, &bytes, "x");
+        let e = error::classify(status, &bytes, None, "x");
         let _ = e.to_string();
         let _ = e.is_retryable();
     }
 
     #[test]
     fn decoders_never_panic_on_json_like_input(s in r#"[\[\]{}",:0-9a-zA-Z\\. ]{0,200}"#, status in 100u16..600) {
-        let _ = types::decode_blob(s.as_bytes());
+        let _ = event::decode_blob(s.as_bytes());
         let _ = auth::decode_token_response(status, s.as_bytes(), std::time::Duration::from_secs(300));
-        let _ = client::api_error(status, s.as_bytes(), "x").to_string();
+        let _ = error::classify(status, s.as_bytes(), None, "x").to_string();
     }
 }
 
 #[test]
 fn blob_decoding_keeps_raw_bytes_and_tolerates_stringly_numbers() {
     let body = br#"[{"Id":"a","CreationTime":"2024-05-01T10:15:22","RecordType":"15","Operation":"UserLoggedIn","Workload":"AzureActiveDirectory","UserId":"u@x","Extra":{"k":[1,2]}},{"Id":"b","RecordType":6}]"#;
-    let evs = types::decode_blob(body).unwrap();
+    let evs = event::decode_blob(body).unwrap();
     assert_eq!(evs.len(), 2);
     assert_eq!(evs[0].record_type, Some(15));
     assert_eq!(evs[1].record_type, Some(6));
@@ -74,7 +74,7 @@ fn blob_decoding_keeps_raw_bytes_and_tolerates_stringly_numbers() {
         "2024-05-01 10:15:22"
     );
     assert!(evs[0].raw.get().contains(r#""Extra":{"k":[1,2]}"#));
-    let e = types::decode_blob(br#"[{"Id":"a"},{"NoId":1}]"#).unwrap_err();
+    let e = event::decode_blob(br#"[{"Id":"a"},{"NoId":1}]"#).unwrap_err();
     assert!(e.to_string().contains("$[1].Id"), "{e}");
 }
 
@@ -96,34 +96,54 @@ fn error_texts_are_actionable() {
         "trailer stripped from the text: {s}"
     );
     assert!(!e.is_retryable());
-    let e = client::api_error(
+    let e = error::classify(
         401,
         br#"{"Message":"Authorization has been denied for this request."}"#,
+        None,
         "x",
     );
     assert!(matches!(e, o365_api::Error::Unauthorized { .. }));
     assert!(e.to_string().contains("same cloud"));
-    let e = client::api_error(400, br#"{"error":{"code":"StartSubscription [CorrId=x][TenantId=t,ContentType=Audit.General,ApplicationId=a,PublisherId=p][AppId","message":"bc] failed. Exception: Microsoft.Office.Compliance.Audit.DataServiceException: Tenant 41463f53-8812-40f4-890f-865bf6e35190 does not exist.\r\n   at X"}}"#, "x");
+    let e = error::classify(400, br#"{"error":{"code":"StartSubscription [CorrId=x][TenantId=t,ContentType=Audit.General,ApplicationId=a,PublisherId=p][AppId","message":"bc] failed. Exception: Microsoft.Office.Compliance.Audit.DataServiceException: Tenant 41463f53-8812-40f4-890f-865bf6e35190 does not exist.\r\n   at X"}}"#, None, "x");
     assert!(
         matches!(&e, o365_api::Error::AuditingOff { tenant } if tenant == "41463f53-8812-40f4-890f-865bf6e35190"),
         "{e:?}"
     );
     assert!(e.to_string().contains("wait up to 60 minutes"));
-    let e = client::api_error(
+    let e = error::classify(
         500,
         br#"{"error":{"code":"AF50000","message":"An internal error occurred."}}"#,
+        None,
         "x",
     );
     assert!(e.is_retryable());
-    let e = client::api_error(
+    let e = error::classify(
         400,
         br#"{"error":{"code":"AF20055","message":"window"}}"#,
+        None,
         "x",
     );
     assert!(!e.is_retryable());
     assert!(e.to_string().contains("at most 24 hours"));
-    let e = client::api_error(503, b"", "x");
+    let e = error::classify(503, b"", None, "x");
     assert!(e.is_retryable());
+    // A plain HTTP 429 is throttling too, and keeps the server's Retry-After.
+    let wait = std::time::Duration::from_secs(86_400);
+    let e = error::classify(429, b"Too Many Requests", Some(wait), "x");
+    assert!(
+        matches!(&e, o365_api::Error::Throttled { status: 429, code: None, retry_after: Some(w), .. } if *w == wait),
+        "{e:?}"
+    );
+    assert!(e.is_retryable());
+    assert!(e.to_string().contains("retry after 86400s"), "{e}");
+    let e = error::classify(
+        403,
+        br#"{"error":{"code":"AF429","message":"Too many requests."}}"#,
+        None,
+        "x",
+    );
+    assert_eq!(e.af_code(), Some("AF429"));
+    assert!(matches!(e, o365_api::Error::Throttled { status: 403, .. }));
 }
 
 #[test]

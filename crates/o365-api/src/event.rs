@@ -1,0 +1,438 @@
+//! Audit events: each event's raw bytes as served, and the few fields a collector needs.
+
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::Error;
+
+/// One audit event: the raw JSON bytes as served, plus the fields a collector needs.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The event exactly as the service sent it.
+    pub raw: Box<RawValue>,
+    /// `Id` (the de-duplication key).
+    pub id: String,
+    /// `CreationTime` (UTC, no zone on the wire).
+    pub creation_time: Option<NaiveDateTime>,
+    /// `RecordType` (numbers or strings are both accepted).
+    pub record_type: Option<i64>,
+    /// `Operation`.
+    pub operation: Option<String>,
+    /// `Workload`.
+    pub workload: Option<String>,
+    /// `UserId`.
+    pub user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "Id", borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "CreationTime", borrow)]
+    creation_time: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "RecordType")]
+    record_type: Option<serde_json::Value>,
+    #[serde(rename = "Operation", borrow)]
+    operation: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "Workload", borrow)]
+    workload: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "UserId", borrow)]
+    user_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Parse an event `CreationTime` (`YYYY-MM-DDTHH:MM:SS`, optional fraction and `Z`).
+pub fn parse_creation_time(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim_end_matches('Z');
+    fast_time(s.as_bytes())
+        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` without fraction, parsed by hand (the common case).
+fn fast_time(b: &[u8]) -> Option<NaiveDateTime> {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)?.and_hms_opt(
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    )
+}
+
+/// Decode a blob (a JSON array of events), keeping each event's bytes.
+pub fn decode_blob(body: &[u8]) -> Result<Vec<Event>, Error> {
+    let raws: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(|e| Error::Decode {
+        what: "content blob".into(),
+        path: format!("$ (line {} column {})", e.line(), e.column()),
+        message: e.to_string(),
+    })?;
+    raws.into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let f: Fields = serde_json::from_str(raw.get()).map_err(|e| Error::Decode {
+                what: "content blob".into(),
+                path: format!("$[{i}]"),
+                message: e.to_string(),
+            })?;
+            let id = f.id.ok_or_else(|| Error::Decode {
+                what: "content blob".into(),
+                path: format!("$[{i}].Id"),
+                message: "every event must have an Id".into(),
+            })?;
+            let record_type = match f.record_type {
+                Some(serde_json::Value::Number(n)) => n.as_i64(),
+                Some(serde_json::Value::String(s)) => s.parse().ok(),
+                _ => None,
+            };
+            Ok(Event {
+                id: id.into_owned(),
+                creation_time: f.creation_time.as_deref().and_then(parse_creation_time),
+                record_type,
+                operation: f.operation.map(|c| c.into_owned()),
+                workload: f.workload.map(|c| c.into_owned()),
+                user_id: f.user_id.map(|c| c.into_owned()),
+                raw,
+            })
+        })
+        .collect()
+}
+
+/// A field's text: a range of the raw event when it needs no unescaping, else owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Text {
+    Range(u32, u32),
+    Owned(String),
+}
+
+/// One audit event whose raw bytes are a slice of the blob's buffer: no copy and, for plain
+/// field values, no allocation per event.
+#[derive(Debug, Clone)]
+pub struct SharedEvent {
+    /// The event exactly as the service sent it (valid UTF-8 JSON).
+    pub raw: bytes::Bytes,
+    id: Text,
+    /// `CreationTime` (UTC, no zone on the wire).
+    pub creation_time: Option<NaiveDateTime>,
+    /// `RecordType`.
+    pub record_type: Option<i64>,
+    operation: Option<Text>,
+    workload: Option<Text>,
+    user_id: Option<Text>,
+}
+
+impl SharedEvent {
+    /// The raw JSON as text.
+    pub fn raw_str(&self) -> &str {
+        // The bytes were validated as UTF-8 JSON when the blob was decoded.
+        std::str::from_utf8(&self.raw).unwrap_or_default()
+    }
+
+    fn text<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            Text::Range(a, b) => {
+                std::str::from_utf8(&self.raw[*a as usize..*b as usize]).unwrap_or_default()
+            }
+            Text::Owned(s) => s,
+        }
+    }
+
+    /// `Id` (the de-duplication key).
+    pub fn id(&self) -> &str {
+        self.text(&self.id)
+    }
+    /// `Operation`.
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.as_ref().map(|t| self.text(t))
+    }
+    /// `Workload`.
+    pub fn workload(&self) -> Option<&str> {
+        self.workload.as_ref().map(|t| self.text(t))
+    }
+    /// `UserId`.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_ref().map(|t| self.text(t))
+    }
+}
+
+/// Decode a blob in one validating pass plus a short scan of each event's leading keys: the
+/// events share `body` (no copy), and only the fields a collector needs are extracted.
+pub fn decode_blob_shared(body: bytes::Bytes) -> Result<Vec<SharedEvent>, Error> {
+    let raws: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| Error::Decode {
+        what: "content blob".into(),
+        path: format!("$ (line {} column {})", e.line(), e.column()),
+        message: e.to_string(),
+    })?;
+    let base = body.as_ptr() as usize;
+    let mut out = Vec::with_capacity(raws.len());
+    for (i, raw) in raws.into_iter().enumerate() {
+        let s = raw.get();
+        let start = s.as_ptr() as usize - base;
+        let f = match scan::fields(s.as_bytes()) {
+            Some(f) => f,
+            None => scan::fields_slow(s).map_err(|e| Error::Decode {
+                what: "content blob".into(),
+                path: format!("$[{i}]"),
+                message: e.to_string(),
+            })?,
+        };
+        let id = f.id.ok_or_else(|| Error::Decode {
+            what: "content blob".into(),
+            path: format!("$[{i}].Id"),
+            message: "every event must have an Id".into(),
+        })?;
+        let creation_time = f.creation_time.as_ref().and_then(|t| match t {
+            Text::Range(a, b) => {
+                let v = &s.as_bytes()[*a as usize..*b as usize];
+                fast_time(v).or_else(|| std::str::from_utf8(v).ok().and_then(parse_creation_time))
+            }
+            Text::Owned(o) => parse_creation_time(o),
+        });
+        out.push(SharedEvent {
+            raw: body.slice(start..start + s.len()),
+            id,
+            creation_time,
+            record_type: f.record_type,
+            operation: f.operation,
+            workload: f.workload,
+            user_id: f.user_id,
+        });
+    }
+    Ok(out)
+}
+
+/// A scanner for the leading keys of one (already validated) JSON object.
+mod scan {
+    use super::Text;
+
+    #[derive(Default)]
+    pub struct Found {
+        pub id: Option<Text>,
+        pub creation_time: Option<Text>,
+        pub record_type: Option<i64>,
+        pub operation: Option<Text>,
+        pub workload: Option<Text>,
+        pub user_id: Option<Text>,
+        seen: u8,
+    }
+
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+
+    /// Index just past the string starting at `i` (which holds the opening quote).
+    fn string_end(b: &[u8], i: usize) -> Option<usize> {
+        let mut j = i + 1;
+        loop {
+            let k = b.get(j..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+            j += k;
+            if b[j] == b'\\' {
+                j += 2;
+            } else {
+                return Some(j + 1);
+            }
+        }
+    }
+
+    fn value_end(b: &[u8], i: usize) -> Option<usize> {
+        match *b.get(i)? {
+            b'"' => string_end(b, i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut j = i;
+                loop {
+                    match *b.get(j)? {
+                        b'"' => {
+                            j = string_end(b, j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+            }
+            _ => {
+                let mut j = i;
+                while j < b.len()
+                    && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    j += 1;
+                }
+                Some(j)
+            }
+        }
+    }
+
+    /// A string value at `b[at..end]` (quotes included): a range when plain, else unescaped.
+    fn string_value(b: &[u8], at: usize, end: usize) -> Option<Text> {
+        let v = &b[at..end];
+        if v.first() != Some(&b'"') {
+            return None;
+        }
+        if v[1..v.len() - 1].contains(&b'\\') {
+            serde_json::from_slice(v).ok().map(Text::Owned)
+        } else {
+            Some(Text::Range(at as u32 + 1, end as u32 - 1))
+        }
+    }
+
+    /// The six fields, scanning keys until all are found; `None` if the object looks unusual.
+    pub fn fields(b: &[u8]) -> Option<Found> {
+        let mut f = Found::default();
+        let mut i = ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = ws(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            return Some(f);
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let kend = string_end(b, i)?;
+            let key = &b[i + 1..kend - 1];
+            i = ws(b, kend);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i = ws(b, i + 1);
+            let vend = value_end(b, i)?;
+            let v = &b[i..vend];
+            let bit = match key {
+                b"Id" => {
+                    f.id = string_value(b, i, vend);
+                    1
+                }
+                b"CreationTime" => {
+                    f.creation_time = string_value(b, i, vend);
+                    2
+                }
+                b"RecordType" => {
+                    let digits = if v.first() == Some(&b'"') && v.len() >= 2 {
+                        &v[1..v.len() - 1]
+                    } else {
+                        v
+                    };
+                    f.record_type = std::str::from_utf8(digits)
+                        .ok()
+                        .and_then(|s| s.parse().ok());
+                    4
+                }
+                b"Operation" => {
+                    f.operation = string_value(b, i, vend);
+                    8
+                }
+                b"Workload" => {
+                    f.workload = string_value(b, i, vend);
+                    16
+                }
+                b"UserId" => {
+                    f.user_id = string_value(b, i, vend);
+                    32
+                }
+                _ => 0,
+            };
+            f.seen |= bit;
+            if f.seen == 63 {
+                return Some(f);
+            }
+            i = ws(b, vend);
+            match b.get(i)? {
+                b',' => i = ws(b, i + 1),
+                b'}' => return Some(f),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The same, through serde (for anything the scanner declined).
+    pub fn fields_slow(s: &str) -> Result<Found, serde_json::Error> {
+        let f: super::Fields = serde_json::from_str(s)?;
+        Ok(Found {
+            id: f.id.map(|c| Text::Owned(c.into_owned())),
+            creation_time: f.creation_time.map(|c| Text::Owned(c.into_owned())),
+            record_type: match f.record_type {
+                Some(serde_json::Value::Number(n)) => n.as_i64(),
+                Some(serde_json::Value::String(s)) => s.parse().ok(),
+                _ => None,
+            },
+            operation: f.operation.map(|c| Text::Owned(c.into_owned())),
+            workload: f.workload.map(|c| Text::Owned(c.into_owned())),
+            user_id: f.user_id.map(|c| Text::Owned(c.into_owned())),
+            seen: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    #[test]
+    fn shared_decode_matches_the_serde_decode() {
+        let body = br#"[
+          {"CreationTime":"2026-11-26T20:27:32","Id":"a-1","Operation":"Send","RecordType":2,"Workload":"Exchange","UserId":"grace@x","Big":{"n":[1,{"s":"}]\"x"}]}},
+          {"Id":"b\u002d2","Nested":{"Id":"not-this"},"CreationTime":"2026-11-26T20:27:32.123Z","RecordType":"15","Operation":"Op \"quoted\"","UserId":null},
+          {"Big":"\\\"","Id":"c-3"},
+          {  "Id" : "d-4" , "RecordType" : -1 , "Workload" : "W" }
+        ]"#;
+        let a = decode_blob(body).unwrap();
+        let b = decode_blob_shared(bytes::Bytes::from_static(body)).unwrap();
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.raw.get(), y.raw_str());
+            assert_eq!(
+                (
+                    x.id.as_str(),
+                    x.creation_time,
+                    x.record_type,
+                    x.operation.as_deref(),
+                    x.workload.as_deref(),
+                    x.user_id.as_deref()
+                ),
+                (
+                    y.id(),
+                    y.creation_time,
+                    y.record_type,
+                    y.operation(),
+                    y.workload(),
+                    y.user_id()
+                )
+            );
+        }
+        assert_eq!(b[1].id(), "b-2");
+        assert_eq!(b[1].operation(), Some("Op \"quoted\""));
+        assert_eq!(b[3].record_type, Some(-1));
+        assert!(
+            decode_blob_shared(bytes::Bytes::from_static(b"[{\"x\":1}]")).is_err(),
+            "Id required"
+        );
+        assert!(
+            decode_blob_shared(bytes::Bytes::from_static(b"[{\"Id\":\"a\"")).is_err(),
+            "invalid JSON"
+        );
+    }
+}
