@@ -83,7 +83,11 @@ impl Certificate {
             .ok_or_else(|| {
                 Error::Certificate("no -----BEGIN CERTIFICATE----- block found".into())
             })?;
-        let key = if key_pem.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+        let key = if !key_pem.contains("PRIVATE KEY-----") {
+            return Err(Error::Certificate(
+                "the PEM holds a certificate but no private key: append the key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----) to the file, or use a .pfx/.p12 that holds both".into(),
+            ));
+        } else if key_pem.contains("BEGIN ENCRYPTED PRIVATE KEY") {
             return Err(Error::Certificate(
                 "the PEM private key is encrypted; use a PFX/P12 with its password, or an unencrypted key".into(),
             ));
@@ -119,14 +123,19 @@ impl Certificate {
         path: &std::path::Path,
         password: Option<&SecretString>,
     ) -> Result<Self, Error> {
-        let data = std::fs::read(path)
+        let data = crate::limits::read_file_capped(path)
             .map_err(|e| Error::Certificate(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_bytes(&data, password)
+    }
+
+    /// From a file's bytes: PKCS#12 (with password) or PEM (certificate and key together).
+    pub fn from_bytes(data: &[u8], password: Option<&SecretString>) -> Result<Self, Error> {
         let is_pem = data.starts_with(b"-----") || data.windows(11).any(|w| w == b"-----BEGIN ");
         if is_pem {
-            let text = String::from_utf8_lossy(&data);
+            let text = String::from_utf8_lossy(data);
             Self::from_pem(&text, &text)
         } else {
-            Self::from_pkcs12(&data, password.map(|p| p.expose_secret()).unwrap_or(""))
+            Self::from_pkcs12(data, password.map(|p| p.expose_secret()).unwrap_or(""))
         }
     }
 

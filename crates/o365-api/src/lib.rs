@@ -35,6 +35,7 @@ pub mod cloud;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod limits;
 pub mod types;
 pub mod window;
 
