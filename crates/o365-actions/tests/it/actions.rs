@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::{ctx, Env};
 
 fn outcomes(r: &o365_actions::result::ActionResult) -> Vec<(String, Outcome)> {
-    r.json_result["subscriptions"]
+    r.json_result()["subscriptions"]
         .as_array()
         .unwrap()
         .iter()
@@ -44,7 +44,7 @@ async fn start_stop_outcomes_gap_and_journal() {
     assert!(r.output_message.contains(
         "Successfully created O365 Management API subscription for the Audit.Exchange content type!"
     ));
-    assert_eq!(r.json_result["subscriptions"][0]["status"], "enabled");
+    assert_eq!(r.json_result()["subscriptions"][0]["status"], "enabled");
     assert_eq!(r.case_id, "c1");
     assert_eq!(r.alert_group_identifiers, vec!["g1".to_string()]);
     assert_eq!(r.integration, "Office365ManagementAPI");
@@ -78,7 +78,7 @@ async fn start_stop_outcomes_gap_and_journal() {
         "{}",
         r.output_message
     );
-    assert!(r.json_result["warning"]
+    assert!(r.json_result()["warning"]
         .as_str()
         .unwrap()
         .contains("lost for good"));
@@ -96,8 +96,9 @@ async fn start_stop_outcomes_gap_and_journal() {
         outcomes(&r),
         vec![("Audit.Exchange".into(), Outcome::Started)]
     );
-    let gaps = r.json_result["gaps"].as_array().unwrap();
-    assert_eq!(gaps.len(), 1, "{}", r.json_result);
+    let j = r.json_result();
+    let gaps = j["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{}", r.json_result());
     assert_eq!(gaps[0]["contentType"], "Audit.Exchange");
     let secs = gaps[0]["seconds"].as_i64().unwrap();
     assert!((7195..=7205).contains(&secs), "gap of {secs}s");
@@ -111,7 +112,7 @@ async fn start_stop_outcomes_gap_and_journal() {
     assert_eq!(run.gaps().unwrap().len(), 1);
 
     // The journal has every run, newest first, with outcomes and no secret.
-    let j = env.store.journal(10).unwrap();
+    let j = env.store.journal(None, 10).unwrap();
     assert_eq!(j.len(), 4);
     assert_eq!(j[0].case_id, "c4");
     assert_eq!(j[3].action, "Start Subscription");
@@ -130,7 +131,7 @@ async fn ping_reports_what_it_checked() {
         r.output_message,
         "Successfully connected to the O365 Management API with the provided connection parameters!"
     );
-    let j = &r.json_result;
+    let j = r.json_result();
     assert_eq!(j["checks"]["token"]["ok"], true);
     assert_eq!(j["checks"]["subscriptions_list"]["ok"], true);
     assert_eq!(j["checks"]["subscriptions_list"]["count"], 0);
@@ -159,7 +160,8 @@ async fn missing_permission_fails_each_type_and_ping_says_why() {
         .output_message
         .starts_with("Failed to connect to the O365 Management API! Error is AF10001"));
     assert_eq!(
-        r.json_result["checks"]["token"]["ok"], true,
+        r.json_result()["checks"]["token"]["ok"],
+        true,
         "the token itself worked"
     );
 
@@ -178,7 +180,7 @@ async fn missing_permission_fails_each_type_and_ping_says_why() {
             ("Audit.Exchange".into(), Outcome::Started)
         ]
     );
-    let err = &r.json_result["subscriptions"][0]["error"];
+    let err = &r.json_result()["subscriptions"][0]["error"];
     assert_eq!(err["code"], "AF10001");
     assert!(err["http_status"].as_u64().is_some());
     assert!(r
@@ -254,7 +256,7 @@ async fn wrong_secret_wrong_tenant_and_secret_id_pasted() {
         r.output_message
     );
     // A failed sign-in is journaled too.
-    assert_eq!(env.store.journal(10).unwrap()[0].status, "Failed");
+    assert_eq!(env.store.journal(None, 10).unwrap()[0].status, "Failed");
 }
 
 #[tokio::test]
@@ -328,7 +330,7 @@ async fn list_sees_stops_made_elsewhere_and_content_lists_blobs() {
     let r = run.list(ctx("l")).await;
     assert!(r.result_value);
     assert_eq!(
-        r.json_result["subscriptions"][0]["contentType"],
+        r.json_result()["subscriptions"][0]["contentType"],
         "Audit.General"
     );
     // Someone stops it with another tool: the next listing records the transition and a gap.
@@ -346,7 +348,7 @@ async fn list_sees_stops_made_elsewhere_and_content_lists_blobs() {
         "{:?}",
         r.warnings
     );
-    assert_eq!(r.json_result["open_gaps"].as_array().unwrap().len(), 1);
+    assert_eq!(r.json_result()["open_gaps"].as_array().unwrap().len(), 1);
     let g = env.store.gaps(Some(&tenant)).unwrap();
     assert_eq!((g.len(), g[0].source.as_str()), (1, "observed"));
 
@@ -366,7 +368,7 @@ async fn list_sees_stops_made_elsewhere_and_content_lists_blobs() {
         .content(ctx("c"), ContentType::General, None, None)
         .await;
     assert!(r.result_value, "{}", r.output_message);
-    let n = r.json_result["count"].as_u64().unwrap();
+    let n = r.json_result()["count"].as_u64().unwrap();
     assert!(n >= 10, "three hours of blobs every 5 minutes: {n}");
-    assert_eq!(r.json_result["blobs"].as_array().unwrap().len() as u64, n);
+    assert_eq!(r.json_result()["blobs"].as_array().unwrap().len() as u64, n);
 }

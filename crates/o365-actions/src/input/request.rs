@@ -1,314 +1,13 @@
-//! Validation of what a caller sends: case context, content types, requests in JSON.
+//! Requests: what each action needs, parsed from JSON (the `action` command, MCP) or built from
+//! command-line arguments, validated before anything is sent.
 
 use o365_api::ContentType;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The SOAR form's placeholder for the content type field.
-pub const PLACEHOLDER: &str = "Select content type";
-
-/// Input the action cannot run with; nothing was sent to the service.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}{}: {problem}", value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default())]
-pub struct InputError {
-    /// The argument.
-    pub field: String,
-    /// What was given (JSON), when it helps.
-    pub value: Option<String>,
-    /// What is allowed and how to fix it.
-    pub problem: String,
-}
-
-impl InputError {
-    /// An error about one argument.
-    pub fn new(
-        field: impl Into<String>,
-        value: Option<String>,
-        problem: impl Into<String>,
-    ) -> Self {
-        Self {
-            field: field.into(),
-            value,
-            problem: problem.into(),
-        }
-    }
-}
-
-/// An entity of the case the action runs for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetEntity {
-    /// The entity's identifier.
-    #[serde(rename = "Identifier")]
-    pub identifier: String,
-    /// Its type (e.g. `USERUNIQNAME`).
-    #[serde(rename = "EntityType")]
-    pub entity_type: String,
-}
-
-/// The case context every action carries (spec §2). It does not change what is called at
-/// Microsoft (subscriptions are tenant-wide): it is validated, echoed and journaled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaseContext {
-    /// Case id (required, non-empty).
-    pub case_id: String,
-    /// Alert group identifiers (may be empty).
-    pub alert_group_identifiers: Vec<String>,
-    /// Target entities; when non-empty, they are used and `scope` is ignored.
-    #[serde(default)]
-    pub target_entities: Vec<TargetEntity>,
-    /// Scope (default `All entities`).
-    #[serde(default = "default_scope")]
-    pub scope: String,
-}
-
-fn default_scope() -> String {
-    "All entities".into()
-}
-
-impl CaseContext {
-    /// A context for a manual run from the shell.
-    pub fn manual() -> Self {
-        Self {
-            case_id: "manual".into(),
-            alert_group_identifiers: vec![],
-            target_entities: vec![],
-            scope: default_scope(),
-        }
-    }
-
-    /// Check the context against the allowed scopes; the scope is normalised to its spelling there.
-    pub fn validate(&mut self, scopes: &[String]) -> Result<(), InputError> {
-        if self.case_id.trim().is_empty() {
-            return Err(InputError::new(
-                "case_id",
-                Some(format!("{:?}", self.case_id)),
-                "required: the id of the case this action runs for",
-            ));
-        }
-        for (i, e) in self.target_entities.iter().enumerate() {
-            if e.identifier.trim().is_empty() {
-                return Err(InputError::new(
-                    format!("target_entities[{i}].Identifier"),
-                    Some(format!("{:?}", e.identifier)),
-                    "must not be empty",
-                ));
-            }
-        }
-        if !self.target_entities.is_empty() {
-            // As in the existing integration: explicit entities win and the scope is not applied.
-            return Ok(());
-        }
-        match scopes
-            .iter()
-            .find(|s| s.eq_ignore_ascii_case(self.scope.trim()))
-        {
-            Some(s) => {
-                self.scope = s.clone();
-                Ok(())
-            }
-            None => {
-                let mut sorted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-                sorted.sort_unstable();
-                Err(InputError::new(
-                    "scope",
-                    None,
-                    format!(
-                        "Invalid scope '{}'. Allowed values are: {}",
-                        self.scope,
-                        sorted.join(", ")
-                    ),
-                ))
-            }
-        }
-    }
-}
-
-/// The closest valid content type, if one is close.
-fn suggestion(given: &str) -> Option<&'static str> {
-    let g = given.trim().to_ascii_lowercase();
-    ContentType::ALL
-        .iter()
-        .map(|c| {
-            let name = c.as_str().to_ascii_lowercase();
-            let short = name.split('.').nth(1).unwrap_or(&name).to_string();
-            let score = strsim::jaro_winkler(&g, &name).max(strsim::jaro_winkler(&g, &short));
-            (score, c.as_str())
-        })
-        .filter(|(s, _)| *s >= 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n)
-}
-
-/// Names as a caller gave them: strings, each possibly a comma-separated list.
-pub fn content_types<S: AsRef<str>>(
-    field: &str,
-    given: &[S],
-) -> Result<Vec<ContentType>, InputError> {
-    let valid = ContentType::ALL.map(|c| c.as_str()).join(", ");
-    let mut out = Vec::new();
-    let mut seen_any = false;
-    for item in given {
-        for part in item.as_ref().split(',') {
-            let name = part.trim();
-            if name.is_empty() {
-                continue;
-            }
-            seen_any = true;
-            if name.eq_ignore_ascii_case(PLACEHOLDER) {
-                return Err(InputError::new(
-                    field,
-                    Some(format!("{name:?}")),
-                    format!("that is the form's placeholder, not a content type: choose one or more of {valid}"),
-                ));
-            }
-            match name.parse::<ContentType>() {
-                Ok(c) => {
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
-                }
-                Err(_) => {
-                    let hint = suggestion(name)
-                        .map(|s| format!(" Did you mean {s}?"))
-                        .unwrap_or_default();
-                    return Err(InputError::new(
-                        field,
-                        Some(format!("{name:?}")),
-                        format!("unknown content type.{hint} Valid names: {valid}"),
-                    ));
-                }
-            }
-        }
-    }
-    if !seen_any {
-        return Err(InputError::new(
-            field,
-            Some("[]".into()),
-            format!("name at least one content type: {valid}"),
-        ));
-    }
-    Ok(out)
-}
-
-/// Content types from JSON: a list of strings, or one (comma-separated) string.
-pub fn content_types_json(field: &str, v: &Value) -> Result<Vec<ContentType>, InputError> {
-    match v {
-        Value::String(s) => content_types(field, &[s]),
-        Value::Array(a) => {
-            let mut names = Vec::with_capacity(a.len());
-            for (i, item) in a.iter().enumerate() {
-                match item {
-                    Value::String(s) => names.push(s.as_str()),
-                    other => {
-                        return Err(InputError::new(
-                            format!("{field}[{i}]"),
-                            Some(other.to_string()),
-                            "must be a string such as \"Audit.Exchange\"",
-                        ))
-                    }
-                }
-            }
-            content_types(field, &names)
-        }
-        Value::Null => Err(InputError::new(
-            field,
-            None,
-            format!(
-                "required: a list of content types, e.g. [\"Audit.Exchange\", \"DLP.All\"]; valid names: {}",
-                ContentType::ALL.map(|c| c.as_str()).join(", ")
-            ),
-        )),
-        other => Err(InputError::new(
-            field,
-            Some(other.to_string()),
-            "must be a list of strings or one comma-separated string",
-        )),
-    }
-}
-
-/// Which action a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    /// Ping.
-    Ping,
-    /// Start Subscription.
-    StartSubscription,
-    /// Stop Subscription.
-    StopSubscription,
-    /// List Subscriptions.
-    ListSubscriptions,
-    /// List Content.
-    ListContent,
-}
-
-/// MCP tool name prefix of the existing integration.
-pub const TOOL_PREFIX: &str = "office365_management_api_";
-
-impl ActionKind {
-    /// Every action.
-    pub const ALL: [ActionKind; 5] = [
-        ActionKind::Ping,
-        ActionKind::StartSubscription,
-        ActionKind::StopSubscription,
-        ActionKind::ListSubscriptions,
-        ActionKind::ListContent,
-    ];
-
-    /// `ping`, `start_subscription`, ...
-    pub fn id(self) -> &'static str {
-        match self {
-            ActionKind::Ping => "ping",
-            ActionKind::StartSubscription => "start_subscription",
-            ActionKind::StopSubscription => "stop_subscription",
-            ActionKind::ListSubscriptions => "list_subscriptions",
-            ActionKind::ListContent => "list_content",
-        }
-    }
-
-    /// The display name used in results: `Ping`, `Start Subscription`, ...
-    pub fn display(self) -> &'static str {
-        match self {
-            ActionKind::Ping => "Ping",
-            ActionKind::StartSubscription => "Start Subscription",
-            ActionKind::StopSubscription => "Stop Subscription",
-            ActionKind::ListSubscriptions => "List Subscriptions",
-            ActionKind::ListContent => "List Content",
-        }
-    }
-
-    /// The MCP tool name.
-    pub fn tool_name(self) -> String {
-        format!("{TOOL_PREFIX}{}", self.id())
-    }
-
-    /// Parse an action id, an MCP tool name or a display name (case-insensitive).
-    pub fn parse(s: &str) -> Result<ActionKind, InputError> {
-        let n = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        let n = n.strip_prefix(TOOL_PREFIX).unwrap_or(&n);
-        ActionKind::ALL
-            .into_iter()
-            .find(|a| a.id() == n)
-            .ok_or_else(|| {
-                let names: Vec<&str> = ActionKind::ALL.iter().map(|a| a.id()).collect();
-                let hint = names
-                    .iter()
-                    .map(|c| (strsim::jaro_winkler(n, c), *c))
-                    .filter(|(s, _)| *s > 0.8)
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(_, c)| format!(" Did you mean {c}?"))
-                    .unwrap_or_default();
-                InputError::new(
-                    "action",
-                    Some(format!("{s:?}")),
-                    format!(
-                        "unknown action.{hint} Allowed: {} (or the MCP tool names {TOOL_PREFIX}<action>)",
-                        names.join(", ")
-                    ),
-                )
-            })
-    }
-}
+use super::args::all_args;
+use super::time::parse_time;
+use super::types::{content_types_json, one_content_type};
+use super::{default_scope, ActionKind, CaseContext, InputError, TargetEntity};
 
 /// A validated request, ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,53 +110,10 @@ fn time_arg(
     }
 }
 
-/// RFC 3339, or `YYYY-MM-DDTHH:MM:SS` (UTC) as the service writes it.
-pub fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    let t = s.trim();
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&chrono::Utc));
-    }
-    for f in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-    ] {
-        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, f) {
-            return Ok(n.and_utc());
-        }
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    }
-    Err("expected a UTC time such as 2026-11-27T10:00:00Z (RFC 3339) or 2026-11-27T10:00:00".into())
-}
-
-const CONTEXT_FIELDS: [&str; 4] = [
-    "case_id",
-    "alert_group_identifiers",
-    "target_entities",
-    "scope",
-];
-
-/// The arguments each action takes besides the case context.
-pub fn action_fields(kind: ActionKind) -> &'static [&'static str] {
-    match kind {
-        ActionKind::Ping | ActionKind::ListSubscriptions => &[],
-        ActionKind::StartSubscription => &["start_a_subscription_for"],
-        ActionKind::StopSubscription => &["stop_a_subscription_for"],
-        ActionKind::ListContent => &["content_type", "start_time", "end_time"],
-    }
-}
-
 /// Parse a request object (`action` JSON, MCP arguments). `kind` is given when the caller already
 /// knows the action (an MCP tool); otherwise the object's `action` field names it.
 pub fn parse_request(v: &Value, kind: Option<ActionKind>) -> Result<Request, Box<Rejected>> {
-    let mut ctx = CaseContext {
-        case_id: String::new(),
-        alert_group_identifiers: vec![],
-        target_entities: vec![],
-        scope: default_scope(),
-    };
+    let mut ctx = CaseContext::blank();
     let reject = |kind, ctx: &CaseContext, error| {
         Box::new(Rejected {
             kind,
@@ -513,23 +169,15 @@ pub fn parse_request(v: &Value, kind: Option<ActionKind>) -> Result<Request, Box
         }
     };
     let r = |e| reject(Some(kind), &ctx, e);
-    let allowed: Vec<&str> = CONTEXT_FIELDS
-        .iter()
-        .chain(action_fields(kind))
-        .copied()
-        .chain(std::iter::once("action"))
-        .collect();
+    let mut allowed: Vec<&str> = all_args(kind).map(|a| a.name).collect();
+    allowed.push("action");
     for k in o.keys() {
         if !allowed.contains(&k.as_str()) {
-            let hint = allowed
-                .iter()
-                .map(|a| (strsim::jaro_winkler(k, a), *a))
-                .filter(|(s, _)| *s > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, a)| format!(" Did you mean {a}?"))
+            let hint = crate::suggest::closest(k, allowed.iter().copied())
+                .map(|a| format!(" Did you mean {a}?"))
                 .unwrap_or_default();
             return Err(r(InputError::new(
-                k.clone(),
+                k.chars().take(80).collect::<String>(),
                 None,
                 format!(
                     "not an argument of {}.{hint} Allowed: {}",
@@ -601,6 +249,7 @@ pub fn parse_request(v: &Value, kind: Option<ActionKind>) -> Result<Request, Box
     };
     let ctx = full;
     let r = |e| reject(Some(kind), &ctx, e);
+    ctx.check_sizes().map_err(&r)?;
     Ok(match kind {
         ActionKind::Ping => Request::Ping(ctx),
         ActionKind::ListSubscriptions => Request::List(ctx),
@@ -639,9 +288,30 @@ pub fn parse_request(v: &Value, kind: Option<ActionKind>) -> Result<Request, Box
     })
 }
 
+impl Request {
+    /// A List Content request from command-line text (`--content-type`, `--start`, `--end`).
+    pub fn content(
+        ctx: CaseContext,
+        content_type: &str,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> Result<Request, InputError> {
+        let time = |field: &str, v: Option<&str>| {
+            v.map(|s| parse_time(s).map_err(|p| InputError::new(field, Some(format!("{s:?}")), p)))
+                .transpose()
+        };
+        Ok(Request::Content {
+            content_type: one_content_type("--content-type", content_type)?,
+            start: time("--start", start)?,
+            end: time("--end", end)?,
+            ctx,
+        })
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::{content_types, PLACEHOLDER};
     use serde_json::json;
 
     #[test]

@@ -1,0 +1,212 @@
+//! Every setting, declared once: its TOML key, environment variable, flag, name in the existing
+//! SOAR integration, default and help. The CLI builds its flags from this table, `config show`
+//! its rows, and errors their hints.
+
+/// One setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// TOML key.
+    pub name: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// Command-line flag.
+    pub flag: &'static str,
+    /// Parameter name in the existing SOAR integration, if it has one.
+    pub soar: Option<&'static str>,
+    /// Never shown.
+    pub secret: bool,
+    /// The placeholder in `--help`.
+    pub value_name: &'static str,
+    /// The default, as `--help` and `config show` say it.
+    pub default: Option<&'static str>,
+    /// What it is, for `--help`, `config show` and errors.
+    pub help: &'static str,
+}
+
+impl Key {
+    /// The key of this name.
+    pub fn named(name: &str) -> Option<&'static Key> {
+        KEYS.iter().find(|k| k.name == name)
+    }
+
+    /// The key behind an environment variable.
+    pub fn by_env(var: &str) -> Option<&'static Key> {
+        KEYS.iter().find(|k| k.env == var)
+    }
+
+    /// The key behind a parameter name of the existing integration (any case), or a TOML key.
+    pub fn by_soar_name(name: &str) -> Option<&'static Key> {
+        let n = name.trim();
+        KEYS.iter()
+            .find(|k| k.soar.is_some_and(|s| s.eq_ignore_ascii_case(n)) || k.name == n)
+    }
+
+    /// "Set `x` in the config file, O365_X or --x."
+    pub fn how_to_set(&self) -> String {
+        format!(
+            "Set `{}` in the config file, {} or {}",
+            self.name, self.env, self.flag
+        )
+    }
+}
+
+/// Every setting, in display order.
+pub const KEYS: [Key; 14] = [
+    Key {
+        name: "cloud",
+        env: "O365_CLOUD",
+        flag: "--cloud",
+        soar: None,
+        secret: false,
+        value_name: "CLOUD",
+        default: Some("commercial"),
+        help: "Cloud: commercial, gcc, gcc-high or dod (sets the API root and login endpoint)",
+    },
+    Key {
+        name: "api_root",
+        env: "O365_API_ROOT",
+        flag: "--api-root",
+        soar: Some("Api Root"),
+        secret: false,
+        value_name: "URL",
+        default: Some("from the cloud"),
+        help: "Activity API root, also the OAuth resource (https://, or http:// on loopback)",
+    },
+    Key {
+        name: "login_endpoint",
+        env: "O365_LOGIN_ENDPOINT",
+        flag: "--login-endpoint",
+        soar: Some("OAUTH2 Login Endpoint Url"),
+        secret: false,
+        value_name: "URL",
+        default: Some("from the cloud"),
+        help: "Entra ID login endpoint",
+    },
+    Key {
+        name: "tenant_id",
+        env: "O365_TENANT_ID",
+        flag: "--tenant-id",
+        soar: Some("Azure Active Directory ID"),
+        secret: false,
+        value_name: "ID",
+        default: None,
+        help: "Tenant GUID or verified domain (Azure Active Directory ID)",
+    },
+    Key {
+        name: "client_id",
+        env: "O365_CLIENT_ID",
+        flag: "--client-id",
+        soar: Some("Client ID"),
+        secret: false,
+        value_name: "ID",
+        default: None,
+        help: "Application (client) ID",
+    },
+    Key {
+        name: "client_secret",
+        env: "O365_CLIENT_SECRET",
+        flag: "--client-secret",
+        soar: Some("Client Secret"),
+        secret: true,
+        value_name: "SECRET",
+        default: None,
+        help: "Client secret value. Prefer O365_CLIENT_SECRET or the config file: a flag is visible in the process list",
+    },
+    Key {
+        name: "certificate_path",
+        env: "O365_CERTIFICATE_PATH",
+        flag: "--certificate-path",
+        soar: Some("Certificate Path"),
+        secret: false,
+        value_name: "FILE",
+        default: None,
+        help: "Certificate: .pfx/.p12, or PEM holding the certificate and its private key",
+    },
+    Key {
+        name: "certificate_password",
+        env: "O365_CERTIFICATE_PASSWORD",
+        flag: "--certificate-password",
+        soar: Some("Certificate Password"),
+        secret: true,
+        value_name: "PASSWORD",
+        default: None,
+        help: "Password of the .pfx/.p12. Prefer O365_CERTIFICATE_PASSWORD: a flag is visible in the process list",
+    },
+    Key {
+        name: "verify_ssl",
+        env: "O365_VERIFY_SSL",
+        flag: "--verify-ssl",
+        soar: Some("Verify SSL"),
+        secret: false,
+        value_name: "BOOL",
+        default: Some("true"),
+        help: "Verify TLS certificates (true/false)",
+    },
+    Key {
+        name: "publisher_id",
+        env: "O365_PUBLISHER_ID",
+        flag: "--publisher-id",
+        soar: None,
+        secret: false,
+        value_name: "ID",
+        default: Some("the tenant"),
+        help: "PublisherIdentifier sent on every call",
+    },
+    Key {
+        name: "scopes",
+        env: "O365_SCOPES",
+        flag: "--scopes",
+        soar: None,
+        secret: false,
+        value_name: "LIST",
+        default: Some("the five standard scopes"),
+        help: "Allowed case scopes (comma-separated in env and flags)",
+    },
+    Key {
+        name: "state",
+        env: "O365_STATE",
+        flag: "--state",
+        soar: None,
+        secret: false,
+        value_name: "PATH",
+        default: Some("the user data dir's o365mgmt/state.sqlite"),
+        help: "SQLite state file: action journal and data-gap ledger (`:memory:` keeps nothing)",
+    },
+    Key {
+        name: "requests_per_minute",
+        env: "O365_REQUESTS_PER_MINUTE",
+        flag: "--max-requests-per-minute",
+        soar: None,
+        secret: false,
+        value_name: "N",
+        default: Some("2000"),
+        help: "Request budget per tenant and minute",
+    },
+    Key {
+        name: "timeout_secs",
+        env: "O365_TIMEOUT_SECS",
+        flag: "--timeout-secs",
+        soar: None,
+        secret: false,
+        value_name: "SECONDS",
+        default: Some("60"),
+        help: "Timeout of one HTTP request, in seconds",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_envs_and_flags_are_unique_and_consistent() {
+        for (i, a) in KEYS.iter().enumerate() {
+            assert!(a.flag.starts_with("--"), "{}", a.name);
+            assert!(a.env.starts_with("O365_"), "{}", a.name);
+            assert_eq!(a.env, format!("O365_{}", a.name.to_ascii_uppercase()));
+            for b in &KEYS[i + 1..] {
+                assert!(a.name != b.name && a.env != b.env && a.flag != b.flag);
+            }
+        }
+    }
+}

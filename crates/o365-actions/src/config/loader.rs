@@ -1,0 +1,195 @@
+//! Collecting raw values from every layer; [`Loader::resolve`] validates them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{did_you_mean, ConfigError, Key, Settings, Source, KEYS};
+
+/// Collects raw values from every layer, later layers winning.
+#[derive(Debug, Default)]
+pub struct Loader {
+    pub(super) values: BTreeMap<&'static str, (String, Source)>,
+    pub(super) warnings: Vec<String>,
+    /// Problems found while loading, reported by `resolve`.
+    errors: Vec<ConfigError>,
+}
+
+/// A file's text, read with a size cap.
+fn read_text(path: &Path, field: &str) -> Result<String, ConfigError> {
+    let bytes = o365_api::limits::read_file_capped(path)
+        .map_err(|e| ConfigError::new(field, format!("cannot read it: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| ConfigError::new(field, "not UTF-8 text"))
+}
+
+impl Loader {
+    /// An empty loader (defaults only).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set one value from a layer; later calls win. From a file an empty string counts as unset;
+    /// from the environment or a flag it is an error (a failed shell substitution must not fall
+    /// back to a default, such as the commercial cloud, and send credentials there).
+    pub fn set(&mut self, name: &str, value: impl Into<String>, source: Source) {
+        let v = value.into();
+        let Some(k) = Key::named(name) else {
+            return;
+        };
+        if !v.trim().is_empty() {
+            self.values.insert(k.name, (v, source));
+        } else if matches!(source, Source::Env(_) | Source::Flag(_)) {
+            self.errors.push(ConfigError {
+                field: k.name.into(),
+                value: Some(String::new()),
+                origin: Some(source),
+                problem: format!(
+                    "empty: give a value or leave {} unset (an empty value is usually a failed shell substitution)",
+                    k.env
+                ),
+            });
+        }
+    }
+
+    /// Read a TOML file. Unknown keys are errors (with a did-you-mean).
+    pub fn toml_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let field = format!("config file {}", path.display());
+        let text = read_text(path, &field)?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::new(&field, format!("not valid TOML: {}", e.message()))
+        })?;
+        let mut holds_secret = false;
+        for (k, v) in &table {
+            let Some(key) = Key::named(k) else {
+                return Err(ConfigError::new(
+                    &field,
+                    format!(
+                        "unknown key {k:?}{}; known keys: {}",
+                        did_you_mean(k, KEYS.iter().map(|k| k.name)),
+                        KEYS.map(|k| k.name).join(", ")
+                    ),
+                ));
+            };
+            let s = toml_value(key, v, path)?;
+            holds_secret |= key.secret && !s.is_empty();
+            self.set(key.name, s, Source::File(path.into()));
+        }
+        if holds_secret {
+            self.check_private(path);
+        }
+        Ok(())
+    }
+
+    /// Read a JSON export of the existing SOAR integration (keys are its parameter names).
+    pub fn soar_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let field = format!("--soar-config {}", path.display());
+        let text = read_text(path, &field)?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ConfigError::new(&field, format!("not valid JSON: {e}")))?;
+        let shape = "expected a JSON object keyed by the integration's parameter names, e.g. {\"Api Root\": \"https://manage.office.com\", \"Azure Active Directory ID\": \"...\"}, or a list of {\"Name\": ..., \"Value\": ...}";
+        // Accept the bare object, or one wrapped as {"parameters": {...}} / a list of {Name, Value}.
+        let obj = match &v {
+            serde_json::Value::Object(o) if o.contains_key("parameters") => o["parameters"].clone(),
+            other => other.clone(),
+        };
+        let pairs: Vec<(String, serde_json::Value)> = match obj {
+            serde_json::Value::Object(o) => o.into_iter().collect(),
+            serde_json::Value::Array(a) if !a.is_empty() => {
+                let mut pairs = Vec::with_capacity(a.len());
+                for (i, item) in a.into_iter().enumerate() {
+                    let name = item.get("Name").or_else(|| item.get("name"));
+                    let value = item.get("Value").or_else(|| item.get("value"));
+                    match (name.and_then(|n| n.as_str()), value) {
+                        (Some(n), Some(v)) => pairs.push((n.to_string(), v.clone())),
+                        _ => return Err(ConfigError::new(
+                            &field,
+                            format!(
+                                "item [{i}] is not {{\"Name\": string, \"Value\": ...}}; {shape}"
+                            ),
+                        )),
+                    }
+                }
+                pairs
+            }
+            _ => return Err(ConfigError::new(&field, shape)),
+        };
+        let mut holds_secret = false;
+        for (name, value) in pairs {
+            let Some(key) = Key::by_soar_name(&name) else {
+                self.warnings.push(format!(
+                    "--soar-config {}: ignoring unknown parameter {name:?}{}",
+                    path.display(),
+                    did_you_mean(&name, KEYS.iter().filter_map(|k| k.soar))
+                ));
+                continue;
+            };
+            let s = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            holds_secret |= key.secret && !s.is_empty();
+            self.set(key.name, s, Source::SoarConfig(path.into()));
+        }
+        if holds_secret {
+            self.check_private(path);
+        }
+        Ok(())
+    }
+
+    /// Take `O365_*` variables from an environment.
+    pub fn env<I: IntoIterator<Item = (String, String)>>(&mut self, vars: I) {
+        for (k, v) in vars {
+            if let Some(key) = Key::by_env(&k) {
+                self.set(key.name, v, Source::Env(key.env));
+            }
+        }
+    }
+
+    fn check_private(&mut self, path: &Path) {
+        if let Some(mode) = o365_store::files::readable_by_others(path) {
+            self.warnings.push(format!(
+                "{} holds a secret and other users can read it (mode {mode:04o}): run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+
+    /// Validate every value and build the settings.
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(e);
+        }
+        Settings::resolve(self.values, self.warnings)
+    }
+}
+
+/// A TOML value as the text the other layers give.
+fn toml_value(key: &Key, v: &toml::Value, path: &Path) -> Result<String, ConfigError> {
+    let bad = |v: &toml::Value, problem: String| ConfigError {
+        field: key.name.into(),
+        value: Some(if key.secret {
+            "[redacted]".into()
+        } else {
+            v.to_string()
+        }),
+        origin: Some(Source::File(path.into())),
+        problem,
+    };
+    Ok(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(a) if key.name == "scopes" => {
+            let mut out = Vec::new();
+            for item in a {
+                match item {
+                    toml::Value::String(s) => out.push(s.clone()),
+                    other => return Err(bad(other, "every scope must be a string".into())),
+                }
+            }
+            out.join(",")
+        }
+        other => return Err(bad(other, format!("expected a string ({})", key.help))),
+    })
+}

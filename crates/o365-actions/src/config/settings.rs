@@ -1,0 +1,353 @@
+//! The validated configuration of one instance, and the client it builds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use o365_api::{Certificate, Client, Cloud, Credentials};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::{
+    default_config_paths, did_you_mean, ConfigError, Key, Loader, Source, Sourced, DEFAULT_SCOPES,
+    KEYS,
+};
+
+/// The effective configuration of one instance. `Debug` never shows a secret.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Cloud.
+    pub cloud: Sourced<Cloud>,
+    /// API root (also the OAuth resource).
+    pub api_root: Sourced<String>,
+    /// Login endpoint.
+    pub login_endpoint: Sourced<String>,
+    /// Tenant GUID or domain.
+    pub tenant_id: Option<Sourced<String>>,
+    /// Application id.
+    pub client_id: Option<Sourced<String>>,
+    /// Client secret (wins over the certificate).
+    pub client_secret: Option<Sourced<SecretString>>,
+    /// Certificate file.
+    pub certificate_path: Option<Sourced<PathBuf>>,
+    /// Certificate password.
+    pub certificate_password: Option<Sourced<SecretString>>,
+    /// Verify TLS.
+    pub verify_ssl: Sourced<bool>,
+    /// PublisherIdentifier (default: the tenant).
+    pub publisher_id: Option<Sourced<String>>,
+    /// Allowed case scopes.
+    pub scopes: Sourced<Vec<String>>,
+    /// State file, when configured.
+    pub state: Option<Sourced<PathBuf>>,
+    /// Request budget per minute.
+    pub requests_per_minute: Sourced<u32>,
+    /// Timeout of one request.
+    pub timeout: Sourced<Duration>,
+    /// Things the user should know (readable secrets, ignored parameters).
+    pub warnings: Vec<String>,
+}
+
+/// One row of `config show`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShownValue {
+    /// The TOML key.
+    pub key: &'static str,
+    /// The value (`[redacted]` for secrets), or `null` when unset.
+    pub value: Option<String>,
+    /// Where it came from (`unset` when unset).
+    pub source: String,
+    /// Its environment variable.
+    pub env: &'static str,
+}
+
+type Raw = BTreeMap<&'static str, (String, Source)>;
+
+impl Settings {
+    /// The configuration from the usual places: `config` (else `./o365mgmt.toml`, else the user
+    /// config file), then `soar_config`, then the process environment. Flags are added by the caller
+    /// with [`Loader::set`] before resolving, so this returns the loader.
+    pub fn loader(
+        config: Option<&Path>,
+        soar_config: Option<&Path>,
+    ) -> Result<Loader, ConfigError> {
+        let mut l = Loader::new();
+        match config {
+            Some(p) => l.toml_file(p)?,
+            None => {
+                if let Some(p) = default_config_paths().into_iter().find(|p| p.is_file()) {
+                    l.toml_file(&p)?;
+                }
+            }
+        }
+        if let Some(p) = soar_config {
+            l.soar_file(p)?;
+        }
+        l.env(std::env::vars().filter(|(k, _)| k.starts_with("O365_")));
+        Ok(l)
+    }
+
+    /// Validate raw values into settings.
+    pub(super) fn resolve(v: Raw, warnings: Vec<String>) -> Result<Settings, ConfigError> {
+        let get = |n: &str| v.get(n).cloned();
+        let bad = |n: &str, (val, src): &(String, Source), problem: String| ConfigError {
+            field: n.into(),
+            value: Some(if Key::named(n).is_some_and(|k| k.secret) {
+                "[redacted]".into()
+            } else {
+                val.clone()
+            }),
+            origin: Some(src.clone()),
+            problem,
+        };
+        let (cloud, cloud_src) = match get("cloud") {
+            Some(c) => (
+                c.0.parse::<Cloud>().map_err(|_| {
+                    bad(
+                        "cloud",
+                        &c,
+                        format!(
+                            "allowed are commercial, gcc, gcc-high, dod{}",
+                            did_you_mean(&c.0, Cloud::ALL.map(|c| c.name()))
+                        ),
+                    )
+                })?,
+                c.1,
+            ),
+            None => (Cloud::Commercial, Source::Default),
+        };
+        let endpoint = |n: &'static str, default: &str| -> Result<Sourced<String>, ConfigError> {
+            match get(n) {
+                Some(x) => {
+                    let u = o365_api::cloud::parse_endpoint(n, &x.0).map_err(|e| {
+                        bad(
+                            n,
+                            &x,
+                            match e {
+                                o365_api::Error::Config { problem, .. } => problem,
+                                other => other.to_string(),
+                            },
+                        )
+                    })?;
+                    Ok(Sourced::new(o365_api::cloud::trimmed(&u), x.1))
+                }
+                None => Ok(Sourced::new(
+                    default.to_string(),
+                    if cloud_src == Source::Default {
+                        Source::Default
+                    } else {
+                        Source::Cloud
+                    },
+                )),
+            }
+        };
+        let api_root = endpoint("api_root", cloud.api_root())?;
+        let login_endpoint = endpoint("login_endpoint", cloud.login_endpoint())?;
+        let verify_ssl = match get("verify_ssl") {
+            Some(x) => {
+                let b = match x.0.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "1" | "on" => true,
+                    "false" | "no" | "0" | "off" => false,
+                    _ => return Err(bad("verify_ssl", &x, "allowed are true or false".into())),
+                };
+                Sourced::new(b, x.1)
+            }
+            None => Sourced::new(true, Source::Default),
+        };
+        let number =
+            |n: &str, default: u64, min: u64, max: u64| -> Result<Sourced<u64>, ConfigError> {
+                match get(n) {
+                    Some(x) => match x.0.trim().parse::<u64>() {
+                        Ok(i) if (min..=max).contains(&i) => Ok(Sourced::new(i, x.1)),
+                        _ => Err(bad(
+                            n,
+                            &x,
+                            format!("expected a whole number from {min} to {max}"),
+                        )),
+                    },
+                    None => Ok(Sourced::new(default, Source::Default)),
+                }
+            };
+        let requests_per_minute = number("requests_per_minute", 2000, 1, 1_000_000)?;
+        let timeout_secs = number("timeout_secs", 60, 1, 3600)?;
+        let scopes = match get("scopes") {
+            Some(x) => {
+                let list: Vec<String> =
+                    x.0.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                if list.is_empty() {
+                    return Err(bad("scopes", &x, "list at least one scope".into()));
+                }
+                Sourced::new(list, x.1)
+            }
+            None => Sourced::new(
+                DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+                Source::Default,
+            ),
+        };
+        let plain = |n: &str| get(n).map(|(s, src)| Sourced::new(s.trim().to_string(), src));
+        let path = |n: &str| get(n).map(|(s, src)| Sourced::new(PathBuf::from(s.trim()), src));
+        let secret = |n: &str| get(n).map(|(s, src)| Sourced::new(SecretString::from(s), src));
+        Ok(Settings {
+            cloud: Sourced::new(cloud, cloud_src),
+            api_root,
+            login_endpoint,
+            tenant_id: plain("tenant_id"),
+            client_id: plain("client_id"),
+            client_secret: secret("client_secret"),
+            certificate_path: path("certificate_path"),
+            certificate_password: secret("certificate_password"),
+            verify_ssl,
+            publisher_id: plain("publisher_id"),
+            scopes,
+            state: path("state"),
+            requests_per_minute: Sourced::new(
+                requests_per_minute.value as u32,
+                requests_per_minute.source,
+            ),
+            timeout: Sourced::new(Duration::from_secs(timeout_secs.value), timeout_secs.source),
+            warnings,
+        })
+    }
+
+    /// The tenant, or an error saying how to set it.
+    pub fn tenant(&self) -> Result<&str, ConfigError> {
+        self.tenant_id
+            .as_ref()
+            .map(|t| t.value.as_str())
+            .ok_or_else(|| missing("tenant_id", "the tenant GUID (Azure Active Directory ID) or a verified domain such as contoso.onmicrosoft.com"))
+    }
+
+    /// Build the API client for this instance (default retry policy: for long-running work).
+    pub fn client(&self) -> Result<Client, ConfigError> {
+        self.client_with(o365_api::RetryPolicy::default())
+    }
+
+    /// Build the API client with a retry policy.
+    pub fn client_with(&self, retry: o365_api::RetryPolicy) -> Result<Client, ConfigError> {
+        let tenant = self.tenant()?;
+        let client_id = self.client_id.as_ref().ok_or_else(|| {
+            missing(
+                "client_id",
+                "the application (client) ID of the app registration",
+            )
+        })?;
+        let creds = match (&self.client_secret, &self.certificate_path) {
+            (Some(s), _) => Credentials::Secret(s.value.clone()),
+            (None, Some(p)) => {
+                let cert = Certificate::from_file(
+                    &p.value,
+                    self.certificate_password.as_ref().map(|s| &s.value),
+                )
+                .map_err(|e| ConfigError {
+                    field: "certificate_path".into(),
+                    value: Some(p.value.display().to_string()),
+                    origin: Some(p.source.clone()),
+                    problem: format!(
+                        "{e}. Give a .pfx/.p12 (with certificate_password) or a PEM file holding the certificate and its private key"
+                    ),
+                })?;
+                Credentials::Certificate(Box::new(cert))
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "client_secret / certificate_path",
+                    "Either Certificate Path or Client Secret has to be specified. Set client_secret (O365_CLIENT_SECRET) or certificate_path (O365_CERTIFICATE_PATH)",
+                ))
+            }
+        };
+        let mut b = Client::builder(tenant, &client_id.value, creds)
+            .cloud(self.cloud.value)
+            .api_root(&self.api_root.value)
+            .login_endpoint(&self.login_endpoint.value)
+            .verify_tls(self.verify_ssl.value)
+            .requests_per_minute(self.requests_per_minute.value)
+            .timeout(self.timeout.value)
+            .retry(retry);
+        if let Some(p) = &self.publisher_id {
+            b = b.publisher_id(&p.value);
+        }
+        b.build().map_err(|e| match e {
+            o365_api::Error::Config {
+                field,
+                value,
+                problem,
+            } => ConfigError {
+                field: field.into(),
+                value: Some(value),
+                origin: None,
+                problem,
+            },
+            other => ConfigError::new("configuration", other.to_string()),
+        })
+    }
+
+    /// Whether the configured secret looks like a secret *ID* (a GUID) rather than its value.
+    pub fn secret_looks_like_id(&self) -> bool {
+        self.client_secret
+            .as_ref()
+            .is_some_and(|s| o365_api::is_guid(s.value.expose_secret()))
+    }
+
+    /// A setting's value for people (secrets redacted) and its origin, or `None` when unset.
+    fn shown(&self, key: &Key) -> Option<(String, &Source)> {
+        fn s(v: &Sourced<String>) -> (String, &Source) {
+            (v.value.clone(), &v.source)
+        }
+        fn p(v: &Sourced<PathBuf>) -> (String, &Source) {
+            (v.value.display().to_string(), &v.source)
+        }
+        fn r(v: &Sourced<SecretString>) -> (String, &Source) {
+            ("[redacted]".to_string(), &v.source)
+        }
+        Some(match key.name {
+            "cloud" => (self.cloud.value.name().into(), &self.cloud.source),
+            "api_root" => s(&self.api_root),
+            "login_endpoint" => s(&self.login_endpoint),
+            "tenant_id" => s(self.tenant_id.as_ref()?),
+            "client_id" => s(self.client_id.as_ref()?),
+            "client_secret" => r(self.client_secret.as_ref()?),
+            "certificate_path" => p(self.certificate_path.as_ref()?),
+            "certificate_password" => r(self.certificate_password.as_ref()?),
+            "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
+            "publisher_id" => s(self.publisher_id.as_ref()?),
+            "scopes" => (self.scopes.value.join(", "), &self.scopes.source),
+            "state" => p(self.state.as_ref()?),
+            "requests_per_minute" => (
+                self.requests_per_minute.value.to_string(),
+                &self.requests_per_minute.source,
+            ),
+            "timeout_secs" => (
+                self.timeout.value.as_secs().to_string(),
+                &self.timeout.source,
+            ),
+            _ => return None,
+        })
+    }
+
+    /// Every setting with its origin, secrets redacted.
+    pub fn show(&self) -> Vec<ShownValue> {
+        KEYS.iter()
+            .map(|k| {
+                let (value, source) = match self.shown(k) {
+                    Some((v, src)) => (Some(v), src.to_string()),
+                    None => (None, "unset".into()),
+                };
+                ShownValue {
+                    key: k.name,
+                    value,
+                    source,
+                    env: k.env,
+                }
+            })
+            .collect()
+    }
+}
+
+fn missing(field: &str, what: &str) -> ConfigError {
+    match Key::named(field) {
+        Some(k) => ConfigError::missing(k, what),
+        None => ConfigError::new(field, format!("required: {what}")),
+    }
+}

@@ -1,0 +1,49 @@
+//! Where a value came from.
+
+use std::path::PathBuf;
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Built in.
+    Default,
+    /// Derived from `cloud`.
+    Cloud,
+    /// A TOML configuration file.
+    File(PathBuf),
+    /// A JSON export of the existing SOAR integration.
+    SoarConfig(PathBuf),
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::Cloud => f.write_str("derived from cloud"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::SoarConfig(p) => write!(f, "--soar-config {}", p.display()),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Flag(n) => write!(f, "flag {n}"),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    /// The value.
+    pub value: T,
+    /// Its origin.
+    pub source: Source,
+}
+
+impl<T> Sourced<T> {
+    /// A value from `source`.
+    pub fn new(value: T, source: Source) -> Self {
+        Self { value, source }
+    }
+}
