@@ -1,5 +1,5 @@
-use chrono::Duration;
-use o365_api::ContentType;
+use chrono::{DateTime, Duration, Utc};
+use o365_api::{Client, ContentType, Credentials, RetryPolicy};
 use o365_collect::{Collector, Options, SinkSpec, Stop};
 use reqwest::Method;
 use serde_json::json;
@@ -17,7 +17,7 @@ async fn windows_pages_and_duplicates_sqlite() {
     let col = Collector::new(
         c.clone(),
         emu.info().tenant_id,
-        SinkSpec::Sqlite(db.clone()),
+        SinkSpec::sqlite(db.clone()),
         opts(since),
     );
     let s = run(&col).await;
@@ -57,7 +57,7 @@ async fn late_blobs_in_an_already_listed_window_are_caught() {
     let col = Collector::new(
         c.clone(),
         emu.info().tenant_id,
-        SinkSpec::Jsonl(path.clone()),
+        SinkSpec::jsonl(path.clone()),
         opts(since),
     );
     let first = run(&col).await;
@@ -104,7 +104,7 @@ async fn faults_and_dropped_connections_lose_nothing() {
     let col = Collector::new(
         c.clone(),
         emu.info().tenant_id,
-        SinkSpec::Sqlite(db.clone()),
+        SinkSpec::sqlite(db.clone()),
         opts(since),
     );
     let s = run(&col).await;
@@ -141,7 +141,7 @@ async fn a_token_that_expires_mid_run() {
     let col = Collector::new(
         c.clone(),
         emu.info().tenant_id,
-        SinkSpec::Sqlite(db.clone()),
+        SinkSpec::sqlite(db.clone()),
         o,
     );
     let s = run(&col).await;
@@ -168,7 +168,7 @@ async fn a_cursor_older_than_seven_days_is_a_recorded_gap() {
     let mut o = Options::new(vec![ContentType::General]);
     o.since_time = Some(since);
     let col =
-        Collector::new(c.clone(), tenant.clone(), SinkSpec::Null, o).with_ledger(ledger.clone());
+        Collector::new(c.clone(), tenant.clone(), SinkSpec::null(), o).with_ledger(ledger.clone());
     let s = run(&col).await;
     let t = &s.types[0];
     assert!(t.errors.is_empty(), "{:?}", t.errors);
@@ -177,7 +177,7 @@ async fn a_cursor_older_than_seven_days_is_a_recorded_gap() {
     assert!(t.gaps[0].1 > since + Duration::days(1));
     let gaps = ledger.gaps(Some(&tenant)).unwrap();
     assert_eq!(gaps.len(), 1);
-    assert_eq!(gaps[0].source, "retention");
+    assert_eq!(gaps[0].source, o365_store::GapSource::Retention);
     assert!((gaps[0].stopped_at - since).num_milliseconds().abs() <= 1);
     assert!(t.events_written > 0, "the reachable part was collected");
 }
@@ -192,7 +192,7 @@ async fn stop_finishes_in_flight_and_saves_progress() {
     let col = Collector::new(
         c.clone(),
         emu.info().tenant_id,
-        SinkSpec::Sqlite(db.clone()),
+        SinkSpec::sqlite(db.clone()),
         opts(since),
     );
     let stop = Stop::default();
@@ -209,4 +209,65 @@ async fn stop_finishes_in_flight_and_saves_progress() {
         "the interrupted run did not finish everything"
     );
     assert_exact(&emu, &rest, since, |ct| sqlite_ids(&db, ct)).await;
+}
+
+#[tokio::test]
+async fn a_failed_first_pass_never_moves_where_collection_begins() {
+    // 30 h of content; the first pass fails on most blobs and saves no cursor past the start.
+    let emu = emulator(30.0, |cfg| cfg.faults.rate_500 = 0.7).await;
+    let c = Client::builder(
+        emu.info().tenant_id,
+        emu.info().client_id,
+        Credentials::secret(emu.info().client_secret),
+    )
+    .api_root(emu.info().api_root)
+    .login_endpoint(emu.info().login_endpoint)
+    .requests_per_minute(0)
+    .retry(RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    })
+    .build()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.sqlite");
+    let mut o = Options::new(ContentType::ALL.to_vec());
+    o.since = Duration::hours(29);
+    let col = Collector::new(
+        c.clone(),
+        emu.info().tenant_id,
+        SinkSpec::sqlite(db.clone()),
+        o,
+    );
+    let failed = run(&col).await;
+    assert!(
+        !failed.ok(),
+        "70 % errors and no retries must fail the pass"
+    );
+    // Faults off, two hours later: the same `--since 29h` must not start two hours later.
+    control(&emu, Method::PUT, "faults", Some(json!({}))).await;
+    control(
+        &emu,
+        Method::POST,
+        "clock/advance",
+        Some(json!({"seconds": 7200})),
+    )
+    .await;
+    let s = run(&col).await;
+    assert!(
+        s.ok(),
+        "{:?}",
+        s.types.iter().map(|t| &t.errors).collect::<Vec<_>>()
+    );
+    // The start decided by the first pass is kept ...
+    let origin: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT min(origin) FROM collect_cursors", [], |r| r.get(0))
+        .unwrap();
+    let origin = DateTime::parse_from_rfc3339(&origin)
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(origin < c.server_now() - Duration::hours(30), "{origin}");
+    // ... and everything from it is there: nothing of the first two hours is lost.
+    assert_exact(&emu, &s, origin, |ct| sqlite_ids(&db, ct)).await;
 }

@@ -1,0 +1,537 @@
+//! The local checkpoint: per (tenant, type) cursors and where collection began, blobs done,
+//! retention gaps, seen event ids (for sinks that cannot de-duplicate themselves) and the JSONL
+//! committed length, in one SQLite file. Sinks write their events inside its transaction, so a
+//! blob's events and its acknowledgement are durable together.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use o365_api::ContentType;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension as _, Transaction};
+
+use crate::sinks::{BlobOut, CursorMove, Resume, RetentionGap, SinkError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS collect_cursors (
+    tenant TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    service_now TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    PRIMARY KEY (tenant, content_type)
+);
+CREATE TABLE IF NOT EXISTS collect_blobs (
+    tenant TEXT NOT NULL,
+    content_id TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    content_created TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    written INTEGER NOT NULL,
+    lost TEXT,
+    done_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, content_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS collect_blobs_created ON collect_blobs(tenant, content_type, content_created);
+CREATE TABLE IF NOT EXISTS collect_offset (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collect_gaps (
+    tenant TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    start TEXT NOT NULL,
+    end TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+";
+
+const SEEN_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS collect_seen (
+    creation_time INTEGER NOT NULL,
+    dedup INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (creation_time, dedup)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collect_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// Rows per multi-row INSERT.
+pub(crate) const ROWS_PER_STATEMENT: usize = 100;
+
+/// `(?, ?, ?), (?, ?, ?), ...`: `rows` tuples of `cols` parameters.
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+    let one = format!("({})", vec!["?"; cols].join(", "));
+    vec![one; rows].join(", ")
+}
+
+/// FNV-1a (64 bits) of tenant and `Id`: the compact de-duplication key. Two different events
+/// would have to share tenant, `CreationTime` second and this hash to be mistaken for each other.
+pub fn dedup_key(tenant: &str, id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tenant.bytes().chain([0u8]).chain(id.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// An event's de-duplication key: its `CreationTime` second and [`dedup_key`].
+pub fn event_key(tenant: &str, e: &o365_api::SharedEvent) -> (i64, i64) {
+    (
+        e.creation_time
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0),
+        dedup_key(tenant, e.id()),
+    )
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A checkpoint transaction in progress, handed to a sink to write its events in.
+pub struct Tx<'a> {
+    /// The transaction.
+    pub tx: &'a Transaction<'a>,
+    db: &'a str,
+}
+
+impl Tx<'_> {
+    /// The error maker for this database.
+    pub fn sql(&self) -> impl Fn(rusqlite::Error) -> SinkError + '_ {
+        move |source| SinkError::Sql {
+            path: self.db.to_string(),
+            source,
+        }
+    }
+
+    /// For sinks that cannot de-duplicate themselves: record every event's key in the seen
+    /// table (inside `tx`) and return the raw bytes of first sightings, and their count per blob.
+    pub fn first_sightings<'b>(
+        &self,
+        blobs: &'b [BlobOut],
+    ) -> Result<(Vec<u64>, Vec<&'b [u8]>), SinkError> {
+        let epoch = Utc::now().timestamp();
+        let sql = self.sql();
+        let tx = self.tx;
+        let mut picked: Vec<&[u8]> = Vec::new();
+        let mut written = Vec::with_capacity(blobs.len());
+        let mut fresh: HashSet<(i64, i64)> = HashSet::new();
+        for b in blobs {
+            let mut w = 0;
+            for chunk in b.events.chunks(ROWS_PER_STATEMENT) {
+                let keys: Vec<(i64, i64)> = chunk.iter().map(|e| event_key(&b.tenant, e)).collect();
+                let text = format!(
+                    "INSERT OR IGNORE INTO collect_seen (creation_time, dedup, seen_at) VALUES {} RETURNING creation_time, dedup",
+                    placeholders(chunk.len(), 3)
+                );
+                let mut st = tx.prepare_cached(&text).map_err(&sql)?;
+                for (i, (c, d)) in keys.iter().enumerate() {
+                    st.raw_bind_parameter(3 * i + 1, c).map_err(&sql)?;
+                    st.raw_bind_parameter(3 * i + 2, d).map_err(&sql)?;
+                    st.raw_bind_parameter(3 * i + 3, epoch).map_err(&sql)?;
+                }
+                // Only rows really inserted come back: those are first sightings.
+                fresh.clear();
+                let mut rows = st.raw_query();
+                while let Some(r) = rows.next().map_err(&sql)? {
+                    fresh.insert((r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?));
+                }
+                for (e, key) in chunk.iter().zip(&keys) {
+                    // `remove`: a second copy inside the same blob is a duplicate too.
+                    if fresh.remove(key) {
+                        picked.push(&e.raw);
+                        w += 1;
+                    }
+                }
+            }
+            written.push(w);
+        }
+        Ok((written, picked))
+    }
+
+    /// Set the committed length of the JSONL file, in this transaction.
+    pub fn set_offset(&self, offset: u64) -> Result<(), SinkError> {
+        self.tx
+            .execute(
+            "INSERT INTO collect_offset (id, offset) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET offset = excluded.offset",
+            [offset as i64],
+        )
+        .map_err(self.sql())?;
+        Ok(())
+    }
+}
+
+/// Progress of one content type in one sink.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TypeStatus {
+    /// Content type.
+    pub content_type: &'static str,
+    /// Everything with `contentCreated` before this is done.
+    pub cursor: Option<DateTime<Utc>>,
+    /// How far the cursor is behind the service's clock now.
+    pub lag_seconds: Option<i64>,
+    /// Blobs done (kept for 8 days).
+    pub blobs_done: u64,
+    /// Events in those blobs.
+    pub events_seen: u64,
+    /// Events written (the rest were duplicates).
+    pub events_written: u64,
+    /// Blobs that could not be fetched any more (expired or gone).
+    pub blobs_lost: u64,
+    /// Ranges that could not be listed any more: (start, end, reason).
+    pub retention_gaps: Vec<(String, String, String)>,
+}
+
+/// How a checkpoint is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// With the event rows of the SQLite sink: big pages.
+    WithEvents,
+    /// With the seen-id table, for sinks that cannot de-duplicate themselves.
+    WithSeen,
+}
+
+/// The checkpoint database, used from one thread.
+pub struct Checkpoint {
+    conn: Connection,
+    db: String,
+    seen: bool,
+}
+
+impl Checkpoint {
+    /// Open (or create, private to the user) the checkpoint at `path`; `None` keeps it in
+    /// memory. `extra` is the sink's own schema.
+    pub fn open(path: Option<&Path>, layout: Layout, extra: &str) -> Result<Self, SinkError> {
+        let db = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| ":memory:".into());
+        let sql = |source| SinkError::Sql {
+            path: db.clone(),
+            source,
+        };
+        let conn = match path {
+            Some(p) => {
+                o365_store::files::check_regular("the checkpoint", p)
+                    .and_then(|()| o365_store::files::create_private_file(p))
+                    .map_err(|e| SinkError::io(p, e))?;
+                Connection::open(p).map_err(sql)?
+            }
+            None => Connection::open_in_memory().map_err(sql)?,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        // Big pages for the event rows (one write per 64 KiB rather than per 4 KiB); small ones
+        // for a checkpoint of small rows. Set before the file has tables.
+        let page = match layout {
+            Layout::WithEvents => 65536,
+            Layout::WithSeen => 4096,
+        };
+        conn.pragma_update(None, "page_size", page).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        // A committed blob survives a crash of this process or of the machine.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        // 16 MiB of page cache; checkpoint the WAL every 32 MiB.
+        conn.pragma_update(None, "cache_size", -16384)
+            .map_err(sql)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 512)
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        let seen = layout == Layout::WithSeen;
+        if seen {
+            conn.execute_batch(SEEN_SCHEMA).map_err(sql)?;
+        }
+        conn.execute_batch(extra).map_err(sql)?;
+        Ok(Self { conn, db, seen })
+    }
+
+    /// Open an existing checkpoint without writing anything to it; `None` when there is none.
+    pub fn open_read_only(path: &Path) -> Result<Option<Self>, SinkError> {
+        o365_store::files::check_regular("the checkpoint", path)
+            .map_err(|e| SinkError::io(path, e))?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        let db = path.display().to_string();
+        let sql = |source| SinkError::Sql {
+            path: db.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        let has: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'collect_cursors'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if has == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            conn,
+            db,
+            seen: false,
+        }))
+    }
+
+    /// The error maker for this database.
+    pub(crate) fn sql(&self) -> impl Fn(rusqlite::Error) -> SinkError + '_ {
+        move |source| SinkError::Sql {
+            path: self.db.clone(),
+            source,
+        }
+    }
+
+    /// Where collection of a type stands.
+    pub fn resume(&self, tenant: &str, ct: ContentType) -> Result<Option<Resume>, SinkError> {
+        let s: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT cursor, origin FROM collect_cursors WHERE tenant = ?1 AND content_type = ?2",
+                params![tenant, ct.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sql())?;
+        Ok(s.and_then(|(c, o)| {
+            Some(Resume {
+                cursor: parse_ts(&c)?,
+                origin: parse_ts(&o)?,
+            })
+        }))
+    }
+
+    /// Content ids already done for a content type with `contentCreated >= since`.
+    pub fn done_since(
+        &self,
+        tenant: &str,
+        ct: ContentType,
+        since: DateTime<Utc>,
+    ) -> Result<HashSet<String>, SinkError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT content_id FROM collect_blobs WHERE tenant = ?1 AND content_type = ?2 AND content_created >= ?3",
+            )
+            .map_err(self.sql())?;
+        let rows = st
+            .query_map(params![tenant, ct.as_str(), ts(since)], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// One transaction: `write` puts the events of `blobs` into the sink (returning the events
+    /// written per blob), then the blobs' acknowledgements and the cursor moves are added, and
+    /// all of it commits at once.
+    pub fn commit(
+        &mut self,
+        blobs: &[BlobOut],
+        cursors: &[CursorMove],
+        write: impl FnOnce(&Tx<'_>, &[BlobOut]) -> Result<Vec<u64>, SinkError>,
+    ) -> Result<Vec<u64>, SinkError> {
+        let now = Utc::now();
+        let db = self.db.clone();
+        let sql = |source| SinkError::Sql {
+            path: db.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let written = write(&Tx { tx: &tx, db: &db }, blobs)?;
+        {
+            let mut ack = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO collect_blobs (tenant, content_id, content_type, content_created, events, written, lost, done_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sql)?;
+            for (b, w) in blobs.iter().zip(&written) {
+                ack.execute(params![
+                    b.tenant,
+                    b.content_id,
+                    b.content_type.as_str(),
+                    ts(b.content_created),
+                    b.events.len() as i64,
+                    *w as i64,
+                    b.lost,
+                    ts(now)
+                ])
+                .map_err(sql)?;
+            }
+            let mut cur = tx
+                .prepare_cached(
+                    "INSERT INTO collect_cursors (tenant, content_type, cursor, updated_at, service_now, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(tenant, content_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
+                        service_now = excluded.service_now",
+                )
+                .map_err(sql)?;
+            for c in cursors {
+                cur.execute(params![
+                    c.tenant,
+                    c.content_type.as_str(),
+                    ts(c.cursor),
+                    ts(now),
+                    ts(c.service_now),
+                    ts(c.origin)
+                ])
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(written)
+    }
+
+    /// The committed length of the JSONL file.
+    pub fn offset(&self) -> Result<u64, SinkError> {
+        Ok(self
+            .conn
+            .query_row("SELECT offset FROM collect_offset WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map_err(self.sql())?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    /// Record content that can no longer be listed.
+    pub fn record_gap(&mut self, g: &RetentionGap) -> Result<(), SinkError> {
+        self.conn
+            .execute(
+                "INSERT INTO collect_gaps (tenant, content_type, start, end, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![g.tenant, g.content_type.as_str(), ts(g.start), ts(g.end), "older than the 7-day retention"],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Forget what can never be listed again: blobs, and (at most hourly) seen ids older than
+    /// `older_than`.
+    pub fn prune(&mut self, older_than: DateTime<Utc>) -> Result<(), SinkError> {
+        self.conn
+            .execute(
+                "DELETE FROM collect_blobs WHERE content_created < ?1",
+                [ts(older_than)],
+            )
+            .map_err(self.sql())?;
+        if !self.seen {
+            return Ok(());
+        }
+        let now = Utc::now().timestamp();
+        let last: i64 = self
+            .conn
+            .query_row(
+                "SELECT value FROM collect_meta WHERE key = 'pruned_at'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(self.sql())?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if now - last >= 3600 {
+            // A full scan, kept off the per-event path (no index on seen_at).
+            self.conn
+                .execute(
+                    "DELETE FROM collect_seen WHERE seen_at < ?1",
+                    [older_than.timestamp()],
+                )
+                .map_err(self.sql())?;
+            self.conn
+                .execute(
+                    "INSERT OR REPLACE INTO collect_meta (key, value) VALUES ('pruned_at', ?1)",
+                    [now.to_string()],
+                )
+                .map_err(self.sql())?;
+        }
+        Ok(())
+    }
+
+    /// Cursors, blob counts and event counts per content type, for `collect status`.
+    pub fn status(&self, tenant: &str) -> Result<Vec<TypeStatus>, SinkError> {
+        let mut out = Vec::new();
+        for ct in ContentType::ALL {
+            let row: Option<(String, String, String)> = self
+                .conn
+                .query_row(
+                    "SELECT cursor, updated_at, service_now FROM collect_cursors WHERE tenant = ?1 AND content_type = ?2",
+                    params![tenant, ct.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(self.sql())?;
+            let cursor = row.as_ref().and_then(|r| parse_ts(&r.0));
+            // Service time now = its time at the last move + local time since.
+            let lag_seconds = row.as_ref().and_then(|(c, upd, svc)| {
+                Some((parse_ts(svc)? + (Utc::now() - parse_ts(upd)?) - parse_ts(c)?).num_seconds())
+            });
+            let (blobs, events, written, lost): (i64, i64, i64, i64) = self
+                .conn
+                .query_row(
+                    "SELECT count(*), coalesce(sum(events), 0), coalesce(sum(written), 0), count(lost)
+                     FROM collect_blobs WHERE tenant = ?1 AND content_type = ?2",
+                    params![tenant, ct.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .map_err(self.sql())?;
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT start, end, reason FROM collect_gaps WHERE tenant = ?1 AND content_type = ?2 ORDER BY start")
+                .map_err(self.sql())?;
+            let gaps = st
+                .query_map(params![tenant, ct.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(self.sql())?
+                .collect::<Result<Vec<(String, String, String)>, _>>()
+                .map_err(self.sql())?;
+            out.push(TypeStatus {
+                content_type: ct.as_str(),
+                cursor,
+                lag_seconds,
+                blobs_done: blobs as u64,
+                events_seen: events as u64,
+                events_written: written as u64,
+                blobs_lost: lost as u64,
+                retention_gaps: gaps,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A checkpoint path next to a sink's file: `PATH.checkpoint.sqlite`.
+pub fn beside(path: &Path) -> PathBuf {
+    let mut s = path.to_path_buf().into_os_string();
+    s.push(".checkpoint.sqlite");
+    PathBuf::from(s)
+}
+
+/// `status` for sinks with a local checkpoint file.
+pub fn status_at(path: &Path, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
+    match Checkpoint::open_read_only(path)? {
+        Some(c) => c.status(tenant).map(Some),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,178 @@
+//! JSON lines: each raw event on one line, de-duplicated through a checkpoint beside the file
+//! (`PATH.checkpoint.sqlite`) that also holds the committed length: after a crash the file is cut
+//! back to it, so no line is ever written twice. One writer per file (advisory lock).
+
+use std::fs::File;
+use std::io::{IoSlice, Seek as _, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::{beside, status_at, Checkpoint, Layout, Tx};
+use crate::local::{EventWriter, Local};
+use crate::sinks::{
+    path_after, BlobOut, Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus,
+};
+
+/// `jsonl:PATH`.
+#[derive(Debug, Clone)]
+pub struct JsonlSink {
+    path: PathBuf,
+}
+
+impl JsonlSink {
+    /// JSON lines at `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+}
+
+/// Parse `jsonl:PATH`.
+pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
+    Ok(SinkSpec::new(JsonlSink::new(path_after(
+        rest,
+        "jsonl:events.jsonl",
+    )?)))
+}
+
+/// Write each slice followed by a newline, with vectored writes; returns the bytes written.
+pub(crate) fn write_lines(w: &mut impl Write, lines: &[&[u8]]) -> std::io::Result<u64> {
+    let mut total = 0u64;
+    for group in lines.chunks(512) {
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(group.len() * 2);
+        for l in group {
+            slices.push(IoSlice::new(l));
+            slices.push(IoSlice::new(b"\n"));
+            total += l.len() as u64 + 1;
+        }
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            let n = w.write_vectored(rest)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            IoSlice::advance_slices(&mut rest, n);
+        }
+    }
+    w.flush()?;
+    Ok(total)
+}
+
+/// Open the events file for appending, private to the user when created.
+fn open_file(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        o365_store::files::create_private_dir(dir)?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+struct Lines {
+    file: File,
+    path: PathBuf,
+    offset: u64,
+}
+
+impl EventWriter for Lines {
+    fn write(&mut self, tx: &Tx<'_>, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
+        let (written, picked) = tx.first_sightings(blobs)?;
+        let io = |e| SinkError::io(&self.path, e);
+        // Straight from the response buffers to the file: no copy in between.
+        let n = write_lines(&mut self.file, &picked).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.offset += n;
+        tx.set_offset(self.offset)?;
+        Ok(written)
+    }
+}
+
+impl SinkKind for JsonlSink {
+    fn name(&self) -> String {
+        format!("jsonl:{}", self.path.display())
+    }
+
+    fn check(&self) -> Result<(), SinkError> {
+        let cp = beside(&self.path);
+        for (what, p) in [("the JSONL sink", &self.path), ("its checkpoint", &cp)] {
+            o365_store::files::check_regular(what, p).map_err(|e| SinkError::io(p, e))?;
+        }
+        // Writable now, or it would fail only after the listings.
+        open_file(&self.path)
+            .map(drop)
+            .map_err(|e| SinkError::io(&self.path, e))
+    }
+
+    fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
+        self.check()?;
+        let cp = Checkpoint::open(Some(&beside(&self.path)), Layout::WithSeen, "")?;
+        let committed = cp.offset()?;
+        let io = |e| SinkError::io(&self.path, e);
+        let mut f = open_file(&self.path).map_err(io)?;
+        // One writer per file: a second collector appending here would interleave lines.
+        if f.try_lock().is_err() {
+            return Err(io(std::io::Error::other(
+                "another collector is writing to this file; stop it first or use another --sink",
+            )));
+        }
+        let len = f.metadata().map_err(io)?.len();
+        if len > committed {
+            tracing::info!(path = %self.path.display(), len, committed, "cutting uncommitted lines from the JSONL file");
+            f.set_len(committed).map_err(io)?;
+        }
+        let offset = len.min(committed);
+        f.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let lines = Lines {
+            file: f,
+            path: self.path.clone(),
+            offset,
+        };
+        Ok(Box::new(Local::new(cp, lines)))
+    }
+
+    fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
+        status_at(&beside(&self.path), tenant)
+    }
+
+    fn checkpoint_path(&self) -> Option<PathBuf> {
+        Some(beside(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_writer_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SinkSpec::jsonl(dir.path().join("e.jsonl"));
+        let first = spec.open().unwrap();
+        let err = spec
+            .open()
+            .err()
+            .expect("second writer refused")
+            .to_string();
+        assert!(err.contains("another collector"), "{err}");
+        drop(first);
+        spec.open().expect("free again once the first is closed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_directories_and_read_only_files_are_refused_before_anything_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in [PathBuf::from("/dev/full"), dir.path().to_path_buf()] {
+            let e = SinkSpec::jsonl(&bad).check().unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        assert!(!Path::new("/dev/full.checkpoint.sqlite").exists());
+        let ro = dir.path().join("ro.jsonl");
+        std::fs::write(&ro, "").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o400)).unwrap();
+        // Root can write anyway; everyone else is refused before any request.
+        let root = std::fs::OpenOptions::new().write(true).open(&ro).is_ok();
+        assert_eq!(SinkSpec::jsonl(&ro).check().is_err(), !root);
+    }
+}

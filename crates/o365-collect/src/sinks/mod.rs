@@ -1,0 +1,328 @@
+//! Where events go. Every sink implements [`Sink`], which the writer thread drives: resume a
+//! content type, commit a group of blobs together with the checkpoint that says they are done,
+//! record gaps, prune. A sink is one file here plus one line in [`SCHEMES`].
+
+pub mod jsonl;
+pub mod null;
+pub mod sqlite;
+pub mod stdout;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use o365_api::ContentType;
+
+pub use crate::checkpoint::TypeStatus;
+
+/// A sink problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// SQLite failed.
+    #[error("{path}: {source}")]
+    Sql {
+        /// The database.
+        path: String,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The event bus refused or failed.
+    #[error("{0}")]
+    Bus(String),
+    /// Another instance took over this tenant: this one must stop writing for it.
+    #[error("tenant {tenant}: another instance now collects it (this producer was fenced); stopped collecting it here")]
+    Fenced {
+        /// The tenant.
+        tenant: String,
+    },
+}
+
+impl SinkError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        SinkError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// A fetched blob (or one that can never be fetched), ready for the sink.
+#[derive(Debug)]
+pub struct BlobOut {
+    /// Tenant.
+    pub tenant: String,
+    /// Content type.
+    pub content_type: ContentType,
+    /// Content id.
+    pub content_id: String,
+    /// `contentCreated`.
+    pub content_created: DateTime<Utc>,
+    /// Its events.
+    pub events: Vec<o365_api::SharedEvent>,
+    /// Why it can never be fetched (expired, gone), if so.
+    pub lost: Option<String>,
+}
+
+/// A cursor move: everything of `content_type` before `cursor` is done.
+#[derive(Debug, Clone)]
+pub struct CursorMove {
+    /// Tenant.
+    pub tenant: String,
+    /// Content type.
+    pub content_type: ContentType,
+    /// The new cursor.
+    pub cursor: DateTime<Utc>,
+    /// The service's clock when it moved (lag is measured on the service's clock).
+    pub service_now: DateTime<Utc>,
+    /// Where collection of this type began (fixed the first time it is decided).
+    pub origin: DateTime<Utc>,
+}
+
+/// A range that can no longer be listed (older than the retention): content lost for good.
+#[derive(Debug, Clone)]
+pub struct RetentionGap {
+    /// Tenant.
+    pub tenant: String,
+    /// Content type.
+    pub content_type: ContentType,
+    /// Start (inclusive).
+    pub start: DateTime<Utc>,
+    /// End (exclusive).
+    pub end: DateTime<Utc>,
+}
+
+/// Where collection of one content type stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Everything before this is done (or was never wanted, or is a recorded gap).
+    pub cursor: DateTime<Utc>,
+    /// Where collection began.
+    pub origin: DateTime<Utc>,
+}
+
+/// What a commit made durable.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Events written per blob (the rest were duplicates).
+    pub written: Vec<u64>,
+    /// Tenants whose blobs and cursor moves in this group are not durable, and why.
+    pub failed: Vec<(String, SinkError)>,
+}
+
+impl Committed {
+    /// Everything durable, with these counts.
+    pub fn all(written: Vec<u64>) -> Self {
+        Self {
+            written,
+            failed: vec![],
+        }
+    }
+
+    /// Whether `tenant`'s part failed.
+    pub fn failed_for(&self, tenant: &str) -> Option<&SinkError> {
+        self.failed
+            .iter()
+            .find(|(t, _)| t == tenant)
+            .map(|(_, e)| e)
+    }
+}
+
+/// A sink with its checkpoint, driven by one writer thread.
+pub trait Sink: Send {
+    /// Where collection of `(tenant, ct)` stands, if it ever began.
+    fn resume(&mut self, tenant: &str, ct: ContentType) -> Result<Option<Resume>, SinkError>;
+    /// Content ids already done for `(tenant, ct)` with `contentCreated >= since`.
+    fn done_since(
+        &mut self,
+        tenant: &str,
+        ct: ContentType,
+        since: DateTime<Utc>,
+    ) -> Result<HashSet<String>, SinkError>;
+    /// Make blobs and cursor moves durable, together: when this returns, every blob not of a
+    /// failed tenant is done, and its events are in the sink exactly once.
+    fn commit(&mut self, blobs: &[BlobOut], cursors: &[CursorMove])
+        -> Result<Committed, SinkError>;
+    /// Record a range that can no longer be listed.
+    fn record_gap(&mut self, gap: &RetentionGap) -> Result<(), SinkError>;
+    /// Forget what can never be listed again (done blobs, seen ids older than `older_than`).
+    fn prune(&mut self, older_than: DateTime<Utc>) -> Result<(), SinkError>;
+}
+
+/// How one kind of sink is named, checked, opened and read.
+pub trait SinkKind: Send + Sync + std::fmt::Debug {
+    /// A short name for reports (`sqlite:/path`).
+    fn name(&self) -> String;
+    /// Check what can be checked before any request (writable, not a device, ...).
+    fn check(&self) -> Result<(), SinkError>;
+    /// Open for writing.
+    fn open(&self) -> Result<Box<dyn Sink>, SinkError>;
+    /// Progress of a tenant, read without writing anything; `None` when nothing was collected.
+    fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError>;
+    /// Whether events go to standard output (then reports go to standard error).
+    fn writes_stdout(&self) -> bool {
+        false
+    }
+    /// The local checkpoint file, if the sink keeps one.
+    fn checkpoint_path(&self) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// A parsed `--sink` value.
+#[derive(Debug, Clone)]
+pub struct SinkSpec(Arc<dyn SinkKind>);
+
+/// A `--sink` value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--sink {spec:?}: {problem}")]
+pub struct SinkSpecError {
+    /// What was given.
+    pub spec: String,
+    /// What is wrong, and what is allowed.
+    pub problem: String,
+}
+
+/// What a spec parser may need besides the text after the scheme.
+#[derive(Debug, Clone)]
+pub struct SpecContext {
+    /// Where `stdout` keeps its checkpoint.
+    pub stdout_checkpoint: PathBuf,
+}
+
+type Parser = fn(Option<&str>, &SpecContext) -> Result<SinkSpec, String>;
+
+/// Every sink: its scheme, the form it is written in, and its parser.
+pub const SCHEMES: [(&str, &str, Parser); 4] = [
+    ("sqlite", "sqlite:PATH", sqlite::parse),
+    ("jsonl", "jsonl:PATH", jsonl::parse),
+    ("stdout", "stdout", stdout::parse),
+    ("null", "null", null::parse),
+];
+
+/// The path after `sqlite:` or `jsonl:`, or why it is missing.
+pub(crate) fn path_after(rest: Option<&str>, example: &str) -> Result<PathBuf, String> {
+    match rest.map(str::trim) {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(format!("give a file after the colon, e.g. {example}")),
+    }
+}
+
+impl SinkSpec {
+    /// Wrap a sink kind.
+    pub fn new(kind: impl SinkKind + 'static) -> Self {
+        SinkSpec(Arc::new(kind))
+    }
+
+    /// Parse a `--sink` value: `sqlite:PATH`, `jsonl:PATH`, `stdout`, `null` or `kafka://...`.
+    pub fn parse(s: &str, ctx: &SpecContext) -> Result<SinkSpec, SinkSpecError> {
+        let t = s.trim();
+        let (scheme, rest) = match t.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (t, None),
+        };
+        let err = |problem: String| SinkSpecError {
+            spec: s.into(),
+            problem,
+        };
+        match SCHEMES.iter().find(|(name, _, _)| *name == scheme) {
+            Some((_, _, parse)) => parse(rest, ctx).map_err(err),
+            None => Err(err(format!(
+                "allowed are {}",
+                SCHEMES.map(|(_, form, _)| form).join(", ")
+            ))),
+        }
+    }
+
+    /// SQLite at `path`.
+    pub fn sqlite(path: impl Into<PathBuf>) -> Self {
+        Self::new(sqlite::SqliteSink::new(path.into()))
+    }
+
+    /// JSON lines at `path`.
+    pub fn jsonl(path: impl Into<PathBuf>) -> Self {
+        Self::new(jsonl::JsonlSink::new(path.into()))
+    }
+
+    /// Discard events (the pipeline's limit); checkpoint in memory.
+    pub fn null() -> Self {
+        Self::new(null::NullSink)
+    }
+
+    /// The kind behind the spec.
+    pub fn kind(&self) -> &dyn SinkKind {
+        self.0.as_ref()
+    }
+
+    /// A short name for reports.
+    pub fn name(&self) -> String {
+        self.0.name()
+    }
+
+    /// Check what can be checked before any request.
+    pub fn check(&self) -> Result<(), SinkError> {
+        self.0.check()
+    }
+
+    /// Open for writing.
+    pub fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
+        self.0.open()
+    }
+
+    /// Progress of a tenant, read-only.
+    pub fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
+        self.0.status(tenant)
+    }
+
+    /// Whether events go to standard output.
+    pub fn writes_stdout(&self) -> bool {
+        self.0.writes_stdout()
+    }
+
+    /// The local checkpoint file, if any.
+    pub fn checkpoint_path(&self) -> Option<PathBuf> {
+        self.0.checkpoint_path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_name_their_checkpoints_and_refuse_with_the_allowed_forms() {
+        let ctx = SpecContext {
+            stdout_checkpoint: "/s/stdout.sqlite".into(),
+        };
+        let p = |s| SinkSpec::parse(s, &ctx);
+        assert_eq!(p("sqlite:a.db").unwrap().name(), "sqlite:a.db");
+        assert_eq!(
+            p("jsonl:/x/e.jsonl").unwrap().checkpoint_path().unwrap(),
+            PathBuf::from("/x/e.jsonl.checkpoint.sqlite")
+        );
+        let out = p("stdout").unwrap();
+        assert!(out.writes_stdout());
+        assert_eq!(out.checkpoint_path().unwrap(), ctx.stdout_checkpoint);
+        assert_eq!(p("null").unwrap().checkpoint_path(), None);
+        let e = p("sqlite:").unwrap_err();
+        assert!(e.problem.contains("give a file"), "{e}");
+        for bad in ["file.jsonl", "mysql:x"] {
+            let e = p(bad).unwrap_err();
+            assert!(
+                e.problem.contains("sqlite:PATH") && e.problem.contains("jsonl:PATH"),
+                "{e}"
+            );
+            assert_eq!(e.spec, bad);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The writer thread: owns the sink, commits blobs in groups, answers checkpoint questions.
+//! One writer may serve many tenants; a failure of one tenant's part fails only its blobs.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use o365_api::ContentType;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ack::Ack;
+use crate::sinks::{BlobOut, CursorMove, Resume, RetentionGap, Sink, SinkError, SinkSpec};
+use crate::summary::RunError;
+
+/// Answer to a question that may fail.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, RunError>>;
+
+pub(crate) enum WriterMsg {
+    Blob(Box<BlobOut>, Ack),
+    /// A cursor move; answered once it is durable.
+    Cursor(CursorMove, Reply<()>),
+    Gap(RetentionGap, Reply<()>),
+    Prune(DateTime<Utc>),
+    Resume(String, ContentType, Reply<Option<Resume>>),
+    DoneSince(String, ContentType, DateTime<Utc>, Reply<HashSet<String>>),
+}
+
+/// A running writer. Clones of its sender may go to many collectors; the thread ends when the
+/// last one is dropped.
+pub struct Writer {
+    tx: mpsc::Sender<WriterMsg>,
+    thread: std::thread::JoinHandle<Result<(), SinkError>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+/// A handle for sending work to a writer.
+#[derive(Clone, Debug)]
+pub struct WriterHandle(pub(crate) mpsc::Sender<WriterMsg>);
+
+impl Writer {
+    /// Open the sink and start its writer thread; groups take at most `batch` blobs.
+    pub fn start(spec: &SinkSpec, batch: usize, queue: usize) -> Result<Self, SinkError> {
+        let sink = spec.open()?;
+        let (tx, rx) = mpsc::channel::<WriterMsg>(queue.max(1));
+        let rt = tokio::runtime::Handle::current();
+        let batch = batch.max(1);
+        let thread = std::thread::Builder::new()
+            .name("o365-collect-writer".into())
+            .spawn(move || run(sink, rx, batch, rt))
+            .map_err(|e| SinkError::Bus(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { tx, thread })
+    }
+
+    /// A handle for collectors.
+    pub fn handle(&self) -> WriterHandle {
+        WriterHandle(self.tx.clone())
+    }
+
+    /// Wait for everything sent to be written (every handle must be dropped first).
+    pub async fn close(self) -> Result<(), SinkError> {
+        drop(self.tx);
+        let thread = self.thread;
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(r)) => r,
+            _ => Err(SinkError::Bus("the writer thread panicked".into())),
+        }
+    }
+}
+
+impl WriterHandle {
+    /// Ask something that may fail; a gone writer is an error too.
+    pub(crate) async fn ask<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> WriterMsg,
+    ) -> Result<T, RunError> {
+        let (s, r) = oneshot::channel();
+        self.0
+            .send(make(s))
+            .await
+            .map_err(|_| RunError::WriterGone)?;
+        r.await.map_err(|_| RunError::WriterGone)?
+    }
+
+    /// Send without waiting for an answer.
+    pub(crate) async fn send(&self, msg: WriterMsg) -> Result<(), RunError> {
+        self.0.send(msg).await.map_err(|_| RunError::WriterGone)
+    }
+}
+
+fn sink_err(e: &SinkError) -> RunError {
+    RunError::Sink(e.to_string())
+}
+
+/// The writer loop. Group commit: one durable transaction for up to `batch` blobs, or what
+/// arrived within LINGER of the first one. Fewer syncs; each blob still waits for its own commit.
+fn run(
+    mut sink: Box<dyn Sink>,
+    mut rx: mpsc::Receiver<WriterMsg>,
+    batch: usize,
+    rt: tokio::runtime::Handle,
+) -> Result<(), SinkError> {
+    const LINGER: Duration = Duration::from_millis(200);
+    let mut group = Group::default();
+    while let Some(first) = rx.blocking_recv() {
+        let started = Instant::now();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                WriterMsg::Blob(b, a) => group.blobs.push((*b, a)),
+                WriterMsg::Cursor(c, done) => {
+                    // Cursors go with the data before them, in the same commit.
+                    group.cursors.push((c, done));
+                    group.flush(sink.as_mut())?;
+                }
+                WriterMsg::Gap(g, done) => {
+                    let _ = done.send(sink.record_gap(&g).map_err(|e| sink_err(&e)));
+                }
+                WriterMsg::Prune(t) => sink.prune(t)?,
+                WriterMsg::Resume(t, ct, reply) => {
+                    let _ = reply.send(sink.resume(&t, ct).map_err(|e| sink_err(&e)));
+                }
+                WriterMsg::DoneSince(t, ct, since, reply) => {
+                    group.flush(sink.as_mut())?;
+                    let _ = reply.send(sink.done_since(&t, ct, since).map_err(|e| sink_err(&e)));
+                }
+            }
+            if group.blobs.len() >= batch {
+                break;
+            }
+            next = match rx.try_recv() {
+                Ok(m) => Some(m),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) if group.blobs.is_empty() => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let left = LINGER.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        None
+                    } else {
+                        rt.block_on(async {
+                            tokio::time::timeout(left, rx.recv()).await.ok().flatten()
+                        })
+                    }
+                }
+            };
+        }
+        group.flush(sink.as_mut())?;
+    }
+    Ok(())
+}
+
+/// Blobs and cursor moves waiting for one commit.
+#[derive(Default)]
+struct Group {
+    blobs: Vec<(BlobOut, Ack)>,
+    cursors: Vec<(CursorMove, Reply<()>)>,
+}
+
+impl Group {
+    /// Commit what is waiting. A failed tenant's blobs are dropped unacknowledged (their windows
+    /// fail, the next run fetches them again) and its cursor moves answered with the error.
+    fn flush(&mut self, sink: &mut dyn Sink) -> Result<(), SinkError> {
+        if self.blobs.is_empty() && self.cursors.is_empty() {
+            return Ok(());
+        }
+        let (blobs, acks): (Vec<BlobOut>, Vec<Ack>) = self.blobs.drain(..).unzip();
+        let (cursors, replies): (Vec<CursorMove>, Vec<Reply<()>>) = self.cursors.drain(..).unzip();
+        let done = sink.commit(&blobs, &cursors)?;
+        for ((b, a), w) in blobs.iter().zip(acks).zip(&done.written) {
+            match done.failed_for(&b.tenant) {
+                Some(e) => a.state.error(sink_err(e)),
+                None => a.commit(b.events.len() as u64, *w, b.lost.is_some()),
+            }
+        }
+        for (c, reply) in cursors.iter().zip(replies) {
+            let _ = reply.send(match done.failed_for(&c.tenant) {
+                Some(e) => Err(sink_err(e)),
+                None => Ok(()),
+            });
+        }
+        Ok(())
+    }
+}
