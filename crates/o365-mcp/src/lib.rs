@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use o365_actions::input::args::{self, TYPES_HELP};
 use o365_actions::input::{self, ActionKind};
 use o365_actions::result::Status;
 use o365_actions::{Runner, STOP_WARNING};
@@ -22,7 +23,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt as _};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -55,41 +56,6 @@ impl std::fmt::Debug for McpServer {
     }
 }
 
-fn obj(v: Value) -> JsonObject {
-    match v {
-        Value::Object(m) => m,
-        _ => JsonObject::new(),
-    }
-}
-
-fn context_properties() -> serde_json::Map<String, Value> {
-    obj(json!({
-        "case_id": {"type": "string", "description": "Id of the case this action runs for (required, non-empty); echoed in the result and written to the action journal."},
-        "alert_group_identifiers": {"type": "array", "items": {"type": "string"}, "description": "Alert group identifiers of the case (may be empty)."},
-        "target_entities": {
-            "type": "array",
-            "default": [],
-            "description": "Entities of the case; when non-empty they are used and scope is ignored.",
-            "items": {
-                "type": "object",
-                "properties": {"Identifier": {"type": "string"}, "EntityType": {"type": "string"}},
-                "required": ["Identifier", "EntityType"]
-            }
-        },
-        "scope": {"type": "string", "default": "All entities", "description": "Entity scope of the case, e.g. All entities, Suspicious entities."}
-    }))
-}
-
-const TYPES_HELP: &str = "Content types: Audit.AzureActiveDirectory, Audit.Exchange, Audit.SharePoint, Audit.General, DLP.All (case-insensitive; a single comma-separated string is accepted too).";
-
-fn schema(extra: Value, required_extra: &[&str]) -> JsonObject {
-    let mut props = context_properties();
-    props.extend(obj(extra));
-    let mut required = vec!["case_id", "alert_group_identifiers"];
-    required.extend_from_slice(required_extra);
-    obj(json!({"type": "object", "properties": props, "required": required}))
-}
-
 /// The tool definitions.
 pub fn tools() -> Vec<Tool> {
     let ann = |title: &str| ToolAnnotations::with_title(title).open_world(true);
@@ -97,7 +63,7 @@ pub fn tools() -> Vec<Tool> {
     let mut t = Tool::new(
         ActionKind::Ping.tool_name(),
         "Test connectivity to the Office 365 Management Activity API: gets a token AND lists subscriptions, so success means the other tools will work. On failure the result names the cause (wrong secret, secret ID pasted instead of the value, app not in tenant, unknown tenant, missing ActivityFeed.Read permission, auditing off, wrong cloud, unreachable host) and the fix.",
-        schema(json!({}), &[]),
+        args::input_schema(ActionKind::Ping),
     );
     t.annotations = Some(
         ann("Ping")
@@ -109,10 +75,7 @@ pub fn tools() -> Vec<Tool> {
     let mut t = Tool::new(
         ActionKind::StartSubscription.tool_name(),
         format!("Start Office 365 Management API content subscriptions so the tenant's audit log of those types becomes available for collection. Already-enabled subscriptions count as success (outcome already_enabled). If this tool stopped a type earlier, the result reports the data gap [stopped_at, started_at). {TYPES_HELP}"),
-        schema(
-            json!({"start_a_subscription_for": {"type": "array", "items": {"type": "string"}, "description": format!("Content types to start. {TYPES_HELP}")}}),
-            &["start_a_subscription_for"],
-        ),
+        args::input_schema(ActionKind::StartSubscription),
     );
     t.annotations = Some(
         ann("Start Subscription")
@@ -124,10 +87,7 @@ pub fn tools() -> Vec<Tool> {
     let mut t = Tool::new(
         ActionKind::StopSubscription.tool_name(),
         format!("Stop Office 365 Management API content subscriptions. WARNING: {STOP_WARNING} The stop is recorded in the data-gap ledger. {TYPES_HELP}"),
-        schema(
-            json!({"stop_a_subscription_for": {"type": "array", "items": {"type": "string"}, "description": format!("Content types to stop. {TYPES_HELP}")}}),
-            &["stop_a_subscription_for"],
-        ),
+        args::input_schema(ActionKind::StopSubscription),
     );
     t.annotations = Some(
         ann("Stop Subscription")
@@ -139,7 +99,7 @@ pub fn tools() -> Vec<Tool> {
     let mut t = Tool::new(
         ActionKind::ListSubscriptions.tool_name(),
         "List the tenant's Office 365 Management API subscriptions (content type, status, webhook), the types not enabled, and open data gaps.",
-        schema(json!({}), &[]),
+        args::input_schema(ActionKind::ListSubscriptions),
     );
     t.annotations = Some(
         ann("List Subscriptions")
@@ -151,14 +111,7 @@ pub fn tools() -> Vec<Tool> {
     let mut t = Tool::new(
         ActionKind::ListContent.tool_name(),
         "List the content blobs available for one content type in a time window (default: the last 24 hours; at most 7 days back; longer ranges are split into 24-hour windows). Each blob has contentId, contentUri, contentCreated and contentExpiration.",
-        schema(
-            json!({
-                "content_type": {"type": "string", "description": "One content type, e.g. Audit.General."},
-                "start_time": {"type": "string", "description": "Window start, UTC (RFC 3339 or YYYY-MM-DDTHH:MM:SS). Optional."},
-                "end_time": {"type": "string", "description": "Window end (exclusive), UTC. Optional; default now."}
-            }),
-            &["content_type"],
-        ),
+        args::input_schema(ActionKind::ListContent),
     );
     t.annotations = Some(
         ann("List Content")
@@ -170,72 +123,10 @@ pub fn tools() -> Vec<Tool> {
     v
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Check arguments against a tool's schema: required present, no unknown names, types right.
-/// (Content-type lists may also be one comma-separated string.)
-pub fn check_arguments(tool: &Tool, args: &JsonObject) -> Result<(), String> {
-    let props = tool
-        .input_schema
-        .get("properties")
-        .and_then(|p| p.as_object());
-    let required = tool.input_schema.get("required").and_then(|r| r.as_array());
-    let names: Vec<&str> = props
-        .map(|p| p.keys().map(|k| k.as_str()).collect())
-        .unwrap_or_default();
-    for r in required.into_iter().flatten().filter_map(|r| r.as_str()) {
-        if !args.contains_key(r) {
-            return Err(format!(
-                "missing required argument `{r}`; {} takes: {}",
-                tool.name,
-                names.join(", ")
-            ));
-        }
-    }
-    for (k, v) in args {
-        let Some(spec) = props.and_then(|p| p.get(k)) else {
-            return Err(format!(
-                "unknown argument `{k}`; {} takes: {}",
-                tool.name,
-                names.join(", ")
-            ));
-        };
-        let want = spec["type"].as_str().unwrap_or("");
-        let lenient_list = k.ends_with("_subscription_for") && v.is_string();
-        let ok = match (want, v) {
-            (_, Value::Null) => !required.into_iter().flatten().any(|r| r == k),
-            ("string", Value::String(_)) => true,
-            ("array", Value::Array(items)) => {
-                let item_type = spec["items"]["type"].as_str().unwrap_or("");
-                items.iter().all(|i| type_name(i) == item_type)
-            }
-            _ => lenient_list,
-        };
-        if !ok {
-            let expected = if want == "array" {
-                format!(
-                    "an array of {}s",
-                    spec["items"]["type"].as_str().unwrap_or("value")
-                )
-            } else {
-                format!("a {want}")
-            };
-            return Err(format!(
-                "argument `{k}` must be {expected}, got {}: {v}",
-                type_name(v)
-            ));
-        }
-    }
-    Ok(())
+/// Check arguments against an action's argument table: required present, no unknown names,
+/// types right (content-type lists may also be one comma-separated string).
+pub fn check_arguments(kind: ActionKind, args: &JsonObject) -> Result<(), String> {
+    args::check_shapes(kind, args)
 }
 
 impl McpServer {
@@ -258,9 +149,9 @@ impl McpServer {
                 None,
             ));
         };
-        check_arguments(tool, &args).map_err(|m| McpError::invalid_params(m, None))?;
-        let kind =
-            ActionKind::parse(name).map_err(|e| McpError::invalid_params(e.to_string(), None))?;
+        let kind = ActionKind::parse(&tool.name)
+            .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
+        check_arguments(kind, &args).map_err(|m| McpError::invalid_params(m, None))?;
         let result = match input::parse_request(&Value::Object(args), Some(kind)) {
             Ok(req) => self.runner.run(req).await,
             Err(rej) => self.runner.rejected(*rej),
@@ -434,6 +325,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> JsonObject {
+        match v {
+            Value::Object(m) => m,
+            _ => JsonObject::new(),
+        }
+    }
 
     #[test]
     fn tools_keep_the_integration_names_and_arguments() {
@@ -468,7 +367,7 @@ mod tests {
 
     #[test]
     fn argument_checks() {
-        let t = &tools()[1];
+        let t = ActionKind::StartSubscription;
         let args = |v: Value| obj(v);
         assert!(check_arguments(t, &args(json!({"case_id": "1", "alert_group_identifiers": [], "start_a_subscription_for": ["DLP.All"]}))).is_ok());
         assert!(check_arguments(t, &args(json!({"case_id": "1", "alert_group_identifiers": [], "start_a_subscription_for": "DLP.All,Audit.General"}))).is_ok());

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::flags::SettingFlags;
+
 /// Office 365 Management Activity API: subscriptions, audit-log collection, SOAR and MCP
 /// integration, and a local emulator.
 ///
@@ -40,46 +42,9 @@ pub struct Global {
     /// JSON export of the existing SOAR integration's parameters ("Api Root", "Client ID", ...).
     #[arg(long, global = true, value_name = "FILE")]
     pub soar_config: Option<PathBuf>,
-    /// SQLite state file: action journal and data-gap ledger (`:memory:` keeps nothing)
-    /// [default: the user data dir's o365mgmt/state.sqlite].
-    #[arg(long, global = true, value_name = "PATH")]
-    pub state: Option<PathBuf>,
-    /// Cloud: commercial, gcc, gcc-high or dod (sets api root and login endpoint).
-    #[arg(long, global = true, help_heading = "Connection")]
-    pub cloud: Option<String>,
-    /// API root, also the OAuth resource [default: from the cloud].
-    #[arg(long, global = true, value_name = "URL", help_heading = "Connection")]
-    pub api_root: Option<String>,
-    /// Login endpoint [default: from the cloud].
-    #[arg(long, global = true, value_name = "URL", help_heading = "Connection")]
-    pub login_endpoint: Option<String>,
-    /// Tenant GUID or verified domain (Azure Active Directory ID).
-    #[arg(long, global = true, value_name = "ID", help_heading = "Connection")]
-    pub tenant_id: Option<String>,
-    /// Application (client) ID.
-    #[arg(long, global = true, value_name = "ID", help_heading = "Connection")]
-    pub client_id: Option<String>,
-    /// Client secret value. Prefer O365_CLIENT_SECRET or the config file: a flag is visible in
-    /// the process list.
-    #[arg(
-        long,
-        global = true,
-        value_name = "SECRET",
-        help_heading = "Connection"
-    )]
-    pub client_secret: Option<String>,
-    /// Certificate: .pfx/.p12, or PEM holding the certificate and its private key.
-    #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
-    pub certificate_path: Option<PathBuf>,
-    /// Verify TLS certificates (true/false) [default: true].
-    #[arg(long, global = true, value_name = "BOOL", help_heading = "Connection")]
-    pub verify_ssl: Option<String>,
-    /// PublisherIdentifier sent on every call [default: the tenant].
-    #[arg(long, global = true, value_name = "ID", help_heading = "Connection")]
-    pub publisher_id: Option<String>,
-    /// Request budget per tenant and minute [default: 2000].
-    #[arg(long, global = true, value_name = "N", help_heading = "Connection")]
-    pub max_requests_per_minute: Option<String>,
+    /// Settings (connection, credentials, state): one flag per setting of the configuration.
+    #[command(flatten)]
+    pub settings: SettingFlags,
     /// Case id the action runs for [default: manual].
     #[arg(long, global = true, help_heading = "Case context")]
     pub case_id: Option<String>,

@@ -8,32 +8,13 @@ use std::sync::atomic::Ordering;
 use anyhow::{anyhow, bail, Context as _};
 use chrono::{Duration, Utc};
 use o365_actions::config::Settings;
-use o365_actions::input::CaseContext;
-use o365_actions::result::diagnose;
-use o365_actions::Runner;
+use o365_actions::input;
 use o365_api::ContentType;
-use o365_collect::{Collector, Options, SinkSpec, Stop, Summary};
+use o365_collect::{Collector, Options, SinkSpec, SpecContext, Stop, Summary};
 
 use crate::cli::{CollectArgs, CollectCmd, Global, Output};
-use crate::{out, settings, state_path, warn};
-
-/// `24h`, `90m`, `3d`, `45s`.
-pub fn parse_duration(flag: &str, s: &str) -> anyhow::Result<Duration> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: i64 = n.parse().map_err(|_| {
-        anyhow!("{flag} {s:?}: expected a number and a unit, e.g. 24h, 90m, 3d, 30s")
-    })?;
-    let d = match unit {
-        "s" => Duration::seconds(n),
-        "m" => Duration::minutes(n),
-        "h" | "" => Duration::hours(n),
-        "d" => Duration::days(n),
-        _ => bail!("{flag} {s:?}: unit must be s, m, h or d (e.g. 24h)"),
-    };
-    Ok(d)
-}
+use crate::setup::{read_store, settings, state_path};
+use crate::{out, warn};
 
 fn data_dir(s: &Settings) -> PathBuf {
     let p = state_path(s);
@@ -48,11 +29,33 @@ fn data_dir(s: &Settings) -> PathBuf {
 fn sink_spec(s: &Settings, given: Option<&str>) -> anyhow::Result<SinkSpec> {
     let dir = data_dir(s);
     match given {
-        Some(g) => {
-            SinkSpec::parse(g, &dir.join("stdout-checkpoint.sqlite")).map_err(|e| anyhow!(e))
-        }
-        None => Ok(SinkSpec::Sqlite(dir.join("events.sqlite"))),
+        Some(g) => Ok(SinkSpec::parse(
+            g,
+            &SpecContext {
+                stdout_checkpoint: dir.join("stdout-checkpoint.sqlite"),
+            },
+        )?),
+        None => Ok(SinkSpec::sqlite(dir.join("events.sqlite"))),
     }
+}
+
+/// A duration flag within its range, or exit 2 naming the flag, the value and the range.
+fn duration(flag: &str, v: &str, min: Duration, max: Duration) -> anyhow::Result<Duration> {
+    input::parse_duration(flag, v, min, max).map_err(|e| anyhow!("{e}"))
+}
+
+/// Where a content type starts the first time: `--since` as a duration back or a UTC time.
+fn since(opts: &mut Options, v: &str) -> anyhow::Result<()> {
+    match input::parse_time(v) {
+        Ok(t) if v.contains('-') => {
+            if t > Utc::now() + Duration::minutes(5) {
+                bail!("--since {v:?}: that is in the future; give a past UTC time or a duration such as 24h");
+            }
+            opts.since_time = Some(t);
+        }
+        _ => opts.since = duration("--since", v, Duration::minutes(1), input::MAX_DURATION)?,
+    }
+    Ok(())
 }
 
 /// This process's CPU seconds and peak resident memory (Linux `/proc`).
@@ -87,72 +90,47 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
     let types = if args.all || args.types.is_empty() {
         ContentType::ALL.to_vec()
     } else {
-        o365_actions::input::content_types("TYPE", &args.types).map_err(|e| anyhow!("{e}"))?
+        input::content_types("TYPE", &args.types).map_err(|e| anyhow!("{e}"))?
     };
     let mut opts = Options::new(types.clone());
-    if let Some(since) = &args.since {
-        match o365_actions::input::parse_time(since) {
-            Ok(t) if since.contains('-') => opts.since_time = Some(t),
-            _ => opts.since = parse_duration("--since", since)?,
-        }
+    if let Some(v) = &args.since {
+        since(&mut opts, v)?;
     }
     if let Some(o) = &args.overlap {
-        opts.overlap = parse_duration("--overlap", o)?;
+        opts.overlap = duration("--overlap", o, Duration::zero(), Duration::days(7))?;
     }
     if let Some(c) = args.concurrency {
         opts.concurrency = c as usize;
     }
     let interval = match &args.interval {
-        Some(i) => parse_duration("--interval", i)?
+        Some(i) => duration("--interval", i, Duration::seconds(1), Duration::days(1))?
             .to_std()
-            .context("--interval must be positive")?,
+            .context("--interval")?,
         None => std::time::Duration::from_secs(60),
     };
+    // Everything that can be judged here is judged before any request (exit 2).
     let spec = sink_spec(&s, args.sink.as_deref())?;
-    let store = crate::open_store(&s)?;
+    spec.check()?;
+    let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
     let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
     // Summaries go to stderr when the events go to stdout.
-    let summary_to_stderr = matches!(spec, SinkSpec::Stdout(_));
-
-    // Sign in and look at the subscriptions first: a clear error beats five failed listings.
-    let subs = match client.list_subscriptions().await {
-        Ok(subs) => subs,
-        Err(e) => {
-            let f = diagnose(&e, s.secret_looks_like_id());
-            warn(&format!("cannot collect: {e}"));
+    let summary_to_stderr = spec.writes_stdout();
+    match o365_collect::preflight::check(
+        &s,
+        Some(&store),
+        &client,
+        &tenant,
+        &types,
+        args.auto_start,
+    )
+    .await
+    {
+        Ok(p) => p.warnings.iter().for_each(|w| warn(w)),
+        Err(f) => {
+            warn(&format!("cannot collect: {}", f.message));
             warn(&format!("fix: {}", f.fix));
             return Ok(ExitCode::from(3));
-        }
-    };
-    for w in o365_actions::observe_subscriptions(&store, &tenant, &subs, client.server_now())? {
-        warn(&w);
-    }
-    let missing: Vec<ContentType> = types
-        .iter()
-        .copied()
-        .filter(|ct| {
-            !subs
-                .iter()
-                .any(|x| x.content_type.eq_ignore_ascii_case(ct.as_str()) && x.is_enabled())
-        })
-        .collect();
-    if !missing.is_empty() {
-        if args.auto_start {
-            let runner = Runner::new(s.clone(), Some(store.clone()), "collect");
-            let ctx = CaseContext {
-                case_id: "collector".into(),
-                ..CaseContext::manual()
-            };
-            let r = runner.start(ctx, missing.clone()).await;
-            for line in r.output_message.lines() {
-                warn(&format!("auto-start: {line}"));
-            }
-        } else {
-            warn(&format!(
-                "not subscribed: {} — nothing is produced for them; start them with `o365mgmt start-subscription` or collect with --auto-start",
-                missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-            ));
         }
     }
 
@@ -301,14 +279,14 @@ fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
 fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
     let spec = sink_spec(s, sink)?;
     let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
-    let exists = spec.checkpoint_path().is_some_and(|p| p.exists());
-    let types = if exists {
-        o365_collect::Sink::open(&spec)?.status(&tenant)?
-    } else {
-        vec![]
+    // Read-only, both: status never writes, and never cuts a file another collector writes.
+    let types = spec.status(&tenant)?;
+    let exists = types.is_some();
+    let types = types.unwrap_or_default();
+    let gaps = match read_store(s)? {
+        Some(store) => store.gaps(Some(&tenant))?,
+        None => vec![],
     };
-    let store = crate::open_store(s)?;
-    let gaps = store.gaps(Some(&tenant))?;
     let now = Utc::now();
     match fmt {
         Output::Json => {

@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 use o365_actions::config::{Loader, Source};
 use o365_actions::input::CaseContext;
 use o365_actions::result::{ActionResult, Outcome, Status};
+use o365_actions::Details;
 use o365_actions::Runner;
 use o365_api::ContentType;
 
@@ -86,7 +87,11 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     );
     let r = runner.ping(case("demo-1")).await;
     show(&r);
-    say!("    roles in the token: {}", r.json_result["roles"]);
+    let roles = match &r.details {
+        Details::Ping(d) => d.roles.clone().unwrap_or_default(),
+        _ => vec![],
+    };
+    say!("    roles in the token: {}", serde_json::json!(roles));
     if r.status != Status::Completed || !r.result_value {
         bail!("ping failed: {}", r.output_message);
     }
@@ -113,8 +118,12 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         .start(case("demo-3"), vec![ContentType::Exchange])
         .await;
     show(&r);
-    if r.json_result["subscriptions"][0]["outcome"] != serde_json::json!(Outcome::AlreadyEnabled) {
-        bail!("expected already_enabled, got {}", r.json_result);
+    let outcome = match &r.details {
+        Details::Change(d) => d.subscriptions.first().map(|o| o.outcome),
+        _ => None,
+    };
+    if outcome != Some(Outcome::AlreadyEnabled) {
+        bail!("expected already_enabled, got {}", r.json_result());
     }
 
     step(4, "List the subscriptions", "subscriptions");
@@ -149,12 +158,12 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         .start(case("demo-6"), vec![ContentType::Exchange])
         .await;
     show(&r);
-    let gaps = r.json_result["gaps"]
-        .as_array()
-        .map(|g| g.len())
-        .unwrap_or(0);
+    let gaps = match &r.details {
+        Details::Change(d) => d.gaps.len(),
+        _ => 0,
+    };
     if gaps != 1 {
-        bail!("expected one gap, got {}", r.json_result);
+        bail!("expected one gap, got {}", r.json_result());
     }
 
     step(
@@ -180,7 +189,7 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let collector = o365_collect::Collector::new(
         client,
         info.tenant_id.clone(),
-        o365_collect::SinkSpec::Sqlite(events_db.clone()),
+        o365_collect::SinkSpec::sqlite(events_db.clone()),
         o365_collect::Options::new(ContentType::ALL.to_vec()),
     )
     .with_ledger(store.clone());
@@ -219,7 +228,7 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             g.source
         );
     }
-    let rows = store.journal(100)?;
+    let rows = store.journal(None, 100)?;
     say!(
         "    {} actions journaled, e.g. {} for case {}: {}",
         rows.len(),

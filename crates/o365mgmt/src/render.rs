@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use o365_actions::result::{ActionResult, GapReport, Status};
+use o365_actions::Details;
 use o365_store::JournalEntry;
 
 /// Text for an action result.
@@ -18,73 +19,76 @@ pub fn result_text(r: &ActionResult) -> String {
         "{}: {verdict}  (case {}, {} ms)",
         r.action, r.case_id, r.duration_ms
     );
-    if let Some(subs) = r
-        .json_result
-        .get("subscriptions")
-        .and_then(|v| v.as_array())
-    {
+    let listing = |s: &mut String, subs: &[o365_api::Subscription]| {
         for o in subs {
-            let ct = o["contentType"].as_str().unwrap_or("?");
-            let outcome = o["outcome"]
-                .as_str()
-                .unwrap_or_else(|| o["status"].as_str().unwrap_or(""));
-            let status = if o.get("outcome").is_some() {
-                o["status"].as_str().unwrap_or("")
-            } else {
-                ""
-            };
-            let err = o["error"]["message"]
-                .as_str()
-                .map(|m| format!("  {m}"))
-                .unwrap_or_default();
-            let _ = writeln!(s, "  {ct:<28} {outcome:<16} {status}{err}");
+            let _ = writeln!(s, "  {:<28} {:<16} ", o.content_type, o.status);
         }
-    }
-    if let Some(checks) = r.json_result.get("checks").and_then(|v| v.as_object()) {
-        let _ = writeln!(
-            s,
-            "  cloud {}, api root {}, login {}",
-            r.json_result["cloud"].as_str().unwrap_or("?"),
-            r.json_result["api_root"].as_str().unwrap_or("?"),
-            r.json_result["login_endpoint"].as_str().unwrap_or("?")
-        );
-        for (name, c) in checks {
-            let ok = if c["ok"].as_bool() == Some(true) {
-                "ok"
-            } else {
-                "FAILED"
-            };
-            let _ = writeln!(s, "  check {name:<20} {ok:<6} {} ms", c["ms"]);
+    };
+    match &r.details {
+        Details::Change(d) => {
+            for o in &d.subscriptions {
+                let outcome = serde_json::to_value(o.outcome).unwrap_or_default();
+                let err = o
+                    .error
+                    .as_ref()
+                    .map(|e| format!("  {}", e.message))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "  {:<28} {:<16} {}{err}",
+                    o.content_type,
+                    outcome.as_str().unwrap_or(""),
+                    o.status.as_deref().unwrap_or("")
+                );
+            }
         }
-        if let Some(roles) = r.json_result.get("roles").and_then(|v| v.as_array()) {
-            let roles: Vec<&str> = roles.iter().filter_map(|r| r.as_str()).collect();
+        Details::List(d) => listing(&mut s, &d.subscriptions),
+        Details::Ping(d) => {
+            listing(&mut s, d.subscriptions.as_deref().unwrap_or_default());
             let _ = writeln!(
                 s,
-                "  roles in the token: {}",
-                if roles.is_empty() {
-                    "(none)".into()
-                } else {
-                    roles.join(", ")
-                }
+                "  cloud {}, api root {}, login {}",
+                d.cloud, d.api_root, d.login_endpoint
             );
+            let checks = [
+                ("subscriptions_list", d.checks.subscriptions_list.as_ref()),
+                ("token", Some(&d.checks.token)),
+            ];
+            for (name, c) in checks.iter().filter_map(|(n, c)| Some((n, (*c)?))) {
+                let ok = if c.ok { "ok" } else { "FAILED" };
+                let _ = writeln!(s, "  check {name:<20} {ok:<6} {} ms", c.ms);
+            }
+            if let Some(roles) = &d.roles {
+                let _ = writeln!(
+                    s,
+                    "  roles in the token: {}",
+                    if roles.is_empty() {
+                        "(none)".into()
+                    } else {
+                        roles.join(", ")
+                    }
+                );
+            }
         }
-    }
-    if let Some(blobs) = r.json_result.get("blobs").and_then(|v| v.as_array()) {
-        for b in blobs.iter().take(20) {
-            let _ = writeln!(
-                s,
-                "  {}  {}",
-                b["contentCreated"].as_str().unwrap_or(""),
-                b["contentId"].as_str().unwrap_or("")
-            );
+        Details::Content(d) => {
+            for b in d.blobs.iter().take(20) {
+                let _ = writeln!(
+                    s,
+                    "  {}  {}",
+                    b.content_created
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    b.content_id
+                );
+            }
+            if d.blobs.len() > 20 {
+                let _ = writeln!(
+                    s,
+                    "  ... and {} more (use --output json for all)",
+                    d.blobs.len() - 20
+                );
+            }
         }
-        if blobs.len() > 20 {
-            let _ = writeln!(
-                s,
-                "  ... and {} more (use --output json for all)",
-                blobs.len() - 20
-            );
-        }
+        _ => {}
     }
     let _ = writeln!(s, "{}", r.output_message);
     if let Some(e) = &r.error {

@@ -1,0 +1,61 @@
+//! `o365mgmt mcp`: the actions as MCP tools, over stdio or streamable HTTP.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use o365_actions::Runner;
+
+use crate::cli::Global;
+use crate::setup::{open_store, settings};
+use crate::{out, shutdown_signal, warn};
+
+/// Serve until the client closes stdio, or until SIGINT/SIGTERM over HTTP.
+pub async fn run(
+    g: &Global,
+    http: Option<SocketAddr>,
+    token_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let s = settings(g)?;
+    for w in &s.warnings {
+        warn(w);
+    }
+    let store = open_store(&s)?;
+    let runner = Arc::new(Runner::new(s, Some(store), "mcp"));
+    if let Err(e) = runner.client() {
+        warn(&format!(
+            "every tool call will fail until the configuration is fixed: {e}"
+        ));
+    }
+    let Some(addr) = http else {
+        o365_mcp::serve_stdio(runner).await?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let token = match token_file {
+        Some(p) => {
+            let t = o365_api::limits::read_file_capped(p)
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .with_context(|| format!("cannot read --auth-token-file {}", p.display()))?;
+            if let Some(mode) = o365_store::files::readable_by_others(p) {
+                warn(&format!(
+                    "{} holds the bearer token and other users can read it (mode {mode:04o}): run `chmod 600 {}`",
+                    p.display(),
+                    p.display()
+                ));
+            }
+            if t.len() < 16 {
+                anyhow::bail!("--auth-token-file {}: the token must be at least 16 characters (e.g. `openssl rand -hex 32 > {}`)", p.display(), p.display());
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let server = o365_mcp::HttpServer::bind(runner, addr, token).await?;
+    out(&format!(
+        "{}\n",
+        serde_json::json!({"mcp_url": server.url()})
+    ));
+    server.serve(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
