@@ -76,13 +76,30 @@ impl std::fmt::Display for Cloud {
 
 /// Parse an endpoint: `https://` anywhere, `http://` only on loopback; no path, query or fragment.
 pub fn parse_endpoint(field: &'static str, s: &str) -> Result<Url, Error> {
+    let u = Url::parse(s.trim());
+    // Never echo credentials: a URL with user info is shown without it.
+    let shown = match &u {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            let mut c = u.clone();
+            let _ = c.set_username("");
+            let _ = c.set_password(None);
+            c.to_string()
+        }
+        Ok(_) => s.to_string(),
+        Err(_) if s.contains('@') => "[not shown: it may hold credentials]".to_string(),
+        Err(_) => s.to_string(),
+    };
     let bad = |problem: &str| Error::Config {
         field,
-        value: s.into(),
+        value: shown.clone(),
         problem: problem.into(),
     };
-    let u = Url::parse(s.trim())
-        .map_err(|e| bad(&format!("not a URL ({e}); e.g. https://manage.office.com")))?;
+    let u = u.map_err(|e| bad(&format!("not a URL ({e}); e.g. https://manage.office.com")))?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad(
+            "must not hold a user name or password: give the host only and the credentials as client_secret or certificate_path",
+        ));
+    }
     match u.scheme() {
         "https" => {}
         "http" => {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use o365_api::ContentType;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension as _, Transaction};
+use rusqlite::{params, Connection, OptionalExtension as _, Transaction};
 
 use crate::sinks::{BlobOut, CursorMove, Resume, RetentionGap, SinkError};
 
@@ -94,7 +94,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -173,27 +173,6 @@ impl Tx<'_> {
     }
 }
 
-/// Progress of one content type in one sink.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TypeStatus {
-    /// Content type.
-    pub content_type: &'static str,
-    /// Everything with `contentCreated` before this is done.
-    pub cursor: Option<DateTime<Utc>>,
-    /// How far the cursor is behind the service's clock now.
-    pub lag_seconds: Option<i64>,
-    /// Blobs done (kept for 8 days).
-    pub blobs_done: u64,
-    /// Events in those blobs.
-    pub events_seen: u64,
-    /// Events written (the rest were duplicates).
-    pub events_written: u64,
-    /// Blobs that could not be fetched any more (expired or gone).
-    pub blobs_lost: u64,
-    /// Ranges that could not be listed any more: (start, end, reason).
-    pub retention_gaps: Vec<(String, String, String)>,
-}
-
 /// How a checkpoint is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -205,7 +184,7 @@ pub enum Layout {
 
 /// The checkpoint database, used from one thread.
 pub struct Checkpoint {
-    conn: Connection,
+    pub(crate) conn: Connection,
     db: String,
     seen: bool,
 }
@@ -270,11 +249,7 @@ impl Checkpoint {
             path: db.clone(),
             source,
         };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sql)?;
+        let conn = o365_store::files::open_sqlite_read_only(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
         let has: i64 = conn
@@ -467,58 +442,6 @@ impl Checkpoint {
         }
         Ok(())
     }
-
-    /// Cursors, blob counts and event counts per content type, for `collect status`.
-    pub fn status(&self, tenant: &str) -> Result<Vec<TypeStatus>, SinkError> {
-        let mut out = Vec::new();
-        for ct in ContentType::ALL {
-            let row: Option<(String, String, String)> = self
-                .conn
-                .query_row(
-                    "SELECT cursor, updated_at, service_now FROM collect_cursors WHERE tenant = ?1 AND content_type = ?2",
-                    params![tenant, ct.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(self.sql())?;
-            let cursor = row.as_ref().and_then(|r| parse_ts(&r.0));
-            // Service time now = its time at the last move + local time since.
-            let lag_seconds = row.as_ref().and_then(|(c, upd, svc)| {
-                Some((parse_ts(svc)? + (Utc::now() - parse_ts(upd)?) - parse_ts(c)?).num_seconds())
-            });
-            let (blobs, events, written, lost): (i64, i64, i64, i64) = self
-                .conn
-                .query_row(
-                    "SELECT count(*), coalesce(sum(events), 0), coalesce(sum(written), 0), count(lost)
-                     FROM collect_blobs WHERE tenant = ?1 AND content_type = ?2",
-                    params![tenant, ct.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .map_err(self.sql())?;
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT start, end, reason FROM collect_gaps WHERE tenant = ?1 AND content_type = ?2 ORDER BY start")
-                .map_err(self.sql())?;
-            let gaps = st
-                .query_map(params![tenant, ct.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .map_err(self.sql())?
-                .collect::<Result<Vec<(String, String, String)>, _>>()
-                .map_err(self.sql())?;
-            out.push(TypeStatus {
-                content_type: ct.as_str(),
-                cursor,
-                lag_seconds,
-                blobs_done: blobs as u64,
-                events_seen: events as u64,
-                events_written: written as u64,
-                blobs_lost: lost as u64,
-                retention_gaps: gaps,
-            });
-        }
-        Ok(out)
-    }
 }
 
 /// A checkpoint path next to a sink's file: `PATH.checkpoint.sqlite`.
@@ -526,12 +449,4 @@ pub fn beside(path: &Path) -> PathBuf {
     let mut s = path.to_path_buf().into_os_string();
     s.push(".checkpoint.sqlite");
     PathBuf::from(s)
-}
-
-/// `status` for sinks with a local checkpoint file.
-pub fn status_at(path: &Path, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
-    match Checkpoint::open_read_only(path)? {
-        Some(c) => c.status(tenant).map(Some),
-        None => Ok(None),
-    }
 }

@@ -36,6 +36,7 @@ mod writer;
 pub mod checkpoint;
 mod local;
 pub mod sinks;
+pub mod status;
 
 // Around a run.
 pub mod metrics;

@@ -102,6 +102,13 @@ impl Metrics {
             "Token requests.",
             st.token_requests,
         );
+        let _ = writeln!(s, "# HELP o365_collect_retry_wait_seconds_total Time spent waiting before retries (backoff and Retry-After).\n# TYPE o365_collect_retry_wait_seconds_total counter\no365_collect_retry_wait_seconds_total {:.3}", st.retry_wait_ms as f64 / 1000.0);
+        c(
+            &mut s,
+            "o365_collect_gave_up_on_budget_total",
+            "Requests given up because the wait the service asked for did not fit in the retry budget.",
+            st.gave_up_on_budget,
+        );
         let _ = writeln!(s, "# HELP o365_collect_requests_total Activity API answers by HTTP status (0: no answer).\n# TYPE o365_collect_requests_total counter");
         let _ = writeln!(
             s,

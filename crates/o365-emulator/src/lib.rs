@@ -16,9 +16,12 @@
 #![allow(clippy::result_large_err)] // handlers answer with a ready axum Response
 
 pub mod api;
+mod assertion;
 pub mod config;
 pub mod content;
 pub mod control;
+mod feed_content;
+mod feed_subscriptions;
 pub mod state;
 pub mod token;
 

@@ -52,6 +52,28 @@ pub fn create_private_file(path: &Path) -> io::Result<()> {
     o.open(path).map(drop)
 }
 
+/// Open an SQLite file for reading without writing anything, not even the `-shm`/`-wal` files
+/// WAL mode uses: when no `-wal` file exists (no writer is active), the file is opened as
+/// immutable; otherwise read-only through the writer's shared index.
+pub fn open_sqlite_read_only(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if Path::new(&wal).exists() {
+        return rusqlite::Connection::open_with_flags(path, flags);
+    }
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    rusqlite::Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+}
+
 /// Whether other users may read `path` (unix mode bits), for warnings about secrets.
 pub fn readable_by_others(path: &Path) -> Option<u32> {
     #[cfg(unix)]

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use parking_lot::{Mutex, MutexGuard};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 pub use journal::JournalEntry;
 pub use ledger::{Gap, Observed, Transition};
@@ -170,11 +170,7 @@ impl Store {
         if !path.exists() {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| StoreError::Open {
+        let conn = files::open_sqlite_read_only(path).map_err(|source| StoreError::Open {
             path: path.to_owned(),
             source,
         })?;

@@ -183,7 +183,7 @@ pub struct CollectArgs {
     /// Recent time re-listed on every pass so late blobs are caught [default: 12h].
     #[arg(long, value_name = "DURATION")]
     pub overlap: Option<String>,
-    /// sqlite:PATH, jsonl:PATH, stdout or null [default: sqlite:<state dir>/events.sqlite].
+    /// sqlite:PATH, jsonl:PATH, stdout or null [default: sqlite:events.sqlite next to the state file].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// Blobs in flight at once [default: 8].

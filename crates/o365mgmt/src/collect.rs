@@ -136,6 +136,11 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
 
     let collector = Collector::new(client.clone(), tenant, spec.clone(), opts).with_ledger(store);
     if let Some(addr) = args.metrics_addr {
+        if !addr.ip().is_loopback() {
+            warn(&format!(
+                "--metrics-addr {addr} is beyond loopback: every host that can reach it reads the metrics (tenant ids, volumes, errors) without authentication; bind 127.0.0.1 unless a proxy in front authenticates"
+            ));
+        }
         let bound = o365_collect::metrics::serve(addr, collector.metrics(), client.clone())
             .await
             .with_context(|| format!("--metrics-addr {addr}"))?;

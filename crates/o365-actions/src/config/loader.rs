@@ -100,12 +100,14 @@ impl Loader {
                     let value = item.get("Value").or_else(|| item.get("value"));
                     match (name.and_then(|n| n.as_str()), value) {
                         (Some(n), Some(v)) => pairs.push((n.to_string(), v.clone())),
-                        _ => return Err(ConfigError::new(
-                            &field,
-                            format!(
+                        _ => {
+                            return Err(ConfigError::new(
+                                &field,
+                                format!(
                                 "item [{i}] is not {{\"Name\": string, \"Value\": ...}}; {shape}"
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
                 pairs

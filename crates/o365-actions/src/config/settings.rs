@@ -118,15 +118,15 @@ impl Settings {
         let endpoint = |n: &'static str, default: &str| -> Result<Sourced<String>, ConfigError> {
             match get(n) {
                 Some(x) => {
-                    let u = o365_api::cloud::parse_endpoint(n, &x.0).map_err(|e| {
-                        bad(
-                            n,
-                            &x,
-                            match e {
-                                o365_api::Error::Config { problem, .. } => problem,
-                                other => other.to_string(),
-                            },
-                        )
+                    let u = o365_api::cloud::parse_endpoint(n, &x.0).map_err(|e| match e {
+                        // Its value is shown without any credentials the URL held.
+                        o365_api::Error::Config { problem, value, .. } => ConfigError {
+                            field: n.into(),
+                            value: Some(value),
+                            origin: Some(x.1.clone()),
+                            problem,
+                        },
+                        other => bad(n, &x, other.to_string()),
                     })?;
                     Ok(Sourced::new(o365_api::cloud::trimmed(&u), x.1))
                 }

@@ -204,11 +204,18 @@ fn clouds_and_endpoints() {
         ("ftp://x", false),
         ("https://manage.office.com/api/v1.0", false),
         ("not a url", false),
+        ("http://user:pa55word@127.0.0.1:8080", false),
+        ("https://user@manage.office.com", false),
     ] {
         let r = b().api_root(root).build();
         assert_eq!(r.is_ok(), ok, "{root}: {:?}", r.err());
         if let Err(e) = r {
-            assert!(e.to_string().starts_with("api_root = "), "{e}");
+            let e = e.to_string();
+            assert!(e.starts_with("api_root = "), "{e}");
+            assert!(
+                !e.contains("pa55word") && !e.contains("user@"),
+                "credentials echoed: {e}"
+            );
         }
     }
     let e = b()

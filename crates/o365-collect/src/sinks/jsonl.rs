@@ -6,11 +6,12 @@ use std::fs::File;
 use std::io::{IoSlice, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{beside, status_at, Checkpoint, Layout, Tx};
+use crate::checkpoint::{beside, Checkpoint, Layout, Tx};
 use crate::local::{EventWriter, Local};
 use crate::sinks::{
     path_after, BlobOut, Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus,
 };
+use crate::status::status_at;
 
 /// `jsonl:PATH`.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use o365_api::ContentType;
 
-pub use crate::checkpoint::TypeStatus;
+pub use crate::status::TypeStatus;
 
 /// A sink problem.
 #[derive(Debug, thiserror::Error)]

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::checkpoint::{
-    dedup_key, placeholders, status_at, Checkpoint, Layout, Tx, ROWS_PER_STATEMENT,
-};
+use crate::checkpoint::{dedup_key, placeholders, Checkpoint, Layout, Tx, ROWS_PER_STATEMENT};
 use crate::local::{EventWriter, Local};
 use crate::sinks::{
     path_after, BlobOut, Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus,
 };
+use crate::status::status_at;
 
 const EVENTS_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (

@@ -4,10 +4,11 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use crate::checkpoint::{status_at, Checkpoint, Layout, Tx};
+use crate::checkpoint::{Checkpoint, Layout, Tx};
 use crate::local::{EventWriter, Local};
 use crate::sinks::jsonl::write_lines;
 use crate::sinks::{BlobOut, Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus};
+use crate::status::status_at;
 
 /// `stdout`, with its checkpoint file.
 #[derive(Debug, Clone)]

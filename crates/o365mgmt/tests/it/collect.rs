@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::cli::Emu;
 
-fn busy_emulator(hours: f64, latency_ms: u64) -> Emu {
+pub(crate) fn busy_emulator(hours: f64, latency_ms: u64) -> Emu {
     let mut cfg = EmulatorConfig::default().with_all_subscriptions(hours);
     cfg.throttle.requests_per_minute = 1_000_000;
     cfg.api.page_size = 20;
@@ -20,7 +20,12 @@ fn busy_emulator(hours: f64, latency_ms: u64) -> Emu {
 }
 
 impl Emu {
-    fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let url = format!("{}/{path}", self.info.control_root);
         self.rt.block_on(async {
             let mut rq = reqwest::Client::new().request(method, url);

@@ -131,3 +131,4 @@ fn demo_runs_to_the_end() {
 mod cli;
 mod collect;
 mod mcp;
+mod reliability;

@@ -171,3 +171,94 @@ fn refuses_to_serve_beyond_loopback_without_a_token() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
 }
+
+#[test]
+fn stdio_answers_every_line_even_ones_it_cannot_read() {
+    use std::io::Write as _;
+    let e = Emu::new();
+    let mut server = e
+        .cmd(&["mcp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = server.stdin.take().unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut next = || -> serde_json::Value {
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()
+    };
+    stdin.write_all(b"this is not json\n").unwrap();
+    let v = next();
+    assert_eq!(v["error"]["code"], -32700, "{v}");
+    assert!(v["id"].is_null(), "{v}");
+    // A 17 MiB line: refused whole, without being kept in memory.
+    let big = vec![b'x'; 17 << 20];
+    stdin.write_all(&big).unwrap();
+    stdin.write_all(b"\n").unwrap();
+    let v = next();
+    assert_eq!(v["error"]["code"], -32700, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("16 MiB"), "{v}");
+    // The session still works.
+    stdin.write_all(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#).unwrap();
+    stdin.write_all(b"\n").unwrap();
+    let v = next();
+    assert_eq!(v["id"], 1, "{v}");
+    assert!(v["result"]["serverInfo"]["name"].is_string(), "{v}");
+    drop(stdin);
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn http_checks_origins_and_bounds_sessions() {
+    let e = Emu::new();
+    let mut server = e
+        .cmd(&["mcp", "--http", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<serde_json::Value>(&line).unwrap()["mcp_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let post = |origin: Option<&str>| {
+        let url = url.clone();
+        let origin = origin.map(String::from);
+        e.rt.block_on(async move {
+            let mut rq = reqwest::Client::new()
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream")
+                .body(init);
+            if let Some(o) = origin {
+                rq = rq.header("Origin", o);
+            }
+            rq.send().await.unwrap().status().as_u16()
+        })
+    };
+    // A page of another site may not drive the local server (DNS rebinding); a local one may.
+    assert_eq!(post(Some("http://evil.example")), 403);
+    assert_eq!(post(Some("http://localhost:3000")), 200);
+    // Sessions are bounded: initialize until refused, then the refusal is 503.
+    let mut opened = 1;
+    let refused = loop {
+        match post(None) {
+            200 => opened += 1,
+            s => break s,
+        }
+        assert!(opened <= o365_mcp::MAX_SESSIONS, "more than {} sessions", o365_mcp::MAX_SESSIONS);
+    };
+    assert_eq!(refused, 503);
+    assert_eq!(opened, o365_mcp::MAX_SESSIONS);
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+}

@@ -1,0 +1,169 @@
+//! Streamable HTTP at `/mcp`: loopback without a token, anything else with one; browser
+//! origins checked; a bounded number of sessions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use o365_actions::Runner;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+
+use crate::server::McpServer;
+use crate::ServeError;
+
+/// Origins trusted by a loopback server.
+const LOOPBACK_ORIGINS: [&str; 3] = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"];
+/// Most sessions open at once; a new one beyond is refused (503) until one ends.
+pub const MAX_SESSIONS: usize = 64;
+/// A session without a request for this long is closed.
+const SESSION_IDLE: Duration = Duration::from_secs(120);
+
+/// Refuse a request that would open a session beyond [`MAX_SESSIONS`].
+async fn bounded_sessions(
+    sessions: Arc<LocalSessionManager>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let opens =
+        req.method() == axum::http::Method::POST && !req.headers().contains_key("mcp-session-id");
+    if opens && sessions.sessions.read().await.len() >= MAX_SESSIONS {
+        tracing::warn!(
+            max = MAX_SESSIONS,
+            "refusing a new MCP session: too many open"
+        );
+        let mut r = (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("too many open sessions (at most {MAX_SESSIONS}): close one, or retry when an idle one expires\n"),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("30"),
+        );
+        return r;
+    }
+    next.run(req).await
+}
+
+/// A bound streamable-HTTP server, not yet serving.
+pub struct HttpServer {
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl HttpServer {
+    /// Bind: loopback without a token is allowed; anything else needs one.
+    pub async fn bind(
+        runner: Arc<Runner>,
+        addr: SocketAddr,
+        token: Option<String>,
+    ) -> Result<Self, ServeError> {
+        use rmcp::transport::streamable_http_server::{
+            StreamableHttpServerConfig, StreamableHttpService,
+        };
+        if !addr.ip().is_loopback() && token.is_none() {
+            return Err(ServeError::NeedsToken(addr));
+        }
+        let config = if addr.ip().is_loopback() {
+            // A browser page may only reach a loopback server from a loopback origin (no DNS
+            // rebinding); clients that send no Origin are not browsers and pass.
+            StreamableHttpServerConfig::default().with_allowed_origins(LOOPBACK_ORIGINS)
+        } else {
+            // The bearer token guards the server; Host checks would only refuse real names. No
+            // browser origin is trusted with it.
+            StreamableHttpServerConfig::default()
+                .disable_allowed_hosts()
+                .enforce_origin_validation()
+        };
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(SESSION_IDLE);
+        let sessions = Arc::new(sessions);
+        let service = StreamableHttpService::new(
+            move || Ok(McpServer::new(runner.clone())),
+            sessions.clone(),
+            config,
+        );
+        let mut app =
+            axum::Router::new()
+                .nest_service("/mcp", service)
+                .layer(axum::middleware::from_fn(move |req, next| {
+                    bounded_sessions(sessions.clone(), req, next)
+                }));
+        if let Some(t) = token {
+            let expected: Arc<str> = format!("Bearer {t}").into();
+            app = app.layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let expected = expected.clone();
+                    async move {
+                        let ok = req
+                            .headers()
+                            .get(axum::http::header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+                        if ok {
+                            next.run(req).await
+                        } else {
+                            let mut r = axum::response::IntoResponse::into_response((
+                                axum::http::StatusCode::UNAUTHORIZED,
+                                "missing or wrong bearer token\n",
+                            ));
+                            r.headers_mut().insert(
+                                axum::http::header::WWW_AUTHENTICATE,
+                                axum::http::HeaderValue::from_static("Bearer"),
+                            );
+                            r
+                        }
+                    }
+                },
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            app,
+            addr,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The MCP endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// Serve until `shutdown` completes.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| ServeError::Mcp(e.to_string()))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

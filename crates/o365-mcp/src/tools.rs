@@ -1,0 +1,148 @@
+//! The tools: the integration's actions with their names, descriptions, argument schemas (from
+//! the actions' argument table) and annotations.
+
+use o365_actions::input::args::{self, TYPES_HELP};
+use o365_actions::input::ActionKind;
+use o365_actions::STOP_WARNING;
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+
+/// The tool definitions.
+pub fn tools() -> Vec<Tool> {
+    let ann = |title: &str| ToolAnnotations::with_title(title).open_world(true);
+    let mut v = Vec::new();
+    let mut t = Tool::new(
+        ActionKind::Ping.tool_name(),
+        "Test connectivity to the Office 365 Management Activity API: gets a token AND lists subscriptions, so success means the other tools will work. On failure the result names the cause (wrong secret, secret ID pasted instead of the value, app not in tenant, unknown tenant, missing ActivityFeed.Read permission, auditing off, wrong cloud, unreachable host) and the fix.",
+        args::input_schema(ActionKind::Ping),
+    );
+    t.annotations = Some(
+        ann("Ping")
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true),
+    );
+    v.push(t);
+    let mut t = Tool::new(
+        ActionKind::StartSubscription.tool_name(),
+        format!("Start Office 365 Management API content subscriptions so the tenant's audit log of those types becomes available for collection. Already-enabled subscriptions count as success (outcome already_enabled). If this tool stopped a type earlier, the result reports the data gap [stopped_at, started_at). {TYPES_HELP}"),
+        args::input_schema(ActionKind::StartSubscription),
+    );
+    t.annotations = Some(
+        ann("Start Subscription")
+            .read_only(false)
+            .destructive(false)
+            .idempotent(true),
+    );
+    v.push(t);
+    let mut t = Tool::new(
+        ActionKind::StopSubscription.tool_name(),
+        format!("Stop Office 365 Management API content subscriptions. WARNING: {STOP_WARNING} The stop is recorded in the data-gap ledger. {TYPES_HELP}"),
+        args::input_schema(ActionKind::StopSubscription),
+    );
+    t.annotations = Some(
+        ann("Stop Subscription")
+            .read_only(false)
+            .destructive(true)
+            .idempotent(true),
+    );
+    v.push(t);
+    let mut t = Tool::new(
+        ActionKind::ListSubscriptions.tool_name(),
+        "List the tenant's Office 365 Management API subscriptions (content type, status, webhook), the types not enabled, and open data gaps.",
+        args::input_schema(ActionKind::ListSubscriptions),
+    );
+    t.annotations = Some(
+        ann("List Subscriptions")
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true),
+    );
+    v.push(t);
+    let mut t = Tool::new(
+        ActionKind::ListContent.tool_name(),
+        "List the content blobs available for one content type in a time window (default: the last 24 hours; at most 7 days back; longer ranges are split into 24-hour windows). Each blob has contentId, contentUri, contentCreated and contentExpiration.",
+        args::input_schema(ActionKind::ListContent),
+    );
+    t.annotations = Some(
+        ann("List Content")
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true),
+    );
+    v.push(t);
+    v
+}
+
+/// Check arguments against an action's argument table: required present, no unknown names,
+/// types right (content-type lists may also be one comma-separated string).
+pub fn check_arguments(kind: ActionKind, args: &JsonObject) -> Result<(), String> {
+    args::check_shapes(kind, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use serde_json::Value;
+
+    fn obj(v: Value) -> JsonObject {
+        match v {
+            Value::Object(m) => m,
+            _ => JsonObject::new(),
+        }
+    }
+
+    #[test]
+    fn tools_keep_the_integration_names_and_arguments() {
+        let t = tools();
+        let names: Vec<&str> = t.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "office365_management_api_ping",
+                "office365_management_api_start_subscription",
+                "office365_management_api_stop_subscription",
+                "office365_management_api_list_subscriptions",
+                "office365_management_api_list_content"
+            ]
+        );
+        let start = &t[1];
+        assert_eq!(
+            start.input_schema["required"],
+            json!([
+                "case_id",
+                "alert_group_identifiers",
+                "start_a_subscription_for"
+            ])
+        );
+        assert_eq!(
+            start.input_schema["properties"]["scope"]["default"],
+            "All entities"
+        );
+        assert!(t[2].annotations.as_ref().unwrap().is_destructive());
+        assert!(t[2].description.as_ref().unwrap().contains("lost for good"));
+    }
+
+    #[test]
+    fn argument_checks() {
+        let t = ActionKind::StartSubscription;
+        let args = |v: Value| obj(v);
+        assert!(check_arguments(t, &args(json!({"case_id": "1", "alert_group_identifiers": [], "start_a_subscription_for": ["DLP.All"]}))).is_ok());
+        assert!(check_arguments(t, &args(json!({"case_id": "1", "alert_group_identifiers": [], "start_a_subscription_for": "DLP.All,Audit.General"}))).is_ok());
+        let e = check_arguments(
+            t,
+            &args(json!({"case_id": "1", "alert_group_identifiers": []})),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("missing required argument `start_a_subscription_for`"),
+            "{e}"
+        );
+        let e = check_arguments(t, &args(json!({"case_id": 1, "alert_group_identifiers": [], "start_a_subscription_for": []}))).unwrap_err();
+        assert!(e.contains("`case_id` must be a string, got number"), "{e}");
+        let e = check_arguments(t, &args(json!({"case_id": "1", "alert_group_identifiers": [3], "start_a_subscription_for": []}))).unwrap_err();
+        assert!(e.contains("an array of strings"), "{e}");
+        let e = check_arguments(t, &args(json!({"case_id": "1", "alert_group_identifiers": [], "start_a_subscription_for": [], "extra": 1}))).unwrap_err();
+        assert!(e.contains("unknown argument `extra`"), "{e}");
+    }
+}
