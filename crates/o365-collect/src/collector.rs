@@ -6,6 +6,7 @@ use std::time::Instant;
 use chrono::Duration;
 use o365_api::Client;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::metrics::Metrics;
 use crate::options::{Options, Stop};
@@ -142,7 +143,8 @@ impl Collector {
                         ledger: self.ledger.clone(),
                         metrics: self.metrics.clone(),
                     }
-                    .run(),
+                    .run()
+                    .in_current_span(),
                 )
             })
             .collect();

@@ -42,9 +42,17 @@ pub mod status;
 pub mod metrics;
 pub mod preflight;
 
+// Many tenants: a fleet of tenant loops, sharded between instances.
+pub mod fleet;
+pub mod shard;
+pub mod tenant;
+
 pub use collector::{CollectError, Collector};
+pub use fleet::{Applied, Fleet};
 pub use metrics::Metrics;
 pub use options::{Options, Stop};
+pub use shard::Shard;
 pub use sinks::{SinkError, SinkSpec, SinkSpecError, SpecContext, TypeStatus};
 pub use summary::{RunError, Summary, TypeSummary};
+pub use tenant::{TenantOptions, TenantShared, TenantState, TenantStatus};
 pub use writer::{Writer, WriterHandle};

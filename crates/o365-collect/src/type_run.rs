@@ -9,6 +9,7 @@ use futures::TryStreamExt as _;
 use o365_api::{Client, ContentType};
 use o365_store::{GapSource, SubscriptionState};
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::ack::{Ack, TypeState, WindowState};
 use crate::fetch::Fetch;
@@ -191,7 +192,7 @@ impl TypeRun {
                         stop: self.stop.clone(),
                     };
                     // Detached: a finished task frees its memory at once.
-                    tokio::spawn(job.run());
+                    tokio::spawn(job.run().in_current_span());
                 }
             }
             ws.listed();

@@ -333,6 +333,11 @@ impl Default for EmulatorConfig {
     }
 }
 
+/// The id of the `k`-th tenant made by [`EmulatorConfig::with_tenants`] (k ≥ 2).
+pub fn extra_tenant_id(k: usize) -> String {
+    format!("7c1e3a52-9d4b-4f0e-8a61-{k:012}")
+}
+
 /// A configuration problem, naming the field, the value and what is allowed.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid emulator configuration: {0}")]
@@ -350,6 +355,28 @@ impl EmulatorConfig {
                 })
                 .collect();
         }
+        self
+    }
+
+    /// `n` tenants, each with the first tenant's apps (same client id and secret) and all five
+    /// subscriptions enabled `hours` ago: the first tenant, then `tenant2.onmicrosoft.com`
+    /// (`7c1e3a52-9d4b-4f0e-8a61-000000000002`), `tenant3...`, and so on.
+    pub fn with_tenants(mut self, n: usize, hours: f64) -> Self {
+        self = self.with_all_subscriptions(hours);
+        let Some(first) = self.tenants.first().cloned() else {
+            return self;
+        };
+        self.tenants = (1..=n.max(1))
+            .map(|k| {
+                if k == 1 {
+                    return first.clone();
+                }
+                let mut t = first.clone();
+                t.id = extra_tenant_id(k);
+                t.domain = Some(format!("tenant{k}.onmicrosoft.com"));
+                t
+            })
+            .collect();
         self
     }
 

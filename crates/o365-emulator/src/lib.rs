@@ -60,6 +60,18 @@ pub struct StartInfo {
     pub client_secret: String,
     /// Seed in use.
     pub seed: u64,
+    /// Every tenant served: id and domain.
+    #[serde(default)]
+    pub tenants: Vec<TenantInfo>,
+}
+
+/// A tenant the emulator serves.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct TenantInfo {
+    /// Tenant GUID.
+    pub id: String,
+    /// Verified domain.
+    pub domain: String,
 }
 
 impl StartInfo {
@@ -79,6 +91,15 @@ impl StartInfo {
                 .map(|s| s.value.clone())
                 .unwrap_or_default(),
             seed: st.cfg.seed,
+            tenants: st
+                .cfg
+                .tenants
+                .iter()
+                .map(|t| TenantInfo {
+                    id: t.id.clone(),
+                    domain: t.domain.clone().unwrap_or_default(),
+                })
+                .collect(),
         }
     }
 }

@@ -63,6 +63,68 @@ impl std::fmt::Debug for HttpServer {
     }
 }
 
+/// The MCP service at `/mcp`: browser origins checked (loopback origins only when `loopback`,
+/// none otherwise) and sessions bounded. Add [`require_token`] beyond loopback.
+pub fn router(runner: Arc<Runner>, loopback: bool) -> axum::Router {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let config = if loopback {
+        // A browser page may only reach a loopback server from a loopback origin (no DNS
+        // rebinding); clients that send no Origin are not browsers and pass.
+        StreamableHttpServerConfig::default().with_allowed_origins(LOOPBACK_ORIGINS)
+    } else {
+        // The bearer token guards the server; Host checks would only refuse real names. No
+        // browser origin is trusted with it.
+        StreamableHttpServerConfig::default()
+            .disable_allowed_hosts()
+            .enforce_origin_validation()
+    };
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(SESSION_IDLE);
+    let sessions = Arc::new(sessions);
+    let service = StreamableHttpService::new(
+        move || Ok(McpServer::new(runner.clone())),
+        sessions.clone(),
+        config,
+    );
+    axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            bounded_sessions(sessions.clone(), req, next)
+        }))
+}
+
+/// Require `Authorization: Bearer TOKEN` on every route of `app` (compared in constant time).
+pub fn require_token(app: axum::Router, token: &str) -> axum::Router {
+    let expected: Arc<str> = format!("Bearer {token}").into();
+    app.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let expected = expected.clone();
+            async move {
+                let ok = req
+                    .headers()
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+                if ok {
+                    next.run(req).await
+                } else {
+                    let mut r = axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        "missing or wrong bearer token\n",
+                    ));
+                    r.headers_mut().insert(
+                        axum::http::header::WWW_AUTHENTICATE,
+                        axum::http::HeaderValue::from_static("Bearer"),
+                    );
+                    r
+                }
+            }
+        },
+    ))
+}
+
 impl HttpServer {
     /// Bind: loopback without a token is allowed; anything else needs one.
     pub async fn bind(
@@ -70,64 +132,12 @@ impl HttpServer {
         addr: SocketAddr,
         token: Option<String>,
     ) -> Result<Self, ServeError> {
-        use rmcp::transport::streamable_http_server::{
-            StreamableHttpServerConfig, StreamableHttpService,
-        };
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(ServeError::NeedsToken(addr));
         }
-        let config = if addr.ip().is_loopback() {
-            // A browser page may only reach a loopback server from a loopback origin (no DNS
-            // rebinding); clients that send no Origin are not browsers and pass.
-            StreamableHttpServerConfig::default().with_allowed_origins(LOOPBACK_ORIGINS)
-        } else {
-            // The bearer token guards the server; Host checks would only refuse real names. No
-            // browser origin is trusted with it.
-            StreamableHttpServerConfig::default()
-                .disable_allowed_hosts()
-                .enforce_origin_validation()
-        };
-        let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = Some(SESSION_IDLE);
-        let sessions = Arc::new(sessions);
-        let service = StreamableHttpService::new(
-            move || Ok(McpServer::new(runner.clone())),
-            sessions.clone(),
-            config,
-        );
-        let mut app =
-            axum::Router::new()
-                .nest_service("/mcp", service)
-                .layer(axum::middleware::from_fn(move |req, next| {
-                    bounded_sessions(sessions.clone(), req, next)
-                }));
-        if let Some(t) = token {
-            let expected: Arc<str> = format!("Bearer {t}").into();
-            app = app.layer(axum::middleware::from_fn(
-                move |req: axum::extract::Request, next: axum::middleware::Next| {
-                    let expected = expected.clone();
-                    async move {
-                        let ok = req
-                            .headers()
-                            .get(axum::http::header::AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok())
-                            .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
-                        if ok {
-                            next.run(req).await
-                        } else {
-                            let mut r = axum::response::IntoResponse::into_response((
-                                axum::http::StatusCode::UNAUTHORIZED,
-                                "missing or wrong bearer token\n",
-                            ));
-                            r.headers_mut().insert(
-                                axum::http::header::WWW_AUTHENTICATE,
-                                axum::http::HeaderValue::from_static("Bearer"),
-                            );
-                            r
-                        }
-                    }
-                },
-            ));
+        let mut app = router(runner, addr.ip().is_loopback());
+        if let Some(t) = &token {
+            app = require_token(app, t);
         }
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -16,7 +16,7 @@ mod server;
 mod stdio;
 mod tools;
 
-pub use http::{HttpServer, MAX_SESSIONS};
+pub use http::{require_token, router, HttpServer, MAX_SESSIONS};
 pub use server::McpServer;
 pub use stdio::{serve_guarded, serve_stdio, MAX_LINE};
 pub use tools::{check_arguments, tools};

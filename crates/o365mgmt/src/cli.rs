@@ -30,9 +30,23 @@ pub enum Output {
     Json,
 }
 
+/// Log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// JSON lines.
+    Json,
+}
+
 /// Options every command accepts, before or after the subcommand.
 #[derive(Args, Debug, Default)]
 pub struct Global {
+    /// Log format on stderr: text, or json (one object per line, with the tenant on every
+    /// line of a tenant's work).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Output format [default: text on a terminal, json otherwise].
     #[arg(long, short = 'o', global = true, value_enum)]
     pub output: Option<Output>,
@@ -42,6 +56,10 @@ pub struct Global {
     /// JSON export of the existing SOAR integration's parameters ("Api Root", "Client ID", ...).
     #[arg(long, global = true, value_name = "FILE")]
     pub soar_config: Option<PathBuf>,
+    /// The tenant to use, by its name in the configuration (`default` is the top-level one)
+    /// [default: the only tenant, else `default`].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tenant: Option<String>,
     /// Settings (connection, credentials, state): one flag per setting of the configuration.
     #[command(flatten)]
     pub settings: SettingFlags,
@@ -129,6 +147,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "http")]
         auth_token_file: Option<PathBuf>,
     },
+    /// The long-running service: follow every configured tenant (or this instance's shard) into
+    /// one sink, with /metrics, /healthz and /readyz (and /mcp when asked) on one listener.
+    ///
+    /// SIGTERM/SIGINT: graceful stop (blobs in flight finish, progress is saved). SIGHUP: reload
+    /// the tenants from the configuration (added ones start, removed ones stop, unchanged ones
+    /// are not disturbed).
+    Serve(ServeArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -149,6 +174,10 @@ pub enum Command {
         /// Blobs per content listing page (overrides the file's `api.page_size`).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         page_size: Option<u32>,
+        /// Serve this many tenants, each with the default app and all five subscriptions
+        /// enabled a day ago (ids and domains in the JSON line).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        tenants: Option<u32>,
     },
     /// A guided tour on an embedded emulator: ping, start all, list, stop, restart with the gap.
     Demo,
@@ -167,34 +196,80 @@ pub struct CollectArgs {
     /// All five content types.
     #[arg(long, conflicts_with = "types")]
     pub all: bool,
-    /// Where a content type without a cursor starts: a duration back (24h, 3d, 90m) or a UTC
-    /// time (RFC 3339) [default: 24h].
-    #[arg(long, value_name = "DURATION|TIME")]
-    pub since: Option<String>,
+    /// Collect every configured tenant (each with its content_types), concurrently.
+    #[arg(long, conflicts_with = "types")]
+    pub all_tenants: bool,
     /// One pass, then exit (the default).
     #[arg(long, conflicts_with = "follow")]
     pub once: bool,
     /// Keep collecting, one pass per --interval, until SIGINT/SIGTERM.
     #[arg(long)]
     pub follow: bool,
-    /// Pause between passes with --follow [default: 60s].
-    #[arg(long, value_name = "DURATION", requires = "follow")]
-    pub interval: Option<String>,
-    /// Recent time re-listed on every pass so late blobs are caught [default: 12h].
-    #[arg(long, value_name = "DURATION")]
-    pub overlap: Option<String>,
+    /// How passes run.
+    #[command(flatten)]
+    pub pass: PassArgs,
     /// sqlite:PATH, jsonl:PATH, stdout or null [default: sqlite:events.sqlite next to the state file].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
-    /// Blobs in flight at once [default: 8].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: Option<u16>,
     /// Start subscriptions that are not enabled (journaled, like start-subscription).
     #[arg(long)]
     pub auto_start: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics while collecting.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+}
+
+/// How passes run, for `collect` and `serve`.
+#[derive(Args, Debug, Default)]
+pub struct PassArgs {
+    /// Where a content type starts the first time it is collected: a duration back (24h, 3d,
+    /// 90m) or a UTC time (RFC 3339) [default: 24h]. Fixed once decided.
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
+    /// Pause between passes (with --follow, and in serve) [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Recent time re-listed on every pass so late blobs are caught [default: 12h].
+    #[arg(long, value_name = "DURATION")]
+    pub overlap: Option<String>,
+    /// Blobs in flight at once, per tenant [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+}
+
+/// `serve` arguments.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where /metrics, /healthz, /readyz (and /mcp) are served.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// sqlite:PATH, jsonl:PATH, kafka://HOST:PORT/TOPIC, stdout or null [default: sqlite:events.sqlite next to the state file].
+    #[arg(long, value_name = "SINK")]
+    pub sink: Option<String>,
+    /// This instance's share of the tenants, K/N: N instances with the same configuration
+    /// collect disjoint sets of tenants (a stable hash of the tenant's name).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// How passes run.
+    #[command(flatten)]
+    pub pass: PassArgs,
+    /// Blobs in flight across all tenants [default: 64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_in_flight: Option<u32>,
+    /// Start subscriptions that are not enabled.
+    #[arg(long)]
+    pub auto_start: bool,
+    /// /readyz answers 503 once a tenant has been failing for this long [default: 10m].
+    #[arg(long, value_name = "DURATION")]
+    pub ready_after: Option<String>,
+    /// Also serve the MCP tools at /mcp (for the tenant chosen with --tenant, else the only or
+    /// default one).
+    #[arg(long)]
+    pub mcp: bool,
+    /// File holding the bearer token required on /metrics and /mcp (required for /mcp beyond
+    /// loopback).
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
 }
 
 /// `collect` subcommands.

@@ -1,85 +1,26 @@
 //! `o365mgmt collect` and `o365mgmt collect status`.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::{anyhow, bail, Context as _};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use o365_actions::config::Settings;
 use o365_actions::input;
 use o365_api::ContentType;
-use o365_collect::{Collector, Options, SinkSpec, SpecContext, Stop, Summary};
+use o365_collect::{Collector, SinkSpec, Stop, Summary};
 
 use crate::cli::{CollectArgs, CollectCmd, Global, Output};
-use crate::setup::{read_store, settings, state_path};
+use crate::pass::{self_usage, sink_spec};
+use crate::setup::{read_store, settings};
 use crate::{out, warn};
-
-fn data_dir(s: &Settings) -> PathBuf {
-    let p = state_path(s);
-    if p.as_os_str() == ":memory:" {
-        return PathBuf::from(".");
-    }
-    p.parent()
-        .map(|d| d.to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn sink_spec(s: &Settings, given: Option<&str>) -> anyhow::Result<SinkSpec> {
-    let dir = data_dir(s);
-    match given {
-        Some(g) => Ok(SinkSpec::parse(
-            g,
-            &SpecContext {
-                stdout_checkpoint: dir.join("stdout-checkpoint.sqlite"),
-            },
-        )?),
-        None => Ok(SinkSpec::sqlite(dir.join("events.sqlite"))),
-    }
-}
-
-/// A duration flag within its range, or exit 2 naming the flag, the value and the range.
-fn duration(flag: &str, v: &str, min: Duration, max: Duration) -> anyhow::Result<Duration> {
-    input::parse_duration(flag, v, min, max).map_err(|e| anyhow!("{e}"))
-}
-
-/// Where a content type starts the first time: `--since` as a duration back or a UTC time.
-fn since(opts: &mut Options, v: &str) -> anyhow::Result<()> {
-    match input::parse_time(v) {
-        Ok(t) if v.contains('-') => {
-            if t > Utc::now() + Duration::minutes(5) {
-                bail!("--since {v:?}: that is in the future; give a past UTC time or a duration such as 24h");
-            }
-            opts.since_time = Some(t);
-        }
-        _ => opts.since = duration("--since", v, Duration::minutes(1), input::MAX_DURATION)?,
-    }
-    Ok(())
-}
-
-/// This process's CPU seconds and peak resident memory (Linux `/proc`).
-fn self_usage() -> (Option<f64>, Option<u64>) {
-    let cpu = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        });
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kb * 1024)
-        });
-    (cpu, rss)
-}
 
 /// Run `collect`.
 pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<ExitCode> {
+    if args.all_tenants && args.command.is_none() {
+        return crate::serve::collect_all(g, args, fmt).await;
+    }
     let s = settings(g)?;
     for w in &s.warnings {
         warn(w);
@@ -87,27 +28,18 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
     if let Some(CollectCmd::Status { sink }) = &args.command {
         return status(&s, sink.as_deref(), fmt);
     }
-    let types = if args.all || args.types.is_empty() {
+    if args.pass.interval.is_some() && !args.follow {
+        bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");
+    }
+    let (mut opts, interval) = crate::pass::options(&args.pass)?;
+    let types = if args.all {
         ContentType::ALL.to_vec()
+    } else if args.types.is_empty() {
+        s.content_types.value.clone()
     } else {
         input::content_types("TYPE", &args.types).map_err(|e| anyhow!("{e}"))?
     };
-    let mut opts = Options::new(types.clone());
-    if let Some(v) = &args.since {
-        since(&mut opts, v)?;
-    }
-    if let Some(o) = &args.overlap {
-        opts.overlap = duration("--overlap", o, Duration::zero(), Duration::days(7))?;
-    }
-    if let Some(c) = args.concurrency {
-        opts.concurrency = c as usize;
-    }
-    let interval = match &args.interval {
-        Some(i) => duration("--interval", i, Duration::seconds(1), Duration::days(1))?
-            .to_std()
-            .context("--interval")?,
-        None => std::time::Duration::from_secs(60),
-    };
+    opts.types = types.clone();
     // Everything that can be judged here is judged before any request (exit 2).
     let spec = sink_spec(&s, args.sink.as_deref())?;
     spec.check()?;

@@ -15,6 +15,7 @@ pub async fn run(
     config: Option<PathBuf>,
     seed: Option<u64>,
     page_size: Option<u32>,
+    tenants: Option<u32>,
 ) -> anyhow::Result<ExitCode> {
     let mut cfg = match &config {
         Some(p) => {
@@ -28,6 +29,9 @@ pub async fn run(
     };
     if let Some(s) = seed {
         cfg.seed = s;
+    }
+    if let Some(n) = tenants {
+        cfg = cfg.with_tenants(n as usize, 24.0);
     }
     if let Some(p) = page_size {
         cfg.api.page_size = p as usize;

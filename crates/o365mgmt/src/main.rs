@@ -9,7 +9,9 @@ mod demo;
 mod emulator;
 mod flags;
 mod mcp;
+mod pass;
 mod render;
+mod serve;
 mod setup;
 mod show;
 
@@ -29,17 +31,18 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_env("O365_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("O365_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+        .with_env_filter(filter);
+    match cli.global.log_format {
+        cli::LogFormat::Json => logs.json().init(),
+        cli::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     // The collector parses on one thread while its writer thread takes the other core; one
     // runtime thread also means fewer cross-thread wake-ups (~10 % less CPU, measured).
-    let mut builder = if matches!(cli.command, Command::Collect(_)) {
+    let mut builder = if matches!(&cli.command, Command::Collect(c) if !c.all_tenants) {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -129,13 +132,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             addr,
             seed,
             page_size,
-        } => emulator::run(*addr, g.config.clone(), *seed, *page_size).await?,
+            tenants,
+        } => emulator::run(*addr, g.config.clone(), *seed, *page_size, *tenants).await?,
         Command::Demo => demo::run(g.settings.get("state").map(std::path::PathBuf::from)).await?,
         Command::Collect(args) => collect::run(g, args, setup::output_format(g)).await?,
         Command::Mcp {
             http,
             auth_token_file,
         } => mcp::run(g, *http, auth_token_file.as_deref()).await?,
+        Command::Serve(args) => serve::run(g, args).await?,
     })
 }
 

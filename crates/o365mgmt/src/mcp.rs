@@ -33,22 +33,7 @@ pub async fn run(
         return Ok(ExitCode::SUCCESS);
     };
     let token = match token_file {
-        Some(p) => {
-            let t = o365_api::limits::read_file_capped(p)
-                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-                .with_context(|| format!("cannot read --auth-token-file {}", p.display()))?;
-            if let Some(mode) = o365_store::files::readable_by_others(p) {
-                warn(&format!(
-                    "{} holds the bearer token and other users can read it (mode {mode:04o}): run `chmod 600 {}`",
-                    p.display(),
-                    p.display()
-                ));
-            }
-            if t.len() < 16 {
-                anyhow::bail!("--auth-token-file {}: the token must be at least 16 characters (e.g. `openssl rand -hex 32 > {}`)", p.display(), p.display());
-            }
-            Some(t)
-        }
+        Some(p) => Some(read_token(p)?),
         None => None,
     };
     let server = o365_mcp::HttpServer::bind(runner, addr, token).await?;
@@ -58,4 +43,22 @@ pub async fn run(
     ));
     server.serve(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A bearer token from a file: at least 16 characters; a warning when others can read it.
+pub fn read_token(p: &std::path::Path) -> anyhow::Result<String> {
+    let t = o365_api::limits::read_file_capped(p)
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .with_context(|| format!("cannot read --auth-token-file {}", p.display()))?;
+    if let Some(mode) = o365_store::files::readable_by_others(p) {
+        warn(&format!(
+            "{} holds the bearer token and other users can read it (mode {mode:04o}): run `chmod 600 {}`",
+            p.display(),
+            p.display()
+        ));
+    }
+    if t.len() < 16 {
+        anyhow::bail!("--auth-token-file {}: the token must be at least 16 characters (e.g. `openssl rand -hex 32 > {}`)", p.display(), p.display());
+    }
+    Ok(t)
 }

@@ -21,11 +21,24 @@ pub fn output_format(g: &Global) -> Output {
 
 /// The configuration: files and environment, then flags on top.
 pub fn settings(g: &Global) -> Result<Settings, ConfigError> {
+    loader(g)?.resolve()
+}
+
+/// Every configured tenant.
+pub fn fleet(g: &Global) -> Result<config::Fleet, ConfigError> {
+    loader(g)?.resolve_all()
+}
+
+/// Files, environment and flags, with the tenant asked for.
+pub fn loader(g: &Global) -> Result<config::Loader, ConfigError> {
     let mut l = Settings::loader(g.config.as_deref(), g.soar_config.as_deref())?;
     for (k, v) in &g.settings.0 {
         l.set(k.name, v.clone(), Source::Flag(k.flag));
     }
-    l.resolve()
+    if let Some(t) = &g.tenant {
+        l.select(t);
+    }
+    Ok(l)
 }
 
 /// The state file in use.

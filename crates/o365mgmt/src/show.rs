@@ -32,8 +32,14 @@ pub fn gaps(g: &Global) -> anyhow::Result<ExitCode> {
 /// `o365mgmt journal`.
 pub fn journal(g: &Global, limit: usize) -> anyhow::Result<ExitCode> {
     let s = settings(g)?;
+    // With --tenant, only that tenant's actions; otherwise every action recorded.
+    let tenant = g
+        .tenant
+        .as_ref()
+        .and(s.tenant_id.as_ref())
+        .map(|t| t.value.clone());
     let rows = match read_store(&s)? {
-        Some(store) => store.journal(None, limit)?,
+        Some(store) => store.journal(tenant.as_deref(), limit)?,
         None => vec![],
     };
     match output_format(g) {

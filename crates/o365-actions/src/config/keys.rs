@@ -2,6 +2,17 @@
 //! SOAR integration, default and help. The CLI builds its flags from this table, `config show`
 //! its rows, and errors their hints.
 
+/// Where a setting may be given, and whether `[[tenants]]` inherit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// For the whole process (top level, environment, flags), never in `[[tenants]]`.
+    Global,
+    /// How to reach the service: may be set per tenant; the top-level value is inherited.
+    Connection,
+    /// Who the tenant is and how it signs in: per tenant, never inherited.
+    Tenant,
+}
+
 /// One setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
@@ -21,6 +32,8 @@ pub struct Key {
     pub default: Option<&'static str>,
     /// What it is, for `--help`, `config show` and errors.
     pub help: &'static str,
+    /// Where it may be given.
+    pub scope: Scope,
 }
 
 impl Key {
@@ -51,7 +64,7 @@ impl Key {
 }
 
 /// Every setting, in display order.
-pub const KEYS: [Key; 14] = [
+pub const KEYS: [Key; 17] = [
     Key {
         name: "cloud",
         env: "O365_CLOUD",
@@ -61,6 +74,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "CLOUD",
         default: Some("commercial"),
         help: "Cloud: commercial, gcc, gcc-high or dod (sets the API root and login endpoint)",
+        scope: Scope::Connection,
     },
     Key {
         name: "api_root",
@@ -71,6 +85,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "URL",
         default: Some("from the cloud"),
         help: "Activity API root, also the OAuth resource (https://, or http:// on loopback)",
+        scope: Scope::Connection,
     },
     Key {
         name: "login_endpoint",
@@ -81,6 +96,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "URL",
         default: Some("from the cloud"),
         help: "Entra ID login endpoint",
+        scope: Scope::Connection,
     },
     Key {
         name: "tenant_id",
@@ -91,6 +107,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "ID",
         default: None,
         help: "Tenant GUID or verified domain (Azure Active Directory ID)",
+        scope: Scope::Tenant,
     },
     Key {
         name: "client_id",
@@ -101,6 +118,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "ID",
         default: None,
         help: "Application (client) ID",
+        scope: Scope::Tenant,
     },
     Key {
         name: "client_secret",
@@ -111,6 +129,29 @@ pub const KEYS: [Key; 14] = [
         value_name: "SECRET",
         default: None,
         help: "Client secret value. Prefer O365_CLIENT_SECRET or the config file: a flag is visible in the process list",
+        scope: Scope::Tenant,
+    },
+    Key {
+        name: "client_secret_file",
+        env: "O365_CLIENT_SECRET_FILE",
+        flag: "--client-secret-file",
+        soar: None,
+        secret: false,
+        value_name: "FILE",
+        default: None,
+        help: "File holding the client secret value (keep it private: chmod 600)",
+        scope: Scope::Tenant,
+    },
+    Key {
+        name: "client_secret_env",
+        env: "O365_CLIENT_SECRET_ENV",
+        flag: "--client-secret-env",
+        soar: None,
+        secret: false,
+        value_name: "VAR",
+        default: None,
+        help: "Name of an environment variable holding the client secret value",
+        scope: Scope::Tenant,
     },
     Key {
         name: "certificate_path",
@@ -121,6 +162,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "FILE",
         default: None,
         help: "Certificate: .pfx/.p12, or PEM holding the certificate and its private key",
+        scope: Scope::Tenant,
     },
     Key {
         name: "certificate_password",
@@ -131,6 +173,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "PASSWORD",
         default: None,
         help: "Password of the .pfx/.p12. Prefer O365_CERTIFICATE_PASSWORD: a flag is visible in the process list",
+        scope: Scope::Tenant,
     },
     Key {
         name: "verify_ssl",
@@ -141,6 +184,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "BOOL",
         default: Some("true"),
         help: "Verify TLS certificates (true/false)",
+        scope: Scope::Connection,
     },
     Key {
         name: "publisher_id",
@@ -151,6 +195,18 @@ pub const KEYS: [Key; 14] = [
         value_name: "ID",
         default: Some("the tenant"),
         help: "PublisherIdentifier sent on every call",
+        scope: Scope::Tenant,
+    },
+    Key {
+        name: "content_types",
+        env: "O365_CONTENT_TYPES",
+        flag: "--content-types",
+        soar: None,
+        secret: false,
+        value_name: "LIST",
+        default: Some("all five"),
+        help: "Content types to collect for the tenant (comma-separated in env and flags)",
+        scope: Scope::Tenant,
     },
     Key {
         name: "scopes",
@@ -161,6 +217,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "LIST",
         default: Some("the five standard scopes"),
         help: "Allowed case scopes (comma-separated in env and flags)",
+        scope: Scope::Global,
     },
     Key {
         name: "state",
@@ -171,6 +228,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "PATH",
         default: Some("the user data dir's o365mgmt/state.sqlite"),
         help: "SQLite state file: action journal and data-gap ledger (`:memory:` keeps nothing)",
+        scope: Scope::Global,
     },
     Key {
         name: "requests_per_minute",
@@ -181,6 +239,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "N",
         default: Some("2000"),
         help: "Request budget per tenant and minute",
+        scope: Scope::Connection,
     },
     Key {
         name: "timeout_secs",
@@ -191,6 +250,7 @@ pub const KEYS: [Key; 14] = [
         value_name: "SECONDS",
         default: Some("60"),
         help: "Timeout of one HTTP request, in seconds",
+        scope: Scope::Connection,
     },
 ];
 

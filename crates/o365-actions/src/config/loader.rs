@@ -3,15 +3,24 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{did_you_mean, ConfigError, Key, Settings, Source, KEYS};
+use super::fleet::TenantTable;
+use super::{did_you_mean, ConfigError, Key, Scope, Settings, Source, KEYS};
+
+/// Raw values by setting, with their origin.
+pub(super) type Raw = BTreeMap<&'static str, (String, Source)>;
 
 /// Collects raw values from every layer, later layers winning.
 #[derive(Debug, Default)]
 pub struct Loader {
-    pub(super) values: BTreeMap<&'static str, (String, Source)>,
+    /// The top level: the file's top-level keys, the SOAR export, the environment, flags.
+    pub(super) values: Raw,
+    /// The file's `[[tenants]]`.
+    pub(super) tenants: Vec<TenantTable>,
+    /// The tenant asked for with `--tenant`.
+    pub(super) selected: Option<String>,
     pub(super) warnings: Vec<String>,
     /// Problems found while loading, reported by `resolve`.
-    errors: Vec<ConfigError>,
+    pub(super) errors: Vec<ConfigError>,
 }
 
 /// A file's text, read with a size cap.
@@ -59,17 +68,21 @@ impl Loader {
         })?;
         let mut holds_secret = false;
         for (k, v) in &table {
+            if k == "tenants" {
+                holds_secret |= self.tenant_tables(v, path)?;
+                continue;
+            }
             let Some(key) = Key::named(k) else {
                 return Err(ConfigError::new(
                     &field,
                     format!(
-                        "unknown key {k:?}{}; known keys: {}",
-                        did_you_mean(k, KEYS.iter().map(|k| k.name)),
+                        "unknown key {k:?}{}; known keys: {}, and [[tenants]]",
+                        did_you_mean(k, KEYS.iter().map(|k| k.name).chain(["tenants"])),
                         KEYS.map(|k| k.name).join(", ")
                     ),
                 ));
             };
-            let s = toml_value(key, v, path)?;
+            let s = toml_value(key, v, Source::File(path.into()))?;
             holds_secret |= key.secret && !s.is_empty();
             self.set(key.name, s, Source::File(path.into()));
         }
@@ -77,6 +90,95 @@ impl Loader {
             self.check_private(path);
         }
         Ok(())
+    }
+
+    /// The `[[tenants]]` array of a TOML file; whether any holds a secret.
+    fn tenant_tables(&mut self, v: &toml::Value, path: &Path) -> Result<bool, ConfigError> {
+        let field = format!("config file {}", path.display());
+        let shape = "write each tenant as a [[tenants]] table with a name, e.g. [[tenants]] name = \"contoso\" tenant_id = \"...\"";
+        let Some(items) = v.as_array() else {
+            return Err(ConfigError::new(
+                field,
+                format!("`tenants` must be an array of tables: {shape}"),
+            ));
+        };
+        let mut holds_secret = false;
+        for (i, item) in items.iter().enumerate() {
+            let Some(table) = item.as_table() else {
+                return Err(ConfigError::new(
+                    &field,
+                    format!("tenants[{i}] is not a table: {shape}"),
+                ));
+            };
+            let name = match table.get("name") {
+                Some(toml::Value::String(s)) => s.trim().to_string(),
+                _ => {
+                    return Err(ConfigError::new(
+                        &field,
+                        format!(
+                            "tenants[{i}] needs a name (a short unique word such as \"contoso\")"
+                        ),
+                    ))
+                }
+            };
+            let mut values = Raw::new();
+            for (k, v) in table {
+                if k == "name" {
+                    continue;
+                }
+                let key = match Key::named(k) {
+                    Some(key) if key.scope != Scope::Global => key,
+                    Some(key) => {
+                        return Err(ConfigError::new(
+                            format!("{field} [[tenants]] {name}"),
+                            format!("{} is set once for the whole process, at the top level of the file, not per tenant", key.name),
+                        ))
+                    }
+                    None => {
+                        return Err(ConfigError::new(
+                            format!("{field} [[tenants]] {name}"),
+                            format!(
+                                "unknown key {k:?}{}; a tenant takes name and {}",
+                                did_you_mean(k, KEYS.iter().filter(|k| k.scope != Scope::Global).map(|k| k.name)),
+                                KEYS.iter().filter(|k| k.scope != Scope::Global).map(|k| k.name).collect::<Vec<_>>().join(", ")
+                            ),
+                        ))
+                    }
+                };
+                let source = Source::Tenant {
+                    file: path.into(),
+                    name: name.clone(),
+                };
+                let s = toml_value(key, v, source.clone())?;
+                holds_secret |= key.secret && !s.is_empty();
+                if !s.trim().is_empty() {
+                    values.insert(key.name, (s, source));
+                }
+            }
+            self.tenants.push(TenantTable { name, values });
+        }
+        Ok(holds_secret)
+    }
+
+    /// Use this tenant (`--tenant NAME`): single-tenant commands run for it, and environment
+    /// variables and flags apply to it.
+    pub fn select(&mut self, name: &str) {
+        self.selected = Some(name.trim().to_string());
+    }
+
+    /// The tenants configured: `default` (top-level settings) and every `[[tenants]]` name.
+    pub fn tenant_names(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.has_default() {
+            v.push(super::DEFAULT_TENANT.to_string());
+        }
+        v.extend(self.tenants.iter().map(|t| t.name.clone()));
+        v
+    }
+
+    /// Whether the top level describes a tenant (or there is nothing else).
+    pub(super) fn has_default(&self) -> bool {
+        self.tenants.is_empty() || self.values.contains_key("tenant_id")
     }
 
     /// Read a JSON export of the existing SOAR integration (keys are its parameter names).
@@ -157,17 +259,20 @@ impl Loader {
         }
     }
 
-    /// Validate every value and build the settings.
+    /// Validate every value and build the settings of one tenant: the one selected with
+    /// [`Loader::select`], else the only one, else `default`.
     pub fn resolve(self) -> Result<Settings, ConfigError> {
-        if let Some(e) = self.errors.into_iter().next() {
-            return Err(e);
-        }
-        Settings::resolve(self.values, self.warnings)
+        super::fleet::resolve_one(self)
+    }
+
+    /// Validate every value and build the settings of every tenant.
+    pub fn resolve_all(self) -> Result<super::Fleet, ConfigError> {
+        super::fleet::resolve_all(self)
     }
 }
 
 /// A TOML value as the text the other layers give.
-fn toml_value(key: &Key, v: &toml::Value, path: &Path) -> Result<String, ConfigError> {
+fn toml_value(key: &Key, v: &toml::Value, source: Source) -> Result<String, ConfigError> {
     let bad = |v: &toml::Value, problem: String| ConfigError {
         field: key.name.into(),
         value: Some(if key.secret {
@@ -175,19 +280,24 @@ fn toml_value(key: &Key, v: &toml::Value, path: &Path) -> Result<String, ConfigE
         } else {
             v.to_string()
         }),
-        origin: Some(Source::File(path.into())),
+        origin: Some(source.clone()),
         problem,
     };
     Ok(match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Array(a) if key.name == "scopes" => {
+        toml::Value::Array(a) if key.name == "scopes" || key.name == "content_types" => {
             let mut out = Vec::new();
             for item in a {
                 match item {
                     toml::Value::String(s) => out.push(s.clone()),
-                    other => return Err(bad(other, "every scope must be a string".into())),
+                    other => {
+                        return Err(bad(
+                            other,
+                            format!("every item of {} must be a string", key.name),
+                        ))
+                    }
                 }
             }
             out.join(",")

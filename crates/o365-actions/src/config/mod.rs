@@ -3,6 +3,7 @@
 //!
 //! Precedence, lowest first: defaults < TOML file < `--soar-config` export < environment < flags.
 
+mod fleet;
 mod keys;
 mod loader;
 mod settings;
@@ -10,7 +11,8 @@ mod source;
 
 use std::path::PathBuf;
 
-pub use keys::{Key, KEYS};
+pub use fleet::{Fleet, DEFAULT_TENANT};
+pub use keys::{Key, Scope, KEYS};
 pub use loader::Loader;
 pub use o365_api::is_guid;
 pub use settings::{Settings, ShownValue};

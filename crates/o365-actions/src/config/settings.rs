@@ -1,6 +1,5 @@
 //! The validated configuration of one instance, and the client it builds.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +14,8 @@ use super::{
 /// The effective configuration of one instance. `Debug` never shows a secret.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The tenant's name (`default` for the top-level settings).
+    pub name: String,
     /// Cloud.
     pub cloud: Sourced<Cloud>,
     /// API root (also the OAuth resource).
@@ -25,8 +26,12 @@ pub struct Settings {
     pub tenant_id: Option<Sourced<String>>,
     /// Application id.
     pub client_id: Option<Sourced<String>>,
-    /// Client secret (wins over the certificate).
+    /// Client secret (wins over the certificate), given inline, in a file or in a variable.
     pub client_secret: Option<Sourced<SecretString>>,
+    /// The file the secret was read from, if so.
+    pub client_secret_file: Option<Sourced<PathBuf>>,
+    /// The environment variable the secret was read from, if so.
+    pub client_secret_env: Option<Sourced<String>>,
     /// Certificate file.
     pub certificate_path: Option<Sourced<PathBuf>>,
     /// Certificate password.
@@ -35,6 +40,8 @@ pub struct Settings {
     pub verify_ssl: Sourced<bool>,
     /// PublisherIdentifier (default: the tenant).
     pub publisher_id: Option<Sourced<String>>,
+    /// Content types to collect.
+    pub content_types: Sourced<Vec<o365_api::ContentType>>,
     /// Allowed case scopes.
     pub scopes: Sourced<Vec<String>>,
     /// State file, when configured.
@@ -60,7 +67,7 @@ pub struct ShownValue {
     pub env: &'static str,
 }
 
-type Raw = BTreeMap<&'static str, (String, Source)>;
+use super::loader::Raw;
 
 impl Settings {
     /// The configuration from the usual places: `config` (else `./o365mgmt.toml`, else the user
@@ -86,8 +93,12 @@ impl Settings {
         Ok(l)
     }
 
-    /// Validate raw values into settings.
-    pub(super) fn resolve(v: Raw, warnings: Vec<String>) -> Result<Settings, ConfigError> {
+    /// Validate raw values into the settings of the tenant `name`.
+    pub(super) fn resolve(
+        name: &str,
+        v: Raw,
+        mut warnings: Vec<String>,
+    ) -> Result<Settings, ConfigError> {
         let get = |n: &str| v.get(n).cloned();
         let bad = |n: &str, (val, src): &(String, Source), problem: String| ConfigError {
             field: n.into(),
@@ -186,20 +197,71 @@ impl Settings {
                 Source::Default,
             ),
         };
+        let content_types = match get("content_types") {
+            Some(x) => Sourced::new(
+                crate::input::content_types("content_types", &[&x.0])
+                    .map_err(|e| bad("content_types", &x, e.problem))?,
+                x.1,
+            ),
+            None => Sourced::new(o365_api::ContentType::ALL.to_vec(), Source::Default),
+        };
         let plain = |n: &str| get(n).map(|(s, src)| Sourced::new(s.trim().to_string(), src));
         let path = |n: &str| get(n).map(|(s, src)| Sourced::new(PathBuf::from(s.trim()), src));
         let secret = |n: &str| get(n).map(|(s, src)| Sourced::new(SecretString::from(s), src));
+        let client_secret_file = path("client_secret_file");
+        let client_secret_env = plain("client_secret_env");
+        // The secret: inline, else from its file, else from its variable.
+        let client_secret = match (secret("client_secret"), &client_secret_file, &client_secret_env) {
+            (Some(s), _, _) => Some(s),
+            (None, Some(f), _) => {
+                let text = o365_api::limits::read_file_capped(&f.value)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| ConfigError {
+                        field: "client_secret_file".into(),
+                        value: Some(f.value.display().to_string()),
+                        origin: Some(f.source.clone()),
+                        problem: "cannot read a secret from it: give a readable text file holding the secret's value".into(),
+                    })?;
+                if let Some(mode) = o365_store::files::readable_by_others(&f.value) {
+                    warnings.push(format!(
+                        "{} holds a secret and other users can read it (mode {mode:04o}): run `chmod 600 {}`",
+                        f.value.display(),
+                        f.value.display()
+                    ));
+                }
+                Some(Sourced::new(SecretString::from(text), f.source.clone()))
+            }
+            (None, None, Some(var)) => match std::env::var(&var.value) {
+                Ok(s) if !s.trim().is_empty() => Some(Sourced::new(SecretString::from(s), var.source.clone())),
+                _ => {
+                    return Err(ConfigError {
+                        field: "client_secret_env".into(),
+                        value: Some(var.value.clone()),
+                        origin: Some(var.source.clone()),
+                        problem: format!("the environment variable {} is not set or empty: export it with the secret's value", var.value),
+                    })
+                }
+            },
+            (None, None, None) => None,
+        };
         Ok(Settings {
+            name: name.to_string(),
             cloud: Sourced::new(cloud, cloud_src),
             api_root,
             login_endpoint,
             tenant_id: plain("tenant_id"),
             client_id: plain("client_id"),
-            client_secret: secret("client_secret"),
+            client_secret,
+            client_secret_file,
+            client_secret_env,
             certificate_path: path("certificate_path"),
             certificate_password: secret("certificate_password"),
             verify_ssl,
             publisher_id: plain("publisher_id"),
+            content_types,
             scopes,
             state: path("state"),
             requests_per_minute: Sourced::new(
@@ -308,10 +370,21 @@ impl Settings {
             "tenant_id" => s(self.tenant_id.as_ref()?),
             "client_id" => s(self.client_id.as_ref()?),
             "client_secret" => r(self.client_secret.as_ref()?),
+            "client_secret_file" => p(self.client_secret_file.as_ref()?),
+            "client_secret_env" => s(self.client_secret_env.as_ref()?),
             "certificate_path" => p(self.certificate_path.as_ref()?),
             "certificate_password" => r(self.certificate_password.as_ref()?),
             "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
             "publisher_id" => s(self.publisher_id.as_ref()?),
+            "content_types" => (
+                self.content_types
+                    .value
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                &self.content_types.source,
+            ),
             "scopes" => (self.scopes.value.join(", "), &self.scopes.source),
             "state" => p(self.state.as_ref()?),
             "requests_per_minute" => (

@@ -11,6 +11,13 @@ pub enum Source {
     Cloud,
     /// A TOML configuration file.
     File(PathBuf),
+    /// A `[[tenants]]` table of a TOML configuration file.
+    Tenant {
+        /// The file.
+        file: PathBuf,
+        /// The tenant's name.
+        name: String,
+    },
     /// A JSON export of the existing SOAR integration.
     SoarConfig(PathBuf),
     /// An environment variable.
@@ -25,6 +32,9 @@ impl std::fmt::Display for Source {
             Source::Default => f.write_str("default"),
             Source::Cloud => f.write_str("derived from cloud"),
             Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Tenant { file, name } => {
+                write!(f, "file {} [[tenants]] {name}", file.display())
+            }
             Source::SoarConfig(p) => write!(f, "--soar-config {}", p.display()),
             Source::Env(v) => write!(f, "env {v}"),
             Source::Flag(n) => write!(f, "flag {n}"),

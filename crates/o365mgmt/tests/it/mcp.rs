@@ -185,9 +185,8 @@ fn stdio_answers_every_line_even_ones_it_cannot_read() {
         .unwrap();
     let mut stdin = server.stdin.take().unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut next = || -> serde_json::Value {
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()
-    };
+    let mut next =
+        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
     stdin.write_all(b"this is not json\n").unwrap();
     let v = next();
     assert_eq!(v["error"]["code"], -32700, "{v}");
@@ -198,7 +197,10 @@ fn stdio_answers_every_line_even_ones_it_cannot_read() {
     stdin.write_all(b"\n").unwrap();
     let v = next();
     assert_eq!(v["error"]["code"], -32700, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("16 MiB"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("16 MiB"),
+        "{v}"
+    );
     // The session still works.
     stdin.write_all(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#).unwrap();
     stdin.write_all(b"\n").unwrap();
@@ -252,7 +254,11 @@ fn http_checks_origins_and_bounds_sessions() {
             200 => opened += 1,
             s => break s,
         }
-        assert!(opened <= o365_mcp::MAX_SESSIONS, "more than {} sessions", o365_mcp::MAX_SESSIONS);
+        assert!(
+            opened <= o365_mcp::MAX_SESSIONS,
+            "more than {} sessions",
+            o365_mcp::MAX_SESSIONS
+        );
     };
     assert_eq!(refused, 503);
     assert_eq!(opened, o365_mcp::MAX_SESSIONS);

@@ -1,0 +1,238 @@
+//! One tenant of a fleet: its loop (pre-flight, a pass, a pause) and what it reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use o365_actions::config::Settings;
+use o365_api::Client;
+use tokio::sync::Semaphore;
+
+use crate::collector::Collector;
+use crate::metrics::Metrics;
+use crate::options::{Options, Stop};
+use crate::sinks::SinkSpec;
+use crate::summary::Summary;
+use crate::writer::WriterHandle;
+
+/// Where a tenant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    /// Not through a pass yet.
+    Starting,
+    /// The last pass finished without an error.
+    Ok,
+    /// The last pass (or its pre-flight) failed.
+    Failing,
+    /// Stopped (removed from the configuration, or shutting down).
+    Stopped,
+}
+
+/// What a tenant reports, for `/readyz`, summaries and logs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantStatus {
+    /// Its name.
+    pub name: String,
+    /// Its tenant id.
+    pub tenant_id: Option<String>,
+    /// Where it stands.
+    pub state: TenantState,
+    /// In this state since.
+    pub since: DateTime<Utc>,
+    /// When the last pass ended.
+    pub last_pass: Option<DateTime<Utc>>,
+    /// The last error, if the last pass failed.
+    pub last_error: Option<String>,
+    /// Passes finished.
+    pub passes: u64,
+    /// The last pass's summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+}
+
+/// What a running tenant shares with the service: its metrics, its client, its status.
+#[derive(Debug)]
+pub struct TenantShared {
+    /// Its name.
+    pub name: String,
+    /// Its metrics.
+    pub metrics: Arc<Metrics>,
+    client: std::sync::Mutex<Option<Client>>,
+    status: std::sync::Mutex<TenantStatus>,
+}
+
+impl TenantShared {
+    pub(crate) fn new(settings: &Settings) -> Self {
+        Self {
+            name: settings.name.clone(),
+            metrics: Arc::new(Metrics::default()),
+            client: std::sync::Mutex::new(None),
+            status: std::sync::Mutex::new(TenantStatus {
+                name: settings.name.clone(),
+                tenant_id: settings.tenant_id.as_ref().map(|t| t.value.clone()),
+                state: TenantState::Starting,
+                since: Utc::now(),
+                last_pass: None,
+                last_error: None,
+                passes: 0,
+                summary: None,
+            }),
+        }
+    }
+
+    /// Its status now.
+    pub fn status(&self) -> TenantStatus {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Its client, once built.
+    pub fn client(&self) -> Option<Client> {
+        self.client.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut TenantStatus)) {
+        if let Ok(mut s) = self.status.lock() {
+            let before = s.state;
+            f(&mut s);
+            if s.state != before {
+                s.since = Utc::now();
+            }
+        }
+    }
+
+    fn failed(&self, error: String) {
+        tracing::warn!(%error, "tenant pass failed");
+        self.update(|s| {
+            s.state = TenantState::Failing;
+            s.last_error = Some(error);
+        });
+    }
+
+    pub(crate) fn stopped(&self) {
+        self.update(|s| s.state = TenantState::Stopped);
+    }
+}
+
+/// How a fleet runs each tenant.
+#[derive(Debug, Clone)]
+pub struct TenantOptions {
+    /// Collection options (the tenant's content types replace `types`).
+    pub collect: Options,
+    /// Keep collecting, one pass per `interval`, until stopped.
+    pub follow: bool,
+    /// Pause between passes.
+    pub interval: Duration,
+    /// Start subscriptions that are not enabled.
+    pub auto_start: bool,
+}
+
+/// Everything one tenant's loop needs.
+pub(crate) struct TenantRun {
+    pub(crate) settings: Settings,
+    pub(crate) shared: Arc<TenantShared>,
+    pub(crate) opts: TenantOptions,
+    pub(crate) spec: SinkSpec,
+    pub(crate) writer: WriterHandle,
+    pub(crate) global: Arc<Semaphore>,
+    pub(crate) store: Option<Arc<o365_store::Store>>,
+    pub(crate) stop: Stop,
+}
+
+impl TenantRun {
+    /// Pre-flight, a pass, a pause; until stopped (or after one pass without `follow`).
+    pub(crate) async fn run(self) {
+        let s = &self.settings;
+        let (client, tenant) = match (s.client(), s.tenant()) {
+            (Ok(c), Ok(t)) => (c, t.to_string()),
+            (Err(e), _) | (_, Err(e)) => {
+                self.shared.failed(format!("configuration: {e}"));
+                if self.opts.follow {
+                    // Nothing to retry until the configuration changes (a reload restarts it).
+                    self.stop.wait().await;
+                }
+                return;
+            }
+        };
+        if let Ok(mut c) = self.shared.client.lock() {
+            *c = Some(client.clone());
+        }
+        let mut collect = self.opts.collect.clone();
+        collect.types = s.content_types.value.clone();
+        let collector = Collector::new(
+            client.clone(),
+            tenant.clone(),
+            self.spec.clone(),
+            collect.clone(),
+        )
+        .with_writer(self.writer.clone())
+        .with_global_limit(self.global.clone())
+        .with_metrics(self.shared.metrics.clone());
+        let collector = match &self.store {
+            Some(st) => collector.with_ledger(st.clone()),
+            None => collector,
+        };
+        loop {
+            let pre = crate::preflight::check(
+                s,
+                self.store.as_ref(),
+                &client,
+                &tenant,
+                &collect.types,
+                self.opts.auto_start,
+            )
+            .await;
+            match pre {
+                Err(f) => self
+                    .shared
+                    .failed(format!("{} (fix: {})", f.message, f.fix)),
+                Ok(p) => {
+                    for w in &p.warnings {
+                        tracing::warn!(warning = %w);
+                    }
+                    match collector.run_once(&self.stop).await {
+                        Ok(sum) => {
+                            let first_error = sum
+                                .types
+                                .iter()
+                                .flat_map(|t| t.errors.iter())
+                                .next()
+                                .map(|e| e.to_string());
+                            tracing::info!(
+                                events = sum.events_written,
+                                blobs = sum.blobs_done,
+                                seconds = sum.seconds,
+                                ok = first_error.is_none(),
+                                "pass finished"
+                            );
+                            self.shared.update(|st| {
+                                st.passes += 1;
+                                st.last_pass = Some(Utc::now());
+                                st.state = if first_error.is_some() {
+                                    TenantState::Failing
+                                } else {
+                                    TenantState::Ok
+                                };
+                                if first_error.is_some() {
+                                    st.last_error = first_error;
+                                }
+                                st.summary = Some(sum);
+                            });
+                        }
+                        Err(e) => self.shared.failed(e.to_string()),
+                    }
+                }
+            }
+            if !self.opts.follow || self.stop.is_stopped() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.opts.interval) => {}
+                _ = self.stop.wait() => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! `o365mgmt serve` (the long-running service) and `collect --all-tenants` (every tenant at
+//! once): a fleet of tenant loops into one sink.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use o365_actions::config::Settings;
+use o365_collect::{Fleet, Shard, TenantOptions, TenantState, TenantStatus};
+
+use crate::cli::{CollectArgs, Global, Output, ServeArgs};
+use crate::pass::{duration, options, self_usage, sink_spec};
+use crate::setup::{fleet, open_store};
+use crate::{out, warn};
+
+/// The tenants of this instance: every configured one in its shard.
+fn tenants(g: &Global, shard: Shard) -> anyhow::Result<Vec<Settings>> {
+    let f = fleet(g)?;
+    for w in &f.warnings {
+        warn(w);
+    }
+    let all = f.tenants.len();
+    let mine: Vec<Settings> = f
+        .tenants
+        .into_iter()
+        .filter(|t| shard.owns(&t.name))
+        .collect();
+    if all == 0 {
+        bail!("no tenant is configured: set tenant_id (and client_id, a secret) at the top level of the config file, or add [[tenants]] tables");
+    }
+    tracing::info!(shard = %shard, configured = all, here = mine.len(), "tenants of this instance");
+    Ok(mine)
+}
+
+/// Open the fleet's sink, state and options; `settings` gives the process-wide settings.
+fn start(
+    settings: &Settings,
+    sink: Option<&str>,
+    opts: TenantOptions,
+    max_in_flight: usize,
+) -> anyhow::Result<Fleet> {
+    let spec = sink_spec(settings, sink)?;
+    spec.check()?;
+    let store = open_store(settings)?;
+    Ok(Fleet::start(spec, opts, Some(store), max_in_flight)?)
+}
+
+/// `collect --all-tenants`: one pass of every tenant (or follow them), then a summary each.
+pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<ExitCode> {
+    if g.tenant.is_some() {
+        bail!("--all-tenants collects every tenant: leave out --tenant");
+    }
+    let (collect, interval) = options(&args.pass)?;
+    let tenants = tenants(g, Shard::ALL)?;
+    let opts = TenantOptions {
+        collect,
+        follow: args.follow,
+        interval,
+        auto_start: args.auto_start,
+    };
+    let fleet = Arc::new(start(&tenants[0], args.sink.as_deref(), opts, 64)?);
+    fleet.apply(tenants).await;
+    if args.follow {
+        crate::shutdown_signal().await;
+    } else {
+        let f = fleet.clone();
+        tokio::select! {
+            _ = f.wait() => {}
+            _ = crate::shutdown_signal() => {}
+        }
+    }
+    let statuses = fleet.statuses().await;
+    fleet.shutdown().await?;
+    let ok = statuses.iter().all(|s| s.state == TenantState::Ok);
+    let (cpu, rss) = self_usage();
+    match fmt {
+        Output::Json => out(&format!(
+            "{}\n",
+            serde_json::json!({"tenants": statuses, "cpu_seconds": cpu, "peak_rss_bytes": rss})
+        )),
+        Output::Text => {
+            let mut t = String::new();
+            for s in &statuses {
+                let (events, blobs) = s
+                    .summary
+                    .as_ref()
+                    .map(|x| (x.events_written, x.blobs_done))
+                    .unwrap_or_default();
+                t.push_str(&format!(
+                    "{:<20} {:<9} events {events:>9}  blobs {blobs:>6}{}\n",
+                    s.name,
+                    format!("{:?}", s.state).to_lowercase(),
+                    s.last_error
+                        .as_ref()
+                        .map(|e| format!("  error: {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+            out(&t);
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What the HTTP handlers share.
+struct App {
+    fleet: Arc<Fleet>,
+    ready_after: chrono::Duration,
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let tenants = app.fleet.tenants().await;
+    let clients: Vec<_> = tenants.iter().map(|t| t.client()).collect();
+    let samples: Vec<o365_collect::metrics::Sample<'_>> = tenants
+        .iter()
+        .zip(&clients)
+        .map(|(t, c)| o365_collect::metrics::Sample {
+            tenant: Some(&t.name),
+            metrics: &t.metrics,
+            client: c.as_ref(),
+        })
+        .collect();
+    let mut text = o365_collect::metrics::render(&samples);
+    text.push_str("# HELP o365_tenant_failing Whether the tenant's last pass failed (1) or not (0).\n# TYPE o365_tenant_failing gauge\n");
+    for t in &tenants {
+        let s = t.status();
+        text.push_str(&format!(
+            "o365_tenant_failing{{tenant=\"{}\"}} {}\n",
+            t.name,
+            u8::from(s.state == TenantState::Failing)
+        ));
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Ready unless a tenant has been failing for longer than `ready_after`.
+fn ready(statuses: &[TenantStatus], ready_after: chrono::Duration) -> (bool, Vec<String>) {
+    let now = chrono::Utc::now();
+    let failing: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.state == TenantState::Failing && now - s.since >= ready_after)
+        .map(|s| s.name.clone())
+        .collect();
+    (failing.is_empty(), failing)
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let mut statuses = app.fleet.statuses().await;
+    for s in &mut statuses {
+        s.summary = None;
+    }
+    let (ok, failing) = ready(&statuses, app.ready_after);
+    let body = serde_json::json!({"ready": ok, "failing": failing, "tenants": statuses});
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The listener's routes: probes open, /metrics (and /mcp) behind the token when one is set.
+fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Router> {
+    let token = match &args.auth_token_file {
+        Some(p) => Some(crate::mcp::read_token(p)?),
+        None => None,
+    };
+    let loopback = addr.ip().is_loopback();
+    if !loopback && token.is_none() {
+        if args.mcp {
+            bail!("refusing to serve /mcp on {addr} without authentication: give --auth-token-file FILE, or listen on 127.0.0.1");
+        }
+        warn(&format!(
+            "--listen {addr} is beyond loopback: every host that can reach it reads /metrics (tenant names, volumes, errors) without authentication; give --auth-token-file or listen on 127.0.0.1"
+        ));
+    }
+    let mut guarded = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(app.clone());
+    if args.mcp {
+        let s = crate::setup::settings(g)
+            .map_err(|e| anyhow!("--mcp serves one tenant's actions: {e}"))?;
+        let store = open_store(&s)?;
+        let runner = Arc::new(o365_actions::Runner::new(s, Some(store), "mcp"));
+        guarded = guarded.merge(o365_mcp::router(runner, loopback));
+    }
+    if let Some(t) = &token {
+        guarded = o365_mcp::require_token(guarded, t);
+    }
+    Ok(Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(app)
+        .merge(guarded))
+}
+
+/// `o365mgmt serve`.
+pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s).map_err(|e| anyhow!(e))?,
+        None => Shard::ALL,
+    };
+    let (collect, interval) = options(&args.pass)?;
+    let ready_after = match &args.ready_after {
+        Some(v) => duration(
+            "--ready-after",
+            v,
+            chrono::Duration::seconds(1),
+            chrono::Duration::days(7),
+        )?,
+        None => chrono::Duration::minutes(10),
+    };
+    let tenants = tenants(g, shard)?;
+    let process = fleet(g)?
+        .tenants
+        .into_iter()
+        .next()
+        .context("no tenant is configured")?;
+    let opts = TenantOptions {
+        collect,
+        follow: true,
+        interval,
+        auto_start: args.auto_start,
+    };
+    let max = args.max_in_flight.unwrap_or(64) as usize;
+    let fleet = Arc::new(start(&process, args.sink.as_deref(), opts, max)?);
+    let app = Arc::new(App {
+        fleet: fleet.clone(),
+        ready_after,
+    });
+    let routes = routes(g, args, app, args.listen)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("--listen {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    let applied = fleet.apply(tenants).await;
+    out(&format!(
+        "{}\n",
+        serde_json::json!({"listen": format!("http://{bound}"), "shard": shard.to_string(), "tenants": applied.added})
+    ));
+    let stop = o365_collect::Stop::default();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            axum::serve(listener, routes)
+                .with_graceful_shutdown(async move { stop.wait().await })
+                .await
+        }
+    });
+    reload_until_stopped(g, shard, &fleet).await;
+    tracing::info!("stopping: blobs in flight finish, progress is saved");
+    let result = fleet.shutdown().await;
+    stop.stop();
+    let _ = server.await;
+    result.context("the sink could not finish")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reload the tenants on SIGHUP until SIGINT or SIGTERM.
+async fn reload_until_stopped(g: &Global, shard: Shard, fleet: &Fleet) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            crate::shutdown_signal().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = crate::shutdown_signal() => return,
+                _ = hup.recv() => match tenants(g, shard) {
+                    Ok(t) => {
+                        let applied = fleet.apply(t).await;
+                        tracing::info!(added = ?applied.added, removed = ?applied.removed, restarted = ?applied.restarted, unchanged = applied.unchanged.len(), "configuration reloaded");
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "configuration not reloaded: the tenants keep running as they were"),
+                },
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (g, shard, fleet);
+        crate::shutdown_signal().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_until_a_tenant_fails_for_long_enough() {
+        let st = |name: &str, state, ago: i64| TenantStatus {
+            name: name.into(),
+            tenant_id: None,
+            state,
+            since: chrono::Utc::now() - chrono::Duration::seconds(ago),
+            last_pass: None,
+            last_error: None,
+            passes: 0,
+            summary: None,
+        };
+        let grace = chrono::Duration::seconds(60);
+        assert!(
+            ready(
+                &[
+                    st("a", TenantState::Ok, 0),
+                    st("b", TenantState::Failing, 10)
+                ],
+                grace
+            )
+            .0
+        );
+        let (ok, failing) = ready(
+            &[
+                st("a", TenantState::Ok, 0),
+                st("b", TenantState::Failing, 61),
+            ],
+            grace,
+        );
+        assert!(!ok);
+        assert_eq!(failing, ["b"]);
+    }
+}
