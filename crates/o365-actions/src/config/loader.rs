@@ -77,7 +77,13 @@ impl Loader {
                     &field,
                     format!(
                         "unknown key {k:?}{}; known keys: {}, and [[tenants]]",
-                        did_you_mean(k, KEYS.iter().map(|k| k.name).chain(["tenants"])),
+                        // `tenants` takes tables: suggest it only for an array.
+                        did_you_mean(
+                            k,
+                            KEYS.iter()
+                                .map(|k| k.name)
+                                .chain(v.is_array().then_some("tenants"))
+                        ),
                         KEYS.map(|k| k.name).join(", ")
                     ),
                 ));

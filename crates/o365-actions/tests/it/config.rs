@@ -227,3 +227,93 @@ fn secrets_are_redacted_and_readable_files_warned() {
     let e = Loader::new().toml_file(&f).unwrap_err().to_string();
     assert!(e.contains("[redacted]"), "{e}");
 }
+
+#[test]
+fn tenants_inherit_connection_settings_and_keep_their_own_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = write(dir.path(), "fab.secret", "fabrikam-secret\n", 0o600);
+    std::env::set_var("O365_TEST_NORTHWIND_SECRET", "northwind-secret");
+    let f = write(
+        dir.path(),
+        "t.toml",
+        &format!(
+            r#"
+cloud = "gcc"
+requests_per_minute = 500
+tenant_id = "default.onmicrosoft.com"
+client_id = "top-client"
+client_secret = "{SECRET}"
+
+[[tenants]]
+name = "fabrikam"
+tenant_id = "fabrikam.onmicrosoft.com"
+client_id = "fab-client"
+client_secret_file = "{}"
+content_types = ["DLP.All", "audit.general"]
+
+[[tenants]]
+name = "northwind"
+tenant_id = "northwind.onmicrosoft.com"
+client_id = "nw-client"
+client_secret_env = "O365_TEST_NORTHWIND_SECRET"
+requests_per_minute = 100
+"#,
+            secret_file.display()
+        ),
+        0o600,
+    );
+    let mut l = Loader::new();
+    l.toml_file(&f).unwrap();
+    assert_eq!(l.tenant_names(), ["default", "fabrikam", "northwind"]);
+    let fleet = l.resolve_all().unwrap();
+    let fab = fleet.get("fabrikam").unwrap();
+    assert_eq!(fab.cloud.value.name(), "gcc", "connection settings are inherited");
+    assert_eq!(fab.requests_per_minute.value, 500);
+    assert_eq!(fab.client_id.as_ref().unwrap().value, "fab-client");
+    use secrecy::ExposeSecret as _;
+    assert_eq!(fab.client_secret.as_ref().unwrap().value.expose_secret(), "fabrikam-secret");
+    assert_eq!(
+        fab.content_types.value,
+        [o365_api::ContentType::DlpAll, o365_api::ContentType::General]
+    );
+    let nw = fleet.get("northwind").unwrap();
+    assert_eq!(nw.requests_per_minute.value, 100, "a tenant's own value wins");
+    assert_eq!(nw.client_secret.as_ref().unwrap().value.expose_secret(), "northwind-secret");
+    assert!(!format!("{fleet:?}").contains("northwind-secret"));
+    let def = fleet.get("default").unwrap();
+    assert_eq!(def.client_id.as_ref().unwrap().value, "top-client");
+    assert_eq!(def.content_types.value.len(), 5);
+
+    // Several tenants: one is chosen by name (a typo gets a did-you-mean), or `default`.
+    let one = |name: Option<&str>| {
+        let mut l = Loader::new();
+        l.toml_file(&f).unwrap();
+        if let Some(n) = name {
+            l.select(n);
+        }
+        l.resolve()
+    };
+    assert_eq!(one(None).unwrap().name, "default");
+    assert_eq!(one(Some("northwind")).unwrap().name, "northwind");
+    let e = one(Some("northwnd")).unwrap_err().to_string();
+    assert!(e.contains("did you mean \"northwind\"") && e.contains("fabrikam"), "{e}");
+
+    // Mistakes are named.
+    for (text, want) in [
+        ("[[tenants]]\nname = \"a\"\nstate = \"x\"\n", "at the top level"),
+        ("[[tenants]]\nname = \"a\"\n[[tenants]]\nname = \"a\"\n", "unique"),
+        ("[[tenants]]\ntenant_id = \"x\"\n", "needs a name"),
+        ("[[tenants]]\nname = \"bad name\"\n", "letters, digits"),
+        ("[[tenants]]\nname = \"a\"\nclient_secret_env = \"O365_TEST_UNSET_VAR\"\n", "O365_TEST_UNSET_VAR"),
+        ("[[tenants]]\nname = \"a\"\ncontent_types = [\"Audit.Exchnage\"]\n", "Did you mean Audit.Exchange?"),
+        ("tenants = 3\n", "array of tables"),
+    ] {
+        let g = write(dir.path(), "bad.toml", text, 0o600);
+        let mut l = Loader::new();
+        let e = match l.toml_file(&g) {
+            Err(e) => e.to_string(),
+            Ok(()) => l.resolve_all().unwrap_err().to_string(),
+        };
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}
