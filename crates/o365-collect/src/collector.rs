@@ -119,6 +119,9 @@ impl Collector {
             (None, Some(w)) => w.handle(),
             (None, None) => return Err(CollectError::WriterGone),
         };
+        if own.is_some() {
+            writer.prepare(vec![self.tenant.clone()]).await;
+        }
         let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let _ = writer
             .send(WriterMsg::Prune(

@@ -43,6 +43,7 @@ pub struct Fleet {
     opts: TenantOptions,
     store: Option<Arc<o365_store::Store>>,
     writer: std::sync::Mutex<Option<Writer>>,
+    stats: Arc<crate::writer::SinkStats>,
     handle: std::sync::Mutex<Option<WriterHandle>>,
     global: Arc<Semaphore>,
     running: Mutex<BTreeMap<String, Running>>,
@@ -63,7 +64,7 @@ fn fingerprint(s: &Settings) -> u64 {
     for row in s.show() {
         (row.key, row.value, row.source).hash(&mut h);
     }
-    if let Some(sec) = &s.client_secret {
+    if let Ok(Some(sec)) = s.secret() {
         sec.value.expose_secret().hash(&mut h);
     }
     if let Some(p) = &s.certificate_path {
@@ -82,7 +83,9 @@ impl Fleet {
     ) -> Result<Self, SinkError> {
         let writer = Writer::start(&spec, opts.collect.batch_blobs, max_in_flight + 64)?;
         let handle = writer.handle();
+        let stats = writer.stats();
         Ok(Self {
+            stats,
             spec,
             opts,
             store,
@@ -145,6 +148,12 @@ impl Fleet {
                 out.removed.push(name);
             }
         }
+        // Every tenant about to run, to the sink at once (Kafka starts their producers first).
+        let ids: Vec<String> = wanted
+            .values()
+            .filter_map(|s| s.tenant().ok().map(str::to_string))
+            .collect();
+        writer.prepare(ids).await;
         for (name, settings) in wanted {
             match running.get(&name) {
                 Some(r) if r.fingerprint == fingerprint(&settings) => out.unchanged.push(name),
@@ -174,6 +183,11 @@ impl Fleet {
             .values()
             .map(|r| r.shared.clone())
             .collect()
+    }
+
+    /// How the sink's commits go.
+    pub fn sink_stats(&self) -> Arc<crate::writer::SinkStats> {
+        self.stats.clone()
     }
 
     /// Every running tenant's status.

@@ -55,4 +55,4 @@ pub use shard::Shard;
 pub use sinks::{SinkError, SinkSpec, SinkSpecError, SpecContext, TypeStatus};
 pub use summary::{RunError, Summary, TypeSummary};
 pub use tenant::{TenantOptions, TenantShared, TenantState, TenantStatus};
-pub use writer::{Writer, WriterHandle};
+pub use writer::{SinkStats, Writer, WriterHandle};

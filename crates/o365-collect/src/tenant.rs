@@ -44,6 +44,8 @@ pub struct TenantStatus {
     pub last_pass: Option<DateTime<Utc>>,
     /// The last error, if the last pass failed.
     pub last_error: Option<String>,
+    /// How long the last pass took.
+    pub last_pass_seconds: Option<f64>,
     /// Passes finished.
     pub passes: u64,
     /// The last pass's summary.
@@ -75,6 +77,7 @@ impl TenantShared {
                 since: Utc::now(),
                 last_pass: None,
                 last_error: None,
+                last_pass_seconds: None,
                 passes: 0,
                 summary: None,
             }),
@@ -211,6 +214,7 @@ impl TenantRun {
                             self.shared.update(|st| {
                                 st.passes += 1;
                                 st.last_pass = Some(Utc::now());
+                                st.last_pass_seconds = Some(sum.seconds);
                                 st.state = if first_error.is_some() {
                                     TenantState::Failing
                                 } else {

@@ -2,6 +2,8 @@
 //! One writer may serve many tenants; a failure of one tenant's part fails only its blobs.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -21,8 +23,47 @@ pub(crate) enum WriterMsg {
     Cursor(CursorMove, Reply<()>),
     Gap(RetentionGap, Reply<()>),
     Prune(DateTime<Utc>),
+    Prepare(Vec<String>),
     Resume(String, ContentType, Reply<Option<Resume>>),
     DoneSince(String, ContentType, DateTime<Utc>, Reply<HashSet<String>>),
+}
+
+/// How the sink's commits go: a commit that hangs (a frozen broker, a full disk) shows here.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Commits made.
+    pub commits: AtomicU64,
+    /// Tenant parts of commits that failed (their blobs are fetched again later).
+    pub failures: AtomicU64,
+    /// Time spent committing, in milliseconds.
+    pub commit_ms: AtomicU64,
+    /// When the commit under way started (Unix ms), 0 when none is.
+    pub commit_started_ms: AtomicI64,
+    /// When the last commit ended (Unix ms).
+    pub last_commit_ms: AtomicI64,
+}
+
+impl SinkStats {
+    /// Prometheus text of these numbers.
+    pub fn render(&self) -> String {
+        let now = chrono::Utc::now().timestamp_millis();
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let started = self.commit_started_ms.load(Ordering::Relaxed);
+        let last = self.last_commit_ms.load(Ordering::Relaxed);
+        let secs = |ms: i64| ms.max(0) as f64 / 1000.0;
+        format!(
+            "# HELP o365_sink_commits_total Commits made by the sink.\n# TYPE o365_sink_commits_total counter\no365_sink_commits_total {}\n\
+# HELP o365_sink_commit_failures_total Tenant parts of commits that failed (fetched again later).\n# TYPE o365_sink_commit_failures_total counter\no365_sink_commit_failures_total {}\n\
+# HELP o365_sink_commit_seconds_total Time spent committing.\n# TYPE o365_sink_commit_seconds_total counter\no365_sink_commit_seconds_total {}\n\
+# HELP o365_sink_commit_in_progress_seconds How long the commit under way has been waiting (0 when none is): a stall shows here.\n# TYPE o365_sink_commit_in_progress_seconds gauge\no365_sink_commit_in_progress_seconds {}\n\
+# HELP o365_sink_seconds_since_last_commit Time since the last commit ended.\n# TYPE o365_sink_seconds_since_last_commit gauge\no365_sink_seconds_since_last_commit {}\n",
+            g(&self.commits),
+            g(&self.failures),
+            g(&self.commit_ms) as f64 / 1000.0,
+            if started == 0 { 0.0 } else { secs(now - started) },
+            if last == 0 { 0.0 } else { secs(now - last) },
+        )
+    }
 }
 
 /// A running writer. Clones of its sender may go to many collectors; the thread ends when the
@@ -30,6 +71,7 @@ pub(crate) enum WriterMsg {
 pub struct Writer {
     tx: mpsc::Sender<WriterMsg>,
     thread: std::thread::JoinHandle<Result<(), SinkError>>,
+    stats: Arc<SinkStats>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -49,11 +91,18 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<WriterMsg>(queue.max(1));
         let rt = tokio::runtime::Handle::current();
         let batch = batch.max(1);
+        let stats = Arc::new(SinkStats::default());
+        let s2 = stats.clone();
         let thread = std::thread::Builder::new()
             .name("o365-collect-writer".into())
-            .spawn(move || run(sink, rx, batch, rt))
+            .spawn(move || run(sink, rx, batch, rt, s2))
             .map_err(|e| SinkError::Bus(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { tx, thread })
+        Ok(Self { tx, thread, stats })
+    }
+
+    /// How the sink's commits go.
+    pub fn stats(&self) -> Arc<SinkStats> {
+        self.stats.clone()
     }
 
     /// A handle for collectors.
@@ -86,6 +135,11 @@ impl WriterHandle {
         r.await.map_err(|_| RunError::WriterGone)?
     }
 
+    /// Tell the sink which tenants are about to be collected.
+    pub async fn prepare(&self, tenants: Vec<String>) {
+        let _ = self.send(WriterMsg::Prepare(tenants)).await;
+    }
+
     /// Send without waiting for an answer.
     pub(crate) async fn send(&self, msg: WriterMsg) -> Result<(), RunError> {
         self.0.send(msg).await.map_err(|_| RunError::WriterGone)
@@ -103,9 +157,13 @@ fn run(
     mut rx: mpsc::Receiver<WriterMsg>,
     batch: usize,
     rt: tokio::runtime::Handle,
+    stats: Arc<SinkStats>,
 ) -> Result<(), SinkError> {
     const LINGER: Duration = Duration::from_millis(200);
-    let mut group = Group::default();
+    let mut group = Group {
+        stats,
+        ..Group::default()
+    };
     while let Some(first) = rx.blocking_recv() {
         let started = Instant::now();
         let mut next = Some(first);
@@ -121,6 +179,7 @@ fn run(
                     let _ = done.send(sink.record_gap(&g).map_err(|e| sink_err(&e)));
                 }
                 WriterMsg::Prune(t) => sink.prune(t)?,
+                WriterMsg::Prepare(t) => sink.prepare(&t),
                 WriterMsg::Resume(t, ct, reply) => {
                     let _ = reply.send(sink.resume(&t, ct).map_err(|e| sink_err(&e)));
                 }
@@ -158,6 +217,7 @@ fn run(
 struct Group {
     blobs: Vec<(BlobOut, Ack)>,
     cursors: Vec<(CursorMove, Reply<()>)>,
+    stats: Arc<SinkStats>,
 }
 
 impl Group {
@@ -169,7 +229,20 @@ impl Group {
         }
         let (blobs, acks): (Vec<BlobOut>, Vec<Ack>) = self.blobs.drain(..).unzip();
         let (cursors, replies): (Vec<CursorMove>, Vec<Reply<()>>) = self.cursors.drain(..).unzip();
-        let done = sink.commit(&blobs, &cursors)?;
+        let t0 = Instant::now();
+        let s = &self.stats;
+        s.commit_started_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        let done = sink.commit(&blobs, &cursors);
+        s.commit_started_ms.store(0, Ordering::Relaxed);
+        s.last_commit_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        s.commit_ms
+            .fetch_add(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+        s.commits.fetch_add(1, Ordering::Relaxed);
+        let done = done?;
+        s.failures
+            .fetch_add(done.failed.len() as u64, Ordering::Relaxed);
         for ((b, a), w) in blobs.iter().zip(acks).zip(&done.written) {
             match done.failed_for(&b.tenant) {
                 Some(e) => a.state.error(sink_err(e)),

@@ -131,6 +131,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         })
         .collect();
     let mut text = o365_collect::metrics::render(&samples);
+    text.push_str(&app.fleet.sink_stats().render());
     text.push_str("# HELP o365_tenant_failing Whether the tenant's last pass failed (1) or not (0).\n# TYPE o365_tenant_failing gauge\n");
     for t in &tenants {
         let s = t.status();
@@ -320,6 +321,7 @@ mod tests {
             since: chrono::Utc::now() - chrono::Duration::seconds(ago),
             last_pass: None,
             last_error: None,
+            last_pass_seconds: None,
             passes: 0,
             summary: None,
         };

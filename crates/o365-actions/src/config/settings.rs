@@ -26,11 +26,11 @@ pub struct Settings {
     pub tenant_id: Option<Sourced<String>>,
     /// Application id.
     pub client_id: Option<Sourced<String>>,
-    /// Client secret (wins over the certificate), given inline, in a file or in a variable.
+    /// Client secret given inline (wins over the file, the variable and the certificate).
     pub client_secret: Option<Sourced<SecretString>>,
-    /// The file the secret was read from, if so.
+    /// A file holding the secret, read when a client is built.
     pub client_secret_file: Option<Sourced<PathBuf>>,
-    /// The environment variable the secret was read from, if so.
+    /// An environment variable holding the secret, read when a client is built.
     pub client_secret_env: Option<Sourced<String>>,
     /// Certificate file.
     pub certificate_path: Option<Sourced<PathBuf>>,
@@ -97,7 +97,7 @@ impl Settings {
     pub(super) fn resolve(
         name: &str,
         v: Raw,
-        mut warnings: Vec<String>,
+        warnings: Vec<String>,
     ) -> Result<Settings, ConfigError> {
         let get = |n: &str| v.get(n).cloned();
         let bad = |n: &str, (val, src): &(String, Source), problem: String| ConfigError {
@@ -210,43 +210,7 @@ impl Settings {
         let secret = |n: &str| get(n).map(|(s, src)| Sourced::new(SecretString::from(s), src));
         let client_secret_file = path("client_secret_file");
         let client_secret_env = plain("client_secret_env");
-        // The secret: inline, else from its file, else from its variable.
-        let client_secret = match (secret("client_secret"), &client_secret_file, &client_secret_env) {
-            (Some(s), _, _) => Some(s),
-            (None, Some(f), _) => {
-                let text = o365_api::limits::read_file_capped(&f.value)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| ConfigError {
-                        field: "client_secret_file".into(),
-                        value: Some(f.value.display().to_string()),
-                        origin: Some(f.source.clone()),
-                        problem: "cannot read a secret from it: give a readable text file holding the secret's value".into(),
-                    })?;
-                if let Some(mode) = o365_store::files::readable_by_others(&f.value) {
-                    warnings.push(format!(
-                        "{} holds a secret and other users can read it (mode {mode:04o}): run `chmod 600 {}`",
-                        f.value.display(),
-                        f.value.display()
-                    ));
-                }
-                Some(Sourced::new(SecretString::from(text), f.source.clone()))
-            }
-            (None, None, Some(var)) => match std::env::var(&var.value) {
-                Ok(s) if !s.trim().is_empty() => Some(Sourced::new(SecretString::from(s), var.source.clone())),
-                _ => {
-                    return Err(ConfigError {
-                        field: "client_secret_env".into(),
-                        value: Some(var.value.clone()),
-                        origin: Some(var.source.clone()),
-                        problem: format!("the environment variable {} is not set or empty: export it with the secret's value", var.value),
-                    })
-                }
-            },
-            (None, None, None) => None,
-        };
+        let client_secret = secret("client_secret");
         Ok(Settings {
             name: name.to_string(),
             cloud: Sourced::new(cloud, cloud_src),
@@ -295,8 +259,8 @@ impl Settings {
                 "the application (client) ID of the app registration",
             )
         })?;
-        let creds = match (&self.client_secret, &self.certificate_path) {
-            (Some(s), _) => Credentials::Secret(s.value.clone()),
+        let creds = match (self.secret()?, &self.certificate_path) {
+            (Some(s), _) => Credentials::Secret(s.value),
             (None, Some(p)) => {
                 let cert = Certificate::from_file(
                     &p.value,
@@ -345,10 +309,56 @@ impl Settings {
         })
     }
 
+    /// The client secret: inline, else read from its file, else from its variable. A file
+    /// that others can read is refused with the fix (it holds a secret).
+    pub fn secret(&self) -> Result<Option<Sourced<SecretString>>, ConfigError> {
+        if let Some(s) = &self.client_secret {
+            return Ok(Some(s.clone()));
+        }
+        if let Some(f) = &self.client_secret_file {
+            let text = o365_api::limits::read_file_capped(&f.value)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ConfigError {
+                    field: "client_secret_file".into(),
+                    value: Some(f.value.display().to_string()),
+                    origin: Some(f.source.clone()),
+                    problem: "cannot read a secret from it: give a readable text file holding the secret's value".into(),
+                })?;
+            if let Some(mode) = o365_store::files::readable_by_others(&f.value) {
+                tracing::warn!(file = %f.value.display(), mode = format!("{mode:04o}"), "a file holding a secret is readable by other users: run chmod 600 on it");
+            }
+            return Ok(Some(Sourced::new(
+                SecretString::from(text),
+                f.source.clone(),
+            )));
+        }
+        if let Some(var) = &self.client_secret_env {
+            return match std::env::var(&var.value) {
+                Ok(s) if !s.trim().is_empty() => {
+                    Ok(Some(Sourced::new(SecretString::from(s), var.source.clone())))
+                }
+                _ => Err(ConfigError {
+                    field: "client_secret_env".into(),
+                    value: Some(var.value.clone()),
+                    origin: Some(var.source.clone()),
+                    problem: format!(
+                        "the environment variable {} is not set or empty: export it with the secret's value",
+                        var.value
+                    ),
+                }),
+            };
+        }
+        Ok(None)
+    }
+
     /// Whether the configured secret looks like a secret *ID* (a GUID) rather than its value.
     pub fn secret_looks_like_id(&self) -> bool {
-        self.client_secret
-            .as_ref()
+        self.secret()
+            .ok()
+            .flatten()
             .is_some_and(|s| o365_api::is_guid(s.value.expose_secret()))
     }
 

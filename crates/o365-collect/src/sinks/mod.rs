@@ -3,6 +3,7 @@
 //! record gaps, prune. A sink is one file here plus one line in [`SCHEMES`].
 
 pub mod jsonl;
+pub mod kafka;
 pub mod null;
 pub mod sqlite;
 pub mod stdout;
@@ -157,6 +158,11 @@ pub trait Sink: Send {
     fn record_gap(&mut self, gap: &RetentionGap) -> Result<(), SinkError>;
     /// Forget what can never be listed again (done blobs, seen ids older than `older_than`).
     fn prune(&mut self, older_than: DateTime<Utc>) -> Result<(), SinkError>;
+    /// These tenants are about to be collected: get ready for all of them at once (a sink
+    /// that needs nothing of the kind ignores it).
+    fn prepare(&mut self, tenants: &[String]) {
+        let _ = tenants;
+    }
 }
 
 /// How one kind of sink is named, checked, opened and read.
@@ -203,11 +209,16 @@ pub struct SpecContext {
 type Parser = fn(Option<&str>, &SpecContext) -> Result<SinkSpec, String>;
 
 /// Every sink: its scheme, the form it is written in, and its parser.
-pub const SCHEMES: [(&str, &str, Parser); 4] = [
+pub const SCHEMES: [(&str, &str, Parser); 5] = [
     ("sqlite", "sqlite:PATH", sqlite::parse),
     ("jsonl", "jsonl:PATH", jsonl::parse),
     ("stdout", "stdout", stdout::parse),
     ("null", "null", null::parse),
+    (
+        "kafka",
+        "kafka://HOST:PORT[,HOST:PORT]/TOPIC[?option=value&...]",
+        kafka::parse,
+    ),
 ];
 
 /// The path after `sqlite:` or `jsonl:`, or why it is missing.
@@ -319,7 +330,7 @@ mod tests {
         for bad in ["file.jsonl", "mysql:x"] {
             let e = p(bad).unwrap_err();
             assert!(
-                e.problem.contains("sqlite:PATH") && e.problem.contains("jsonl:PATH"),
+                e.problem.contains("sqlite:PATH") && e.problem.contains("kafka://"),
                 "{e}"
             );
             assert_eq!(e.spec, bad);

@@ -130,5 +130,8 @@ fn demo_runs_to_the_end() {
 
 mod cli;
 mod collect;
+mod fleet;
+mod kafka;
 mod mcp;
+mod python;
 mod reliability;

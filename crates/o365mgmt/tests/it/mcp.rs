@@ -1,53 +1,12 @@
 //! `o365mgmt mcp` driven by the official MCP Python SDK, over stdio and streamable HTTP.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
+
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use crate::bin;
 use crate::cli::Emu;
-
-/// The `mcp` release this suite is written against.
-const MCP_SDK: &str = "mcp==1.30.0";
-
-/// A Python with the MCP SDK: `O365_MCP_PYTHON` (set by .ci/run), else a virtualenv made once
-/// under the target directory (needs `python3` and access to PyPI).
-fn python() -> &'static Path {
-    static PY: OnceLock<PathBuf> = OnceLock::new();
-    PY.get_or_init(|| {
-        if let Ok(p) = std::env::var("O365_MCP_PYTHON") {
-            return PathBuf::from(p);
-        }
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
-        let py = venv.join("bin").join("python");
-        let ready = Command::new(&py)
-            .args(["-c", "import mcp"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ready {
-            let ok = Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status();
-            assert!(
-                ok.is_ok_and(|s| s.success()),
-                "python3 -m venv {} failed: install python3 (with venv)",
-                venv.display()
-            );
-            let ok = Command::new(&py)
-                .args(["-m", "pip", "install", "-q", MCP_SDK])
-                .status();
-            assert!(
-                ok.is_ok_and(|s| s.success()),
-                "pip install {MCP_SDK} failed: PyPI must be reachable"
-            );
-        }
-        py
-    })
-}
+use crate::python::python;
 
 fn script() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py")

@@ -1,0 +1,259 @@
+//! `kafka://HOST:PORT[,HOST:PORT]/TOPIC[?option=value&...]`: brokers, topics, and the client
+//! settings passed through to librdkafka (TLS, SASL), with secrets never shown.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+
+/// Options of the sink itself (the rest, with a dot in the name, go to librdkafka).
+const OWN: [(&str, &str); 4] = [
+    (
+        "checkpoint_topic",
+        "topic of the checkpoints (default: TOPIC.checkpoints)",
+    ),
+    (
+        "transactional_id_prefix",
+        "prefix of each tenant's transactional.id (default: o365mgmt)",
+    ),
+    (
+        "partitions",
+        "partitions of TOPIC when it is created (default: 1)",
+    ),
+    (
+        "replication_factor",
+        "replication of the topics when they are created (default: 1)",
+    ),
+];
+
+/// librdkafka settings whose values are secrets.
+const SECRET: [&str; 4] = [
+    "sasl.password",
+    "ssl.key.password",
+    "ssl.keystore.password",
+    "sasl.oauthbearer.client.secret",
+];
+
+/// librdkafka settings the sink sets itself: giving them would break its guarantees.
+const RESERVED: [&str; 6] = [
+    "transactional.id",
+    "enable.idempotence",
+    "isolation.level",
+    "acks",
+    "group.id",
+    "enable.auto.commit",
+];
+
+/// A parsed Kafka sink.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KafkaSpec {
+    /// `host:port,host:port`.
+    pub brokers: String,
+    /// The events topic.
+    pub topic: String,
+    /// The checkpoint topic.
+    pub checkpoint_topic: String,
+    /// Prefix of `transactional.id`.
+    pub prefix: String,
+    /// Partitions of the events topic when created.
+    pub partitions: i32,
+    /// Replication factor of created topics.
+    pub replication: i32,
+    /// librdkafka settings passed through.
+    pub client: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn topic_ok(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 249
+        && t != "."
+        && t != ".."
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+impl KafkaSpec {
+    /// Parse what follows `kafka:`.
+    pub fn parse(rest: &str) -> Result<KafkaSpec, String> {
+        let example = "e.g. kafka://127.0.0.1:9092/o365-audit?security.protocol=SASL_SSL&sasl.mechanism=SCRAM-SHA-512";
+        let body = rest
+            .strip_prefix("//")
+            .ok_or_else(|| format!("write the brokers after kafka://, {example}"))?;
+        let (path, query) = match body.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (body, None),
+        };
+        let (brokers, topic) = path
+            .split_once('/')
+            .ok_or_else(|| format!("name the topic after the brokers, {example}"))?;
+        for b in brokers.split(',') {
+            let ok = b
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !ok {
+                return Err(format!("broker {b:?} is not HOST:PORT, {example}"));
+            }
+        }
+        if !topic_ok(topic) {
+            return Err(format!(
+                "topic {topic:?}: use 1 to 249 letters, digits, '.', '_' or '-'"
+            ));
+        }
+        let mut s = KafkaSpec {
+            brokers: brokers.into(),
+            topic: topic.into(),
+            checkpoint_topic: format!("{topic}.checkpoints"),
+            prefix: "o365mgmt".into(),
+            partitions: 1,
+            replication: 1,
+            client: BTreeMap::new(),
+        };
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (percent_decode(k), percent_decode(v));
+            let number = |v: &str, max: i32| {
+                v.parse::<i32>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| format!("{k} = {v:?}: a whole number from 1 to {max}"))
+            };
+            match k.as_str() {
+                "checkpoint_topic" if topic_ok(&v) => s.checkpoint_topic = v,
+                "checkpoint_topic" => {
+                    return Err(format!("checkpoint_topic {v:?}: not a topic name"))
+                }
+                "transactional_id_prefix" if !v.is_empty() && v.len() <= 100 => s.prefix = v,
+                "transactional_id_prefix" => {
+                    return Err("transactional_id_prefix: 1 to 100 characters".into())
+                }
+                "partitions" => s.partitions = number(&v, 10_000)?,
+                "replication_factor" => s.replication = number(&v, 10)?,
+                k if RESERVED.contains(&k) => {
+                    return Err(format!(
+                        "{k} is set by the sink itself (exactly-once needs it); leave it out"
+                    ))
+                }
+                k if k.contains('.') => {
+                    s.client.insert(k.to_string(), v);
+                }
+                k => {
+                    let known: Vec<String> =
+                        OWN.iter().map(|(n, d)| format!("{n} ({d})")).collect();
+                    return Err(format!(
+                        "unknown option {k:?}: the sink takes {}, and librdkafka settings such as security.protocol, ssl.ca.location, sasl.mechanism, sasl.username, sasl.password",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        if !s.client.contains_key("sasl.password") {
+            if let Ok(p) = std::env::var("O365_KAFKA_SASL_PASSWORD") {
+                s.client.insert("sasl.password".into(), p);
+            }
+        }
+        Ok(s)
+    }
+
+    /// The spec as written, secrets shown as `[redacted]`.
+    pub fn name(&self) -> String {
+        let mut q: Vec<String> = Vec::new();
+        if self.checkpoint_topic != format!("{}.checkpoints", self.topic) {
+            q.push(format!("checkpoint_topic={}", self.checkpoint_topic));
+        }
+        for (k, v) in &self.client {
+            let shown = if SECRET.contains(&k.as_str()) {
+                "[redacted]"
+            } else {
+                v.as_str()
+            };
+            q.push(format!("{k}={shown}"));
+        }
+        let q = if q.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", q.join("&"))
+        };
+        format!("kafka://{}/{}{q}", self.brokers, self.topic)
+    }
+
+    /// A client configuration with the brokers and every passed-through setting.
+    pub fn config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.client {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// The transactional id of a tenant's producer.
+    pub fn transactional_id(&self, tenant: &str) -> String {
+        format!("{}-{tenant}", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_pass_through_and_redact() {
+        let s = KafkaSpec::parse("//a:9092,b:9093/audit?security.protocol=SASL_SSL&sasl.mechanism=SCRAM-SHA-512&sasl.username=u&sasl.password=p%40ss&partitions=6").unwrap();
+        assert_eq!(s.brokers, "a:9092,b:9093");
+        assert_eq!(
+            (s.topic.as_str(), s.checkpoint_topic.as_str()),
+            ("audit", "audit.checkpoints")
+        );
+        assert_eq!(s.partitions, 6);
+        assert_eq!(s.client["sasl.password"], "p@ss");
+        let name = s.name();
+        assert!(
+            name.contains("sasl.password=[redacted]") && !name.contains("p@ss"),
+            "{name}"
+        );
+        assert!(!format!("{s:?}").contains("p@ss"));
+        assert_eq!(s.transactional_id("t1"), "o365mgmt-t1");
+        for (bad, want) in [
+            ("a:9092/t", "after kafka://"),
+            ("//a/t", "HOST:PORT"),
+            ("//a:9092", "name the topic"),
+            ("//a:9092/bad topic", "letters, digits"),
+            ("//a:9092/t?transactional.id=x", "set by the sink"),
+            ("//a:9092/t?color=red", "unknown option"),
+            ("//a:9092/t?partitions=0", "1 to 10000"),
+        ] {
+            let e = KafkaSpec::parse(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+}
