@@ -81,7 +81,10 @@ impl Fleet {
         store: Option<Arc<o365_store::Store>>,
         max_in_flight: usize,
     ) -> Result<Self, SinkError> {
-        let writer = Writer::start(&spec, opts.collect.batch_blobs, max_in_flight + 64)?;
+        // A commit may take every blob in flight: with many tenants, a tenant's share of a
+        // smaller group would be a blob or two (and a Kafka transaction each).
+        let batch = opts.collect.batch_blobs.max(max_in_flight);
+        let writer = Writer::start(&spec, batch, max_in_flight + 64)?;
         let handle = writer.handle();
         let stats = writer.stats();
         Ok(Self {

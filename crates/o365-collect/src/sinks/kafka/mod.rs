@@ -3,6 +3,9 @@
 //! transactions; the checkpoints live in a compacted topic beside the events, so the collector
 //! needs no local state at all.
 
+mod batch;
+mod producer;
+mod reader;
 mod records;
 mod spec;
 mod tail;
@@ -59,7 +62,7 @@ impl SinkKind for KafkaSink {
     fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
         // Read only: no producer is made, so nothing is fenced.
         topics::ensure(&self.0)?;
-        let mut r = writer::Reader::new(&self.0)?;
+        let mut r = reader::Reader::new(&self.0)?;
         r.catch_up()?;
         let Some(st) = r.checkpoints.tenants.remove(tenant) else {
             return Ok(None);

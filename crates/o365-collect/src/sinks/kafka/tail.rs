@@ -4,7 +4,7 @@
 //! producer starts. A broker that filters aborted data from `read_committed` reads hides its
 //! records; one that does not leaves them visible. Either way, exactly once means: what any
 //! consumer can see is never written again. So each transaction records, after its events are
-//! acknowledged, the tail of the events topic (next offset per partition) in its checkpoint;
+//! acknowledged, the tail of the events topic (the end of each partition then) in its checkpoint;
 //! when a tenant's producer starts, the events topic is read from that tail, and every event of
 //! the tenant found there counts as written. On a filtering broker nothing is found; on the
 //! other kind, the killed transaction's visible events are found and not repeated.
@@ -15,80 +15,80 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{DeliveryResult, Headers, Message};
-use rdkafka::producer::ProducerContext;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
 
+use super::reader::{EndIsNews, FETCH_WAIT_MS};
 use super::spec::KafkaSpec;
-use super::writer::EndIsNews;
 use crate::checkpoint::dedup_key;
 use crate::sinks::SinkError;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A producer context that remembers, per partition of the events topic, the offset after the
-/// last record it delivered.
-pub(super) struct Delivered {
-    topic: String,
-    next: Mutex<HashMap<i32, i64>>,
-}
-
-impl Delivered {
-    pub(super) fn new(topic: &str) -> Self {
-        Self {
-            topic: topic.into(),
-            next: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The tail after everything delivered so far, over `base`.
-    pub(super) fn tail(&self, base: &HashMap<i32, i64>) -> HashMap<i32, i64> {
-        let mut t = base.clone();
-        if let Ok(n) = self.next.lock() {
-            for (p, o) in n.iter() {
-                let e = t.entry(*p).or_insert(0);
-                *e = (*e).max(*o);
-            }
-        }
-        t
-    }
-}
-
-impl ClientContext for Delivered {}
-
-impl ProducerContext for Delivered {
-    type DeliveryOpaque = ();
-    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        if let Ok(m) = r {
-            if m.topic() == self.topic {
-                if let Ok(mut n) = self.next.lock() {
-                    let e = n.entry(m.partition()).or_insert(0);
-                    *e = (*e).max(m.offset() + 1);
-                }
-            }
-        }
-    }
-}
-
 fn bus(e: impl std::fmt::Display) -> SinkError {
     SinkError::Bus(format!("kafka: reading the events topic: {e}"))
 }
 
-/// The current end of every partition of the events topic.
-pub(super) fn ends(spec: &KafkaSpec) -> Result<HashMap<i32, i64>, SinkError> {
-    let c: BaseConsumer<EndIsNews> = consumer(spec)?;
-    let md = c.fetch_metadata(Some(&spec.topic), TIMEOUT).map_err(bus)?;
-    let parts: Vec<i32> = md
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    let mut out = HashMap::new();
-    for p in parts {
-        let (_, high) = c.fetch_watermarks(&spec.topic, p, TIMEOUT).map_err(bus)?;
-        out.insert(p, high);
+/// The ends (high watermarks) of the events topic's partitions, asked of the brokers. Asked
+/// right after a transaction's events are acknowledged, they are at or beyond every one of
+/// them, and before anything of the tenant's next transaction: a valid tail.
+pub(super) struct Ends {
+    consumer: BaseConsumer<EndIsNews>,
+    topic: String,
+    partitions: Mutex<Vec<i32>>,
+}
+
+impl Ends {
+    /// A client for asking (it reads nothing).
+    pub(super) fn new(spec: &KafkaSpec) -> Result<Self, SinkError> {
+        let consumer = spec
+            .config()
+            .set("group.id", format!("{}-tail-reader", spec.prefix))
+            .set("enable.auto.commit", "false")
+            // The end of what is written, open transactions included.
+            .set("isolation.level", "read_uncommitted")
+            .create_with_context(EndIsNews)
+            .map_err(bus)?;
+        Ok(Self {
+            consumer,
+            topic: spec.topic.clone(),
+            partitions: Mutex::new(vec![]),
+        })
     }
-    Ok(out)
+
+    /// Every partition's end, the partitions looked up afresh.
+    pub(super) fn all(&self) -> Result<HashMap<i32, i64>, SinkError> {
+        let md = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), TIMEOUT)
+            .map_err(bus)?;
+        let parts: Vec<i32> = md
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        *self.partitions.lock().unwrap_or_else(|p| p.into_inner()) = parts.clone();
+        self.of(&parts).map_err(bus)
+    }
+
+    /// The ends of the partitions last looked up.
+    pub(super) fn known(&self) -> Result<HashMap<i32, i64>, KafkaError> {
+        let parts = self
+            .partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        self.of(&parts)
+    }
+
+    fn of(&self, parts: &[i32]) -> Result<HashMap<i32, i64>, KafkaError> {
+        let mut out = HashMap::new();
+        for p in parts {
+            let (_, high) = self.consumer.fetch_watermarks(&self.topic, *p, TIMEOUT)?;
+            out.insert(*p, high);
+        }
+        Ok(out)
+    }
 }
 
 fn consumer(spec: &KafkaSpec) -> Result<BaseConsumer<EndIsNews>, SinkError> {
@@ -97,37 +97,51 @@ fn consumer(spec: &KafkaSpec) -> Result<BaseConsumer<EndIsNews>, SinkError> {
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", FETCH_WAIT_MS)
         .create_with_context(EndIsNews)
         .map_err(bus)
 }
 
-/// The de-duplication keys of `tenant`'s events visible after `tail`.
+/// Event keys found beyond the tails, by tenant.
+pub(super) type Visible = HashMap<String, HashSet<(i64, i64)>>;
+
+/// The de-duplication keys of each tenant's events visible after its tail, in one read of the
+/// events topic (from the lowest tail of each partition to its end as it is now).
 pub(super) fn visible_after(
     spec: &KafkaSpec,
-    tenant: &str,
-    tail: &HashMap<i32, i64>,
-) -> Result<HashSet<(i64, i64)>, SinkError> {
+    ends: &Ends,
+    tails: &HashMap<String, HashMap<i32, i64>>,
+) -> Result<Visible, SinkError> {
+    let mut found: Visible = tails.keys().map(|t| (t.clone(), HashSet::new())).collect();
+    if tails.is_empty() {
+        return Ok(found);
+    }
     let c = consumer(spec)?;
-    let end = ends(spec)?;
+    let end = ends.all()?;
+    let from = |tenant: &str, p: i32| -> i64 {
+        tails
+            .get(tenant)
+            .and_then(|t| t.get(&p))
+            .copied()
+            .unwrap_or(0)
+    };
     let mut tpl = TopicPartitionList::new();
     let mut left: HashSet<i32> = HashSet::new();
     for (p, high) in &end {
-        let from = tail.get(p).copied().unwrap_or(0);
-        if from < *high {
-            tpl.add_partition_offset(&spec.topic, *p, Offset::Offset(from))
+        let lowest = tails.keys().map(|t| from(t, *p)).min().unwrap_or(0);
+        if lowest < *high {
+            tpl.add_partition_offset(&spec.topic, *p, Offset::Offset(lowest))
                 .map_err(bus)?;
             left.insert(*p);
         }
     }
-    let mut keys = HashSet::new();
     if left.is_empty() {
-        return Ok(keys);
+        return Ok(found);
     }
     c.assign(&tpl).map_err(bus)?;
-    let prefix = format!("{tenant}/");
     let deadline = Instant::now() + TIMEOUT;
     // To the end as it was at the start: past every transaction open then (read_committed
-    // waits for them), so nothing of this tenant's stays hidden behind another's.
+    // waits for them), so nothing of these tenants stays hidden behind another's.
     while !left.is_empty() {
         if Instant::now() > deadline {
             return Err(bus(format!(
@@ -140,11 +154,17 @@ pub(super) fn visible_after(
                 if m.offset() + 1 >= end.get(&m.partition()).copied().unwrap_or(0) {
                     left.remove(&m.partition());
                 }
-                let Some(id) = m
+                let Some((tenant, id)) = m
                     .key()
                     .and_then(|k| std::str::from_utf8(k).ok())
-                    .and_then(|k| k.strip_prefix(&prefix))
+                    .and_then(|k| k.split_once('/'))
                 else {
+                    continue;
+                };
+                if m.offset() < from(tenant, m.partition()) {
+                    continue;
+                }
+                let Some(keys) = found.get_mut(tenant) else {
                     continue;
                 };
                 let created = m
@@ -175,12 +195,14 @@ pub(super) fn visible_after(
             Some(Err(e)) => return Err(bus(e)),
         }
     }
-    if !keys.is_empty() {
-        tracing::warn!(
-            tenant,
-            events = keys.len(),
-            "events of an unfinished transaction are visible to consumers (this broker does not hide aborted data): they count as written"
-        );
+    for (tenant, keys) in &found {
+        if !keys.is_empty() {
+            tracing::warn!(
+                tenant,
+                events = keys.len(),
+                "events of an unfinished transaction are visible to consumers (this broker does not hide aborted data): they count as written"
+            );
+        }
     }
-    Ok(keys)
+    Ok(found)
 }

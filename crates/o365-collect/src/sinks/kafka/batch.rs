@@ -1,0 +1,265 @@
+//! What one tenant's transaction of blobs writes: its events (new ones only), then, once they
+//! are acknowledged, the records that say they are done, the cursors, and the tail: where the
+//! events topic ended before this transaction (a scan from there finds all of its events).
+
+use std::collections::{HashMap, HashSet};
+
+use o365_api::ContentType;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::BaseRecord;
+
+use super::producer::TenantProducer;
+use super::records::*;
+use super::spec::KafkaSpec;
+use crate::checkpoint::event_key;
+use crate::sinks::{BlobOut, CursorMove};
+
+/// One tenant's share of a commit.
+pub(super) struct Batch<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// Its blobs.
+    pub blobs: Vec<&'a BlobOut>,
+    /// Where each of them is in the commit.
+    pub index: Vec<usize>,
+    /// Its cursor moves.
+    pub cursors: Vec<&'a CursorMove>,
+}
+
+impl<'a> Batch<'a> {
+    /// A commit's blobs and cursor moves, by tenant.
+    pub fn split(blobs: &'a [BlobOut], cursors: &'a [CursorMove]) -> HashMap<&'a str, Self> {
+        fn of<'a, 'm>(
+            m: &'m mut HashMap<&'a str, Batch<'a>>,
+            tenant: &'a str,
+        ) -> &'m mut Batch<'a> {
+            m.entry(tenant).or_insert_with(|| Batch {
+                tenant,
+                blobs: vec![],
+                index: vec![],
+                cursors: vec![],
+            })
+        }
+        let mut out = HashMap::new();
+        for (i, b) in blobs.iter().enumerate() {
+            let batch = of(&mut out, &b.tenant);
+            batch.blobs.push(b);
+            batch.index.push(i);
+        }
+        for c in cursors {
+            of(&mut out, &c.tenant).cursors.push(c);
+        }
+        out
+    }
+}
+
+/// What a transaction of blobs wrote, to take into the checkpoint once committed.
+pub(super) struct Written {
+    /// Events written per blob (in the batch's order).
+    pub written: Vec<u64>,
+    keys: Vec<(i64, i64)>,
+    blobs: Vec<(String, BlobRec)>,
+    cursors: Vec<(ContentType, CursorRec)>,
+    /// The new tail, when events were written.
+    tail: HashMap<i32, i64>,
+}
+
+impl Written {
+    /// Take the committed transaction into the tenant's checkpoint.
+    pub fn apply(&self, st: &mut TenantState) {
+        st.seen.extend(self.keys.iter().copied());
+        for (id, rec) in &self.blobs {
+            let mut r = rec.clone();
+            r.keys.clear();
+            st.blobs.insert(id.clone(), r);
+        }
+        for (ct, rec) in &self.cursors {
+            st.cursors.insert(*ct, rec.clone());
+        }
+        if !self.tail.is_empty() {
+            st.tail = self.tail.clone();
+        }
+    }
+}
+
+fn event_headers(tenant: &str, b: &BlobOut, created: &str) -> OwnedHeaders {
+    OwnedHeaders::new_with_capacity(4)
+        .insert(Header {
+            key: "tenant",
+            value: Some(tenant),
+        })
+        .insert(Header {
+            key: "content_type",
+            value: Some(b.content_type.as_str()),
+        })
+        .insert(Header {
+            key: "content_id",
+            value: Some(b.content_id.as_str()),
+        })
+        .insert(Header {
+            key: "creation_time",
+            value: Some(created),
+        })
+}
+
+/// Write the batch into the open transaction of `p`. `before` is the end of the events topic's
+/// partitions before any of this transaction's events (the tail it records); `id` names this
+/// instance; `now` is when the cursors moved (ms).
+pub(super) fn write(
+    spec: &KafkaSpec,
+    before: &HashMap<i32, i64>,
+    id: &str,
+    p: &TenantProducer,
+    st: &TenantState,
+    batch: &Batch<'_>,
+    now: i64,
+) -> Result<Written, KafkaError> {
+    let tenant = batch.tenant;
+    let mut w = Written {
+        written: Vec::with_capacity(batch.blobs.len()),
+        keys: vec![],
+        blobs: vec![],
+        cursors: vec![],
+        tail: HashMap::new(),
+    };
+    let mut fresh: HashSet<(i64, i64)> = HashSet::new();
+    // Events first, acknowledged before any checkpoint record that counts them: whatever a
+    // consumer may see of this transaction, the checkpoint never claims more than that.
+    let mut per_blob: Vec<Vec<(i64, i64)>> = Vec::with_capacity(batch.blobs.len());
+    let mut key = String::new();
+    let mut created = String::new();
+    for b in &batch.blobs {
+        let mut mine = Vec::new();
+        for e in &b.events {
+            let k = event_key(tenant, e);
+            if st.seen.contains(&k) || !fresh.insert(k) {
+                continue; // a duplicate: already written, here or before
+            }
+            mine.push(k);
+            key.clear();
+            key.push_str(tenant);
+            key.push('/');
+            key.push_str(e.id());
+            created.clear();
+            if let Some(t) = &e.creation_time {
+                seconds(t, &mut created);
+            }
+            p.send(
+                BaseRecord::to(&spec.topic)
+                    .key(key.as_str())
+                    .payload(&e.raw[..])
+                    .headers(event_headers(tenant, b, &created)),
+            )?;
+        }
+        per_blob.push(mine);
+    }
+    if !fresh.is_empty() {
+        p.flush()?;
+    }
+    for (b, mine) in batch.blobs.iter().zip(per_blob) {
+        let rec = BlobRec {
+            w: id.to_string(),
+            ct: b.content_type,
+            created: ms(b.content_created),
+            events: b.events.len() as u64,
+            written: mine.len() as u64,
+            lost: b.lost.clone(),
+            keys: pack_keys(&mine),
+        };
+        let bkey = blob_key(tenant, &b.content_id);
+        p.send(
+            BaseRecord::to(&spec.checkpoint_topic)
+                .key(bkey.as_str())
+                .payload(&json(&rec)[..]),
+        )?;
+        w.written.push(mine.len() as u64);
+        w.keys.extend(mine);
+        w.blobs.push((b.content_id.clone(), rec));
+    }
+    for c in &batch.cursors {
+        let rec = CursorRec {
+            w: id.to_string(),
+            cursor: ms(c.cursor),
+            origin: st
+                .cursors
+                .get(&c.content_type)
+                .map_or(ms(c.origin), |o| o.origin),
+            service_now: ms(c.service_now),
+            at: now,
+        };
+        let ckey = cursor_key(tenant, c.content_type);
+        p.send(
+            BaseRecord::to(&spec.checkpoint_topic)
+                .key(ckey.as_str())
+                .payload(&json(&rec)[..]),
+        )?;
+        w.cursors.push((c.content_type, rec));
+    }
+    if !fresh.is_empty() {
+        // Where a scan for this transaction's events would start, should it never commit.
+        let mut tail = st.tail.clone();
+        for (part, end) in before {
+            let e = tail.entry(*part).or_insert(0);
+            *e = (*e).max(*end);
+        }
+        if tail != st.tail {
+            let rec = TailRec {
+                w: id.to_string(),
+                partitions: tail.clone(),
+            };
+            let tkey = tail_key(tenant);
+            p.send(
+                BaseRecord::to(&spec.checkpoint_topic)
+                    .key(tkey.as_str())
+                    .payload(&json(&rec)[..]),
+            )?;
+            w.tail = tail;
+        }
+    }
+    Ok(w)
+}
+
+/// `t` as `YYYY-MM-DDTHH:MM:SS` (chrono's formatter costs more than the rest of a record).
+fn seconds(t: &chrono::NaiveDateTime, out: &mut String) {
+    use chrono::{Datelike as _, Timelike as _};
+    let Ok(year) = u32::try_from(t.year()).map(|y| y.min(9999)) else {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S"));
+        return;
+    };
+    let mut b = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, digits: usize, mut v: u32| {
+        for i in (at..at + digits).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+}
+
+/// A record's value.
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn seconds_are_written_as_chrono_writes_them(secs in 0i64..253_402_300_799, nanos in 0u32..1_000_000_000) {
+            let t = chrono::DateTime::from_timestamp(secs, nanos).unwrap().naive_utc();
+            let mut s = String::new();
+            super::seconds(&t, &mut s);
+            prop_assert_eq!(s, t.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! One tenant's transactional producer: records sent, their acknowledgements awaited without
+//! busy waiting, transactions begun, committed and aborted.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::ClientContext;
+
+use super::spec::KafkaSpec;
+
+/// How long starting a producer may take (it waits for an older producer's open transaction to
+/// be aborted).
+const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the records of a transaction may take to be acknowledged, and its commit.
+pub(super) const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether an error means another producer with the same transactional id took over.
+pub(super) fn is_fenced(e: &KafkaError) -> bool {
+    let code = match e {
+        KafkaError::Transaction(t) => Some(t.code()),
+        other => other.rdkafka_error_code(),
+    };
+    matches!(
+        code,
+        Some(RDKafkaErrorCode::Fenced)
+            | Some(RDKafkaErrorCode::ProducerFenced)
+            | Some(RDKafkaErrorCode::InvalidProducerEpoch)
+    )
+}
+
+/// The producer's context: keeps the first record that failed (only failures are reported).
+#[derive(Default)]
+pub(super) struct Delivered {
+    failed: Mutex<Option<KafkaError>>,
+}
+
+impl Delivered {
+    fn take_failure(&self) -> Option<KafkaError> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl ClientContext for Delivered {}
+
+impl ProducerContext for Delivered {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = r {
+            let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            if f.is_none() {
+                *f = Some(e.clone());
+            }
+        }
+    }
+}
+
+/// A tenant's transactional producer (`transactional.id` from the tenant). No thread polls it:
+/// only failed records are reported, so an idle producer costs nothing.
+pub(super) struct TenantProducer {
+    inner: BaseProducer<Delivered>,
+}
+
+impl TenantProducer {
+    /// Make and start the producer: an older producer with the same transactional id is fenced
+    /// and its open transaction aborted.
+    pub(super) fn start(spec: &KafkaSpec, tenant: &str) -> Result<Self, KafkaError> {
+        let tid = spec.transactional_id(tenant);
+        let inner: BaseProducer<Delivered> = spec
+            .config()
+            .set("transactional.id", &tid)
+            .set("enable.idempotence", "true")
+            .set("transaction.timeout.ms", "60000")
+            .set("delivery.report.only.error", "true")
+            .create_with_context(Delivered::default())?;
+        inner.init_transactions(INIT_TIMEOUT)?;
+        tracing::info!(transactional_id = %tid, "producer ready: older producers of this tenant are fenced");
+        Ok(Self { inner })
+    }
+
+    /// Send a record, waiting for room in the producer's queue.
+    pub(super) fn send(&self, mut rec: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
+        let deadline = Instant::now() + COMMIT_TIMEOUT;
+        loop {
+            match self.inner.send(rec) {
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
+                    if Instant::now() < deadline =>
+                {
+                    rec = r;
+                    self.wait(Duration::from_millis(100))?;
+                }
+                Err((e, _)) => return Err(e),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    /// Wait up to `d` for the records sent to be acknowledged; whether they all are.
+    ///
+    /// This blocks in librdkafka's `rd_kafka_flush`, on a condition variable, and sends what is
+    /// queued at once. The wrapper offers no such wait: its flush and poll wait in whole slices
+    /// of their timeout (a commit would take 100 ms at least) or spin through the last
+    /// millisecond; looking again and again costs CPU for as long as a broker is slow.
+    #[allow(unsafe_code)]
+    fn wait(&self, d: Duration) -> Result<bool, KafkaError> {
+        let ms = i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: the pointer is the handle of this producer's client, which `self.inner` keeps
+        // alive for the whole call; librdkafka documents `rd_kafka_flush` as callable from any
+        // thread, and it neither keeps nor frees the handle.
+        let err =
+            unsafe { rdkafka::bindings::rd_kafka_flush(self.inner.client().native_ptr(), ms) };
+        // A failed record's report is queued for us (and holds the flush until taken in).
+        self.inner.poll(Duration::ZERO);
+        if let Some(e) = self.inner.context().take_failure() {
+            return Err(e);
+        }
+        Ok(err == rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR)
+    }
+
+    /// Wait until every record sent is acknowledged; a record that failed fails this.
+    pub(super) fn flush(&self) -> Result<(), KafkaError> {
+        let deadline = Instant::now() + COMMIT_TIMEOUT;
+        // In slices, so that a failed record is seen soon.
+        while !self.wait(Duration::from_millis(100))? {
+            if Instant::now() >= deadline {
+                return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
+            }
+        }
+        Ok(())
+    }
+
+    /// Run `fill` in one transaction, committed once every record is acknowledged. After a
+    /// failure the transaction is aborted (unless the producer was fenced: then there is
+    /// nothing left to abort).
+    pub(super) fn transaction<T>(
+        &self,
+        fill: impl FnOnce(&Self) -> Result<T, KafkaError>,
+    ) -> Result<T, KafkaError> {
+        let result = self
+            .inner
+            .begin_transaction()
+            .and_then(|()| fill(self))
+            .and_then(|t| {
+                self.flush()?;
+                self.inner.commit_transaction(COMMIT_TIMEOUT).map(|()| t)
+            });
+        if let Err(e) = &result {
+            if !is_fenced(e) {
+                let _ = self.inner.abort_transaction(COMMIT_TIMEOUT);
+            }
+        }
+        result
+    }
+}
