@@ -76,7 +76,7 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
         }
     }
     let statuses = fleet.statuses().await;
-    fleet.shutdown().await?;
+    finish(&fleet).await?;
     let ok = statuses.iter().all(|s| s.state == TenantState::Ok);
     let (cpu, rss) = self_usage();
     match fmt {
@@ -272,11 +272,25 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     });
     reload_until_stopped(g, shard, &fleet).await;
     tracing::info!("stopping: blobs in flight finish, progress is saved");
-    let result = fleet.shutdown().await;
+    let result = finish(&fleet).await;
     stop.stop();
     let _ = server.await;
-    result.context("the sink could not finish")?;
+    result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stop every tenant and make everything durable. A second SIGINT or SIGTERM (a sink that
+/// cannot finish: a broker gone) stops at once, with exit code 1: what was not committed is
+/// fetched again at the next start, so nothing is lost.
+async fn finish(fleet: &Fleet) -> anyhow::Result<()> {
+    tokio::select! {
+        r = fleet.shutdown() => r.context("the sink could not finish"),
+        _ = crate::shutdown_signal() => {
+            tracing::error!("second signal: stopping now; blobs not committed yet are fetched again at the next start");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Reload the tenants on SIGHUP until SIGINT or SIGTERM.

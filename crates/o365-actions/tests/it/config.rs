@@ -330,7 +330,7 @@ requests_per_minute = 100
         ("[[tenants]]\ntenant_id = \"x\"\n", "needs a name"),
         ("[[tenants]]\nname = \"bad name\"\n", "letters, digits"),
         (
-            "[[tenants]]\nname = \"a\"\nclient_secret_env = \"O365_TEST_UNSET_VAR\"\n",
+            "[[tenants]]\nname = \"a\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"0b8e6d2c-5a4f-4e3b-9c1d-2f7a8b9c0d1e\"\nclient_secret_env = \"O365_TEST_UNSET_VAR\"\n",
             "O365_TEST_UNSET_VAR",
         ),
         (

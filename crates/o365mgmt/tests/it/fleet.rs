@@ -85,6 +85,11 @@ impl Env {
         }
         let p = self.home.path().join("tenants.toml");
         std::fs::write(&p, t).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         p
     }
 
@@ -258,6 +263,16 @@ fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Wait until every tenant named finished a pass in this service.
+/// Wait until the service committed something to its sink.
+fn wait_for_a_commit(url: &str) {
+    wait_for(60, "a commit", || {
+        get(&format!("{url}/metrics"))
+            .1
+            .lines()
+            .any(|l| l.starts_with("o365_sink_commits_total ") && !l.ends_with(" 0"))
+    });
+}
+
 fn passes_done(url: &str, names: &[&str]) {
     wait_for(240, "a finished pass of every tenant", || {
         let (_, v) = readyz(url);
@@ -327,23 +342,37 @@ fn random_below(seed: &mut u64, n: u64) -> u64 {
 #[test]
 fn sigkill_the_service_five_times_still_exactly_once() {
     let broker = Broker::start();
-    let env = Env::new(3, 6.0, |cfg| cfg.faults.latency_ms = 20);
+    let env = Env::new(3, 24.0, |cfg| cfg.faults.latency_ms = 20);
     let config = env.config(&env.tenants);
     let sink = broker.sink("audit");
     let mut seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(7) as u64 | 1;
+    let mut mid_write = 0;
     for _ in 0..5 {
         let (mut child, url) = env.serve(&config, &["--sink", &sink]);
-        // Until something was written, then a random moment later.
-        wait_for(60, "events written", || {
-            get(&format!("{url}/metrics"))
-                .1
+        // Until something was written (or there was nothing left to write), then a random
+        // moment later.
+        let mut wrote = false;
+        wait_for(120, "events written or every pass done", || {
+            let m = get(&format!("{url}/metrics")).1;
+            wrote = m
                 .lines()
-                .any(|l| l.starts_with("o365_collect_events_total{") && !l.ends_with(" 0"))
+                .any(|l| l.starts_with("o365_collect_events_total{") && !l.ends_with(" 0"));
+            let idle = readyz(&url).1["tenants"].as_array().is_some_and(|a| {
+                a.len() == 3 && a.iter().all(|t| t["passes"].as_u64().unwrap_or(0) >= 1)
+            });
+            wrote || idle
         });
-        std::thread::sleep(Duration::from_millis(random_below(&mut seed, 1500)));
+        std::thread::sleep(Duration::from_millis(random_below(&mut seed, 700)));
+        let unfinished = readyz(&url).1["tenants"]
+            .as_array()
+            .is_none_or(|a| a.iter().any(|t| t["passes"].as_u64().unwrap_or(0) == 0));
+        if wrote && unfinished {
+            mid_write += 1;
+        }
         child.kill().unwrap();
         child.wait().unwrap();
     }
+    assert!(mid_write >= 2, "only {mid_write} of the kills came while events were being written: give the emulator more to serve");
     collect_all(&env, &config, &sink);
     env.assert_exactly_once(&config, &broker, "audit", &env.tenants);
 }
@@ -355,12 +384,7 @@ fn a_frozen_broker_stalls_the_service_which_then_finishes_exactly_once() {
     let config = env.config(&env.tenants);
     let sink = broker.sink("audit");
     let (mut child, url) = env.serve(&config, &["--sink", &sink]);
-    wait_for(60, "events written", || {
-        get(&format!("{url}/metrics"))
-            .1
-            .lines()
-            .any(|l| l.starts_with("o365_sink_commits_total ") && !l.ends_with(" 0"))
-    });
+    wait_for_a_commit(&url);
     broker.signal("-STOP");
     let frozen = Instant::now();
     let mut stall_seen = 0.0f64;
@@ -381,6 +405,56 @@ fn a_frozen_broker_stalls_the_service_which_then_finishes_exactly_once() {
     );
     passes_done(&url, &["t1", "t2", "t3"]);
     term(&mut child);
+    env.assert_exactly_once(&config, &broker, "audit", &env.tenants);
+}
+
+#[test]
+fn a_second_sigterm_stops_at_once_when_the_broker_hangs_and_nothing_is_lost() {
+    let broker = Broker::start();
+    let env = Env::new(3, 24.0, |cfg| cfg.faults.latency_ms = 20);
+    let config = env.config(&env.tenants);
+    let sink = broker.sink("audit");
+    let (mut child, url) = env.serve(&config, &["--sink", &sink]);
+    wait_for_a_commit(&url);
+    broker.signal("-STOP");
+    let pid = child.id().to_string();
+    let kill = |sig: &str| Command::new("kill").args([sig, &pid]).status().unwrap();
+    kill("-TERM");
+    // The first asks to finish (the tenants stop, and leave /readyz), which waits for the
+    // frozen broker...
+    let mut exited = None;
+    wait_for(30, "the shutdown to begin", || {
+        exited = child.try_wait().unwrap();
+        exited.is_some()
+            || readyz(&url).1["tenants"]
+                .as_array()
+                .is_some_and(|a| a.is_empty())
+    });
+    assert!(
+        exited.is_none(),
+        "finished with the broker frozen: {exited:?}"
+    );
+    kill("-TERM");
+    // ...the second stops at once.
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "still running 10 s after a second SIGTERM\n{}",
+            env.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success() || status.code() == Some(1),
+        "exit {status:?}\n{}",
+        env.logs()
+    );
+    broker.signal("-CONT");
+    collect_all(&env, &config, &sink);
     env.assert_exactly_once(&config, &broker, "audit", &env.tenants);
 }
 
@@ -519,7 +593,7 @@ fn failing_tenants_do_not_delay_the_others_and_readyz_names_them() {
 fn sighup_adds_and_removes_tenants_without_disturbing_the_others() {
     let env = Env::new(3, 2.0, |_| {});
     let first = env.config(&env.tenants[..2]);
-    let (mut s, url) = env.serve(&first, &["--interval", "1s"]);
+    let (mut s, url) = env.serve(&first, &["--interval", "1s", "--log-format", "json"]);
     passes_done(&url, &["t1", "t2"]);
     let since_of = |name: &str| -> String {
         readyz(&url).1["tenants"]
@@ -560,4 +634,21 @@ fn sighup_adds_and_removes_tenants_without_disturbing_the_others() {
         "t1 kept its loop, never restarted"
     );
     term(&mut s);
+    // JSON lines, the tenant on every line of a tenant's work.
+    let log = std::fs::read_dir(env.home.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    let passes: Vec<Value> = log
+        .lines()
+        .filter(|l| l.contains("pass finished"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(passes.len() >= 3, "{log}");
+    for p in &passes {
+        let tenant = p["span"]["tenant"].as_str().unwrap_or_default();
+        assert!(["t1", "t2", "t3"].contains(&tenant), "{p}");
+    }
 }
