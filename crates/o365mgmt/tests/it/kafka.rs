@@ -102,6 +102,32 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Write `events` of `tenant` outside any transaction (what a killed transaction leaves
+    /// visible on a broker that does not hide aborted data), read back like the sink's.
+    pub fn produce_stray(&self, topic: &str, tenant: &str, events: &[serde_json::Value]) {
+        use std::io::Write as _;
+        let mut child = Command::new(python())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_stray.py"))
+            .args([&self.addr, topic, tenant])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for e in events {
+            writeln!(stdin, "{e}").unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kafka_stray.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = Command::new("kill")

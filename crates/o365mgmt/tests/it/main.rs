@@ -132,6 +132,7 @@ mod cli;
 mod collect;
 mod fleet;
 mod kafka;
+mod kafka_sink;
 mod mcp;
 mod python;
 mod reliability;

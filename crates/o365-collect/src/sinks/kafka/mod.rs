@@ -4,8 +4,10 @@
 //! needs no local state at all.
 
 mod batch;
+mod owned;
 mod producer;
 mod reader;
+mod ready;
 mod records;
 mod spec;
 mod tail;

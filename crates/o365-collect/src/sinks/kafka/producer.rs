@@ -80,6 +80,18 @@ impl TenantProducer {
         Ok(Self { inner })
     }
 
+    /// Whether librdkafka found this producer fenced (a fatal error it may report apart from
+    /// the call that failed, e.g. when partitions are added to the transaction).
+    pub(super) fn fenced(&self) -> bool {
+        matches!(
+            self.inner.client().fatal_error(),
+            Some((
+                RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced,
+                _
+            ))
+        )
+    }
+
     /// Send a record, waiting for room in the producer's queue.
     pub(super) fn send(&self, mut rec: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
         let deadline = Instant::now() + COMMIT_TIMEOUT;

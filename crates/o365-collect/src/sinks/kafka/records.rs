@@ -5,7 +5,9 @@
 //! - `c|TENANT|TYPE`: the cursor of a content type and where its collection began;
 //! - `b|TENANT|CONTENT_ID`: a blob done, with the de-duplication keys of its events;
 //! - `g|TENANT|TYPE|START`: a range that could no longer be listed;
-//! - `t|TENANT|events`: the tail of the events topic after the tenant's last transaction.
+//! - `t|TENANT|events`: the tail of the events topic after the tenant's last transaction;
+//! - `s|TENANT|ID`: events found beyond the tail when a producer started (written by a
+//!   transaction that never committed, yet visible): their keys, kept before the tail moves on.
 
 use std::collections::{HashMap, HashSet};
 
@@ -78,6 +80,22 @@ pub struct TailRec {
     pub partitions: HashMap<i32, i64>,
 }
 
+/// A record of events found beyond the tail: the de-duplication keys of events that consumers
+/// can see although no blob record counts them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FoundRec {
+    /// The instance that wrote it.
+    #[serde(default)]
+    pub w: String,
+    /// Their keys, packed as a blob record's.
+    pub keys: String,
+}
+
+/// The record key of events found beyond a tenant's tail (`id` tells such records apart).
+pub fn found_key(tenant: &str, id: &str) -> String {
+    format!("s|{tenant}|{id}")
+}
+
 /// The record key of a tenant's tail.
 pub fn tail_key(tenant: &str) -> String {
     format!("t|{tenant}|events")
@@ -141,8 +159,10 @@ pub struct TenantState {
     pub cursors: HashMap<ContentType, CursorRec>,
     /// Blobs done (without their keys, which are in `seen`).
     pub blobs: HashMap<String, BlobRec>,
-    /// Every event key of every blob done.
+    /// Every event key of every blob done, and of every event found beyond a tail.
     pub seen: HashSet<(i64, i64)>,
+    /// Records of events found beyond a tail (by id): the newest of their keys' seconds.
+    pub found: HashMap<String, i64>,
     /// Gaps.
     pub gaps: HashMap<String, GapRec>,
     /// The tail of the events topic after its last transaction (empty before the first).
@@ -165,20 +185,34 @@ impl TenantState {
         self.blobs.insert(id, rec);
     }
 
-    /// Forget what is older than `older_than`: blobs (returned, to write tombstones for) and
-    /// event keys.
-    pub fn prune(&mut self, older_than: DateTime<Utc>) -> Vec<String> {
+    /// Take a record of events found beyond the tail in.
+    pub fn add_found(&mut self, id: String, rec: &FoundRec) {
+        let keys = unpack_keys(&rec.keys);
+        let newest = keys.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
+        self.seen.extend(keys);
+        self.found.insert(id, newest);
+    }
+
+    /// Forget what is older than `older_than`: blobs, records of events found, and event
+    /// keys. Returns the record keys of `tenant` to write tombstones for.
+    pub fn prune(&mut self, tenant: &str, older_than: DateTime<Utc>) -> Vec<String> {
         let cut = ms(older_than);
-        let gone: Vec<String> = self
-            .blobs
-            .iter()
-            .filter(|(_, b)| b.created < cut)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &gone {
-            self.blobs.remove(k);
-        }
         let secs = older_than.timestamp();
+        let mut gone: Vec<String> = vec![];
+        self.blobs.retain(|id, b| {
+            let keep = b.created >= cut;
+            if !keep {
+                gone.push(blob_key(tenant, id));
+            }
+            keep
+        });
+        self.found.retain(|id, newest| {
+            let keep = *newest >= secs;
+            if !keep {
+                gone.push(found_key(tenant, id));
+            }
+            keep
+        });
         self.seen.retain(|(t, _)| *t >= secs);
         gone
     }
@@ -243,6 +277,13 @@ impl Checkpoints {
             ("b", None) => {
                 st.blobs.remove(rest);
             }
+            ("s", Some(v)) => match serde_json::from_slice::<FoundRec>(v) {
+                Ok(f) => st.add_found(rest.to_string(), &f),
+                Err(e) => bad(e),
+            },
+            ("s", None) => {
+                st.found.remove(rest);
+            }
             ("t", Some(v)) => match serde_json::from_slice::<TailRec>(v) {
                 Ok(tr) => st.tail = tr.partitions,
                 Err(e) => bad(e),
@@ -304,6 +345,24 @@ mod tests {
         assert!(st.seen.contains(&(3, -4)));
         cp.apply(blob_key("t", "b1").as_bytes(), None, &none);
         assert!(cp.tenants["t"].blobs.is_empty());
+        let found = FoundRec {
+            w: "me".into(),
+            keys: pack_keys(&[(7, 8), (9, 10)]),
+        };
+        cp.apply(
+            found_key("t", "f1").as_bytes(),
+            Some(&serde_json::to_vec(&found).unwrap()),
+            &none,
+        );
+        let st = cp.tenants.get_mut("t").unwrap();
+        assert!(st.seen.contains(&(7, 8)) && st.seen.contains(&(9, 10)));
+        assert_eq!(st.found["f1"], 9);
+        // Pruning forgets the found events once all are older than the cut, with a tombstone.
+        assert!(st.prune("t", time(9_000)).is_empty());
+        assert_eq!(st.prune("t", time(10_000)), [found_key("t", "f1")]);
+        assert!(!st.seen.contains(&(9, 10)));
+        cp.apply(found_key("t", "f1").as_bytes(), None, &none);
+        assert!(cp.tenants["t"].found.is_empty());
         // Records of a tenant this instance writes are not taken from the topic.
         let skip: HashSet<String> = ["u".to_string()].into();
         cp.apply(

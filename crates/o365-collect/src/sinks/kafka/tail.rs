@@ -7,7 +7,9 @@
 //! acknowledged, the tail of the events topic (the end of each partition then) in its checkpoint;
 //! when a tenant's producer starts, the events topic is read from that tail, and every event of
 //! the tenant found there counts as written. On a filtering broker nothing is found; on the
-//! other kind, the killed transaction's visible events are found and not repeated.
+//! other kind, the killed transaction's visible events are found and not repeated. Their keys
+//! are recorded in the checkpoint at once (`s|` records): the tenant's next transaction moves
+//! the tail past them, and a later scan would no longer find them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
