@@ -40,12 +40,17 @@ fn blob(id: &str, events: &[Value]) -> BlobOut {
     }
 }
 
-/// Open the sink as a new instance would, commit `b`, and say how many events it wrote.
-fn commit_as_a_new_instance(spec: &SinkSpec, b: BlobOut) -> u64 {
+/// Open the sink as a new instance would and commit each blob in turn; the events each wrote.
+fn as_a_new_instance(spec: &SinkSpec, blobs: Vec<BlobOut>) -> Vec<u64> {
     let mut sink: Box<dyn Sink> = spec.open().unwrap();
-    let c = sink.commit(&[b], &[]).unwrap();
-    assert!(c.failed.is_empty(), "commit failed: {:?}", c.failed);
-    c.written[0]
+    blobs
+        .into_iter()
+        .map(|b| {
+            let c = sink.commit(&[b], &[]).unwrap();
+            assert!(c.failed.is_empty(), "commit failed: {:?}", c.failed);
+            c.written[0]
+        })
+        .collect()
 }
 
 #[test]
@@ -55,28 +60,33 @@ fn events_a_dead_transaction_left_visible_stay_written_after_the_tail_moves_on()
         stdout_checkpoint: std::env::temp_dir().join("unused"),
     };
     let spec = SinkSpec::parse(&broker.sink("audit"), &ctx).unwrap();
-    let all = events(0, 12);
+    let all = events(0, 15);
     // An instance writes blob 1.
-    assert_eq!(commit_as_a_new_instance(&spec, blob("b1", &all[0..3])), 3);
+    assert_eq!(as_a_new_instance(&spec, vec![blob("b1", &all[0..3])]), [3]);
     // Another began blob 2 and died: its first half is visible to consumers (this broker does
-    // not hide aborted data), and no checkpoint counts it.
+    // not hide aborted data), in one batch, and no checkpoint counts it.
     broker.produce_stray("audit", TENANT, &all[3..6]);
-    // The next instance writes blob 3: its tail moves past the visible half of blob 2.
-    assert_eq!(commit_as_a_new_instance(&spec, blob("b3", &all[9..12])), 3);
+    // The next instance writes blobs 3 and 4: its tail moves past the visible half of blob 2.
+    assert_eq!(
+        as_a_new_instance(
+            &spec,
+            vec![blob("b3", &all[9..12]), blob("b4", &all[12..15])]
+        ),
+        [3, 3]
+    );
     // The one after that writes blob 2: only its second half is new.
     assert_eq!(
-        commit_as_a_new_instance(&spec, blob("b2", &all[3..9])),
-        3,
+        as_a_new_instance(&spec, vec![blob("b2", &all[3..9])]),
+        [3],
         "events that consumers could already see were written again"
     );
     let read = broker.read("audit");
-    let got = &read.by_tenant[TENANT];
+    let mut got = read.by_tenant[TENANT].clone();
     let mut want: Vec<String> = all
         .iter()
         .map(|e| e["Id"].as_str().unwrap().to_string())
         .collect();
-    let mut sorted = got.clone();
-    sorted.sort();
+    got.sort();
     want.sort();
-    assert_eq!(sorted, want, "each event once");
+    assert_eq!(got, want, "each event once");
 }

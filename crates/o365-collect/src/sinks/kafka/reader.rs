@@ -112,7 +112,10 @@ impl Reader {
             .consumer
             .fetch_watermarks(&self.topic, 0, READ_TIMEOUT)
             .map_err(|e| bus("checkpoint topic offsets", e))?;
-        while self.position < high {
+        // Some brokers answer the offsets query with less than the end (the start of the last
+        // batch, plus one): when there is news, it is read until the fetch reports the end.
+        let mut at_end = self.position >= high;
+        while self.position < high || !at_end {
             if Instant::now() > deadline {
                 return Err(bus(
                     "reading the checkpoints",
@@ -122,6 +125,7 @@ impl Reader {
             match self.consumer.poll(Duration::from_millis(500)) {
                 None => {}
                 Some(Ok(m)) => {
+                    at_end = false;
                     self.position = m.offset() + 1;
                     if let Some(k) = m.key() {
                         self.checkpoints.apply(k, m.payload(), &self.skip);
@@ -129,6 +133,7 @@ impl Reader {
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {
                     // At the end of what is committed; markers and aborted records are skipped.
+                    at_end = true;
                     if let Some(p) = self.consumer_position() {
                         self.position = self.position.max(p);
                     }

@@ -32,8 +32,8 @@ fn bus(e: impl std::fmt::Display) -> SinkError {
 }
 
 /// The ends (high watermarks) of the events topic's partitions, asked of the brokers. Asked
-/// right after a transaction's events are acknowledged, they are at or beyond every one of
-/// them, and before anything of the tenant's next transaction: a valid tail.
+/// before a transaction's events are sent, they are at or before every one of them: a valid
+/// tail (a broker that answers with less than the end only makes the next scan longer).
 pub(super) struct Ends {
     consumer: BaseConsumer<EndIsNews>,
     topic: String,
@@ -129,12 +129,15 @@ pub(super) fn visible_after(
     };
     let mut tpl = TopicPartitionList::new();
     let mut left: HashSet<i32> = HashSet::new();
+    // Per partition, the offset after the last record read.
+    let mut next: HashMap<i32, i64> = HashMap::new();
     for (p, high) in &end {
         let lowest = tails.keys().map(|t| from(t, *p)).min().unwrap_or(0);
         if lowest < *high {
             tpl.add_partition_offset(&spec.topic, *p, Offset::Offset(lowest))
                 .map_err(bus)?;
             left.insert(*p);
+            next.insert(*p, lowest);
         }
     }
     if left.is_empty() {
@@ -143,7 +146,9 @@ pub(super) fn visible_after(
     c.assign(&tpl).map_err(bus)?;
     let deadline = Instant::now() + TIMEOUT;
     // To the end as it was at the start: past every transaction open then (read_committed
-    // waits for them), so nothing of these tenants stays hidden behind another's.
+    // waits for them), so nothing of these tenants stays hidden behind another's. A partition
+    // is done when a fetch reports its end (some brokers answer the offsets query with less
+    // than the end: the start of the last batch, plus one).
     while !left.is_empty() {
         if Instant::now() > deadline {
             return Err(bus(format!(
@@ -153,9 +158,7 @@ pub(super) fn visible_after(
         match c.poll(Duration::from_millis(500)) {
             None => {}
             Some(Ok(m)) => {
-                if m.offset() + 1 >= end.get(&m.partition()).copied().unwrap_or(0) {
-                    left.remove(&m.partition());
-                }
+                next.insert(m.partition(), m.offset() + 1);
                 let Some((tenant, id)) = m
                     .key()
                     .and_then(|k| std::str::from_utf8(k).ok())
@@ -182,16 +185,18 @@ pub(super) fn visible_after(
                     .unwrap_or(0);
                 keys.insert((created, dedup_key(tenant, id)));
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => {
+            Some(Err(KafkaError::PartitionEOF(p))) => {
                 // At the end of what is stable: done once that is the end we set out for.
+                let mut at = next.get(&p).copied().unwrap_or(0);
                 if let Ok(pos) = c.position() {
-                    for e in pos.elements() {
+                    for e in pos.elements().iter().filter(|e| e.partition() == p) {
                         if let Offset::Offset(o) = e.offset() {
-                            if o >= end.get(&e.partition()).copied().unwrap_or(0) {
-                                left.remove(&e.partition());
-                            }
+                            at = at.max(o);
                         }
                     }
+                }
+                if at >= end.get(&p).copied().unwrap_or(0) {
+                    left.remove(&p);
                 }
             }
             Some(Err(e)) => return Err(bus(e)),
