@@ -23,6 +23,7 @@ pub struct ClientBuilder {
     publisher_id: Option<String>,
     token_version: TokenVersion,
     verify_tls: bool,
+    ca_pem: Option<Vec<u8>>,
     timeout: Duration,
     max_response_bytes: usize,
     retry: RetryPolicy,
@@ -43,6 +44,7 @@ impl ClientBuilder {
             publisher_id: None,
             token_version: TokenVersion::V2,
             verify_tls: true,
+            ca_pem: None,
             timeout: Duration::from_secs(60),
             max_response_bytes: 256 * 1024 * 1024,
             retry: RetryPolicy::default(),
@@ -80,6 +82,12 @@ impl ClientBuilder {
     /// Verify TLS certificates (on by default).
     pub fn verify_tls(mut self, on: bool) -> Self {
         self.verify_tls = on;
+        self
+    }
+    /// Also trust these CA certificates (PEM, one or more), besides the built-in roots: a
+    /// private CA, or a TLS-inspecting proxy's.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
         self
     }
     /// Timeout of one request.
@@ -140,7 +148,28 @@ impl ClientBuilder {
                 .as_deref()
                 .unwrap_or(self.cloud.login_endpoint()),
         )?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = &self.ca_pem {
+            let bad = |problem: String| Error::Config {
+                field: "ca_file",
+                value: String::new(),
+                problem,
+            };
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                bad(format!(
+                    "not a PEM file of certificates ({e}): give the CA certificate(s) in PEM form"
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(bad(
+                    "holds no certificate: give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)".into(),
+                ));
+            }
+            for c in certs {
+                http = http.add_root_certificate(c);
+            }
+        }
+        let http = http
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(10).min(self.timeout))
             .danger_accept_invalid_certs(!self.verify_tls)

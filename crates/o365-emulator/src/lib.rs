@@ -23,6 +23,7 @@ pub mod control;
 mod feed_content;
 mod feed_subscriptions;
 pub mod state;
+pub mod tls;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ use serde::Serialize;
 pub use config::EmulatorConfig;
 pub use content::ContentType;
 pub use state::{Shared, State as EmulatorState};
+pub use tls::TlsMaterial;
 
 /// What a user or test needs to talk to a running emulator.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -63,6 +65,9 @@ pub struct StartInfo {
     /// Every tenant served: id and domain.
     #[serde(default)]
     pub tenants: Vec<TenantInfo>,
+    /// Over HTTPS: the file holding the CA certificate to trust (written by the caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 /// A tenant the emulator serves.
@@ -100,6 +105,7 @@ impl StartInfo {
                     domain: t.domain.clone().unwrap_or_default(),
                 })
                 .collect(),
+            ca_file: None,
         }
     }
 }
@@ -110,6 +116,9 @@ pub enum StartError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The TLS certificate could not be made.
+    #[error("{0}")]
+    Tls(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -124,6 +133,7 @@ pub enum StartError {
 pub struct Emulator {
     addr: SocketAddr,
     state: Shared,
+    ca_pem: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -136,6 +146,21 @@ impl Emulator {
 
     /// Start on a given address (port 0 picks a free port).
     pub async fn start_on(addr: SocketAddr, cfg: EmulatorConfig) -> Result<Self, StartError> {
+        Self::start_with(addr, cfg, None).await
+    }
+
+    /// Start on a given address serving HTTPS, with a CA made for this run (see
+    /// [`Emulator::ca_pem`]) and a certificate for loopback and the service's host names.
+    pub async fn start_tls_on(addr: SocketAddr, cfg: EmulatorConfig) -> Result<Self, StartError> {
+        let material = TlsMaterial::generate().map_err(StartError::Tls)?;
+        Self::start_with(addr, cfg, Some(material)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        cfg: EmulatorConfig,
+        tls: Option<TlsMaterial>,
+    ) -> Result<Self, StartError> {
         cfg.validate()?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -150,24 +175,41 @@ impl Emulator {
         } else {
             bound.ip().to_string()
         };
-        let base = format!("http://{host}:{}", bound.port());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{host}:{}", bound.port());
         let state = Arc::new(state::State::new(cfg, base).map_err(config::ConfigError)?);
         let app = router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let r = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
+        let stopped = async {
+            let _ = rx.await;
+        };
+        let task = match &tls {
+            None => tokio::spawn(async move {
+                let r = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "emulator server stopped");
+                }
+            }),
+            Some(m) => {
+                let listener = tls::TlsListener::new(listener, m)
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                tokio::spawn(async move {
+                    let r = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await;
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "emulator server stopped");
+                    }
                 })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "emulator server stopped");
             }
-        });
+        };
         tracing::info!(addr = %bound, "emulator listening");
         Ok(Self {
             addr: bound,
             state,
+            ca_pem: tls.map(|m| m.ca_pem().to_string()),
             stop: Some(tx),
             task,
         })
@@ -181,6 +223,11 @@ impl Emulator {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub fn base_url(&self) -> &str {
         &self.state.base_url
+    }
+
+    /// The CA certificate (PEM) to trust when serving HTTPS; `None` over plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Connection facts for the default tenant.

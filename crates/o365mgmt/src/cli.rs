@@ -178,6 +178,10 @@ pub enum Command {
         /// enabled a day ago (ids and domains in the JSON line).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
         tenants: Option<u32>,
+        /// Serve HTTPS with a CA made for this run: its certificate is written to a file named
+        /// in the JSON line (`ca_file`); give that file to clients (`--ca-file`).
+        #[arg(long)]
+        tls: bool,
     },
     /// A guided tour on an embedded emulator: ping, start all, list, stop, restart with the gap.
     Demo,

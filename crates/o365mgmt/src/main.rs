@@ -133,7 +133,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             page_size,
             tenants,
-        } => emulator::run(*addr, g.config.clone(), *seed, *page_size, *tenants).await?,
+            tls,
+        } => {
+            let how = emulator::How {
+                seed: *seed,
+                page_size: *page_size,
+                tenants: *tenants,
+                tls: *tls,
+            };
+            emulator::run(*addr, g.config.clone(), how).await?
+        }
         Command::Demo => demo::run(g.settings.get("state").map(std::path::PathBuf::from)).await?,
         Command::Collect(args) => collect::run(g, args, setup::output_format(g)).await?,
         Command::Mcp {

@@ -64,7 +64,7 @@ impl Key {
 }
 
 /// Every setting, in display order.
-pub const KEYS: [Key; 17] = [
+pub const KEYS: [Key; 18] = [
     Key {
         name: "cloud",
         env: "O365_CLOUD",
@@ -184,6 +184,17 @@ pub const KEYS: [Key; 17] = [
         value_name: "BOOL",
         default: Some("true"),
         help: "Verify TLS certificates (true/false)",
+        scope: Scope::Connection,
+    },
+    Key {
+        name: "ca_file",
+        env: "O365_CA_FILE",
+        flag: "--ca-file",
+        soar: None,
+        secret: false,
+        value_name: "FILE",
+        default: None,
+        help: "PEM file of CA certificates to trust besides the built-in roots (a private CA, a TLS-inspecting proxy's)",
         scope: Scope::Connection,
     },
     Key {

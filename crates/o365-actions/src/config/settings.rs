@@ -38,6 +38,8 @@ pub struct Settings {
     pub certificate_password: Option<Sourced<SecretString>>,
     /// Verify TLS.
     pub verify_ssl: Sourced<bool>,
+    /// CA certificates to trust besides the built-in roots.
+    pub ca_file: Option<Sourced<PathBuf>>,
     /// PublisherIdentifier (default: the tenant).
     pub publisher_id: Option<Sourced<String>>,
     /// Content types to collect.
@@ -224,6 +226,7 @@ impl Settings {
             certificate_path: path("certificate_path"),
             certificate_password: secret("certificate_password"),
             verify_ssl,
+            ca_file: path("ca_file"),
             publisher_id: plain("publisher_id"),
             content_types,
             scopes,
@@ -294,7 +297,28 @@ impl Settings {
         if let Some(p) = &self.publisher_id {
             b = b.publisher_id(&p.value);
         }
+        if let Some(f) = &self.ca_file {
+            let pem = o365_api::limits::read_file_capped(&f.value).map_err(|e| ConfigError {
+                field: "ca_file".into(),
+                value: Some(f.value.display().to_string()),
+                origin: Some(f.source.clone()),
+                problem: format!(
+                    "cannot read it ({e}): give a readable PEM file of CA certificates"
+                ),
+            })?;
+            b = b.ca_pem(pem);
+        }
         b.build().map_err(|e| match e {
+            o365_api::Error::Config {
+                field: "ca_file",
+                problem,
+                ..
+            } => ConfigError {
+                field: "ca_file".into(),
+                value: self.ca_file.as_ref().map(|f| f.value.display().to_string()),
+                origin: self.ca_file.as_ref().map(|f| f.source.clone()),
+                problem,
+            },
             o365_api::Error::Config {
                 field,
                 value,
@@ -385,6 +409,7 @@ impl Settings {
             "certificate_path" => p(self.certificate_path.as_ref()?),
             "certificate_password" => r(self.certificate_password.as_ref()?),
             "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
+            "ca_file" => p(self.ca_file.as_ref()?),
             "publisher_id" => s(self.publisher_id.as_ref()?),
             "content_types" => (
                 self.content_types

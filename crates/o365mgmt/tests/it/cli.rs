@@ -16,6 +16,8 @@ pub struct Emu {
     _emu: Emulator,
     pub info: StartInfo,
     pub home: tempfile::TempDir,
+    /// Over HTTPS: the emulator's CA, given to every command as `O365_CA_FILE`.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Emu {
@@ -25,18 +27,39 @@ impl Emu {
 
     /// An emulator with this configuration.
     pub fn with(cfg: EmulatorConfig) -> Emu {
+        Emu::start(cfg, false)
+    }
+
+    /// An emulator with this configuration serving HTTPS; commands trust its CA.
+    pub fn with_tls(cfg: EmulatorConfig) -> Emu {
+        Emu::start(cfg, true)
+    }
+
+    fn start(cfg: EmulatorConfig, tls: bool) -> Emu {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let emu = rt.block_on(Emulator::start(cfg)).unwrap();
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let emu = if tls {
+            rt.block_on(Emulator::start_tls_on(local, cfg)).unwrap()
+        } else {
+            rt.block_on(Emulator::start(cfg)).unwrap()
+        };
         let info = emu.info();
+        let home = tempfile::tempdir().unwrap();
+        let ca_file = emu.ca_pem().map(|pem| {
+            let p = home.path().join("emulator-ca.pem");
+            std::fs::write(&p, pem).unwrap();
+            p
+        });
         Emu {
             rt,
             _emu: emu,
             info,
-            home: tempfile::tempdir().unwrap(),
+            home,
+            ca_file,
         }
     }
 
@@ -66,12 +89,21 @@ impl Emu {
             .env("O365_CLIENT_SECRET", &self.info.client_secret)
             .env("O365_STATE", self.state())
             .current_dir(self.home.path());
+        if let Some(ca) = &self.ca_file {
+            c.env("O365_CA_FILE", ca);
+        }
     }
 
     pub fn requests(&self) -> u64 {
         let url = format!("{}/counters", self.info.control_root);
+        let mut http = reqwest::Client::builder();
+        if let Some(ca) = &self.ca_file {
+            let pem = std::fs::read(ca).unwrap();
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        let http = http.build().unwrap();
         self.rt.block_on(async {
-            let v: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
             v["total"].as_u64().unwrap()
         })
     }

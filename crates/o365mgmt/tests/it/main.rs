@@ -136,3 +136,4 @@ mod kafka_sink;
 mod mcp;
 mod python;
 mod reliability;
+mod tls;
