@@ -84,8 +84,8 @@ impl ClientBuilder {
         self.verify_tls = on;
         self
     }
-    /// Also trust these CA certificates (PEM, one or more), besides the built-in roots: a
-    /// private CA, or a TLS-inspecting proxy's.
+    /// Also trust these CA certificates (PEM, one or more), besides the built-in roots and the
+    /// operating system's store: a private CA, or a TLS-inspecting proxy's.
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_pem = Some(pem.into());
         self

@@ -194,7 +194,7 @@ pub const KEYS: [Key; 18] = [
         secret: false,
         value_name: "FILE",
         default: None,
-        help: "PEM file of CA certificates to trust besides the built-in roots (a private CA, a TLS-inspecting proxy's)",
+        help: "PEM file of CA certificates to trust besides the built-in roots and the system's store (a private CA, a TLS-inspecting proxy's)",
         scope: Scope::Connection,
     },
     Key {

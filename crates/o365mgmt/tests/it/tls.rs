@@ -136,3 +136,27 @@ fn actions_and_a_collection_over_https() {
     assert_eq!(rows, written);
     assert!(e.requests() > 2);
 }
+
+#[test]
+fn the_platform_store_is_trusted_as_well() {
+    let e = Emu::with_tls(EmulatorConfig::default());
+    let ca = e.ca_file.clone().unwrap();
+    // No ca_file: the CA is in the store the platform's tools read (SSL_CERT_FILE).
+    let (code, stdout, stderr) = out(e
+        .cmd(&["ping", "-o", "json"])
+        .env_remove("O365_CA_FILE")
+        .env("SSL_CERT_FILE", &ca));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // And a store without it does not do.
+    let other = e.home.path().join("other.pem");
+    std::fs::write(
+        &other,
+        o365_emulator::TlsMaterial::generate().unwrap().ca_pem(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = out(e
+        .cmd(&["ping", "-o", "json"])
+        .env_remove("O365_CA_FILE")
+        .env("SSL_CERT_FILE", &other));
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+}
