@@ -101,6 +101,9 @@ pub struct PingDetails {
     pub api_root: String,
     /// Login endpoint in use.
     pub login_endpoint: String,
+    /// The proxy requests go through, when one does (its password hidden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<o365_api::ProxyInUse>,
     /// The checks.
     pub checks: Checks,
     /// Roles in the token, when sign-in passed.

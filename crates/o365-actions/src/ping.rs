@@ -25,6 +25,7 @@ impl Runner {
             cloud: self.settings.cloud.value.name().into(),
             api_root: client.api_root().into(),
             login_endpoint: client.login_endpoint().into(),
+            proxy: client.proxy().cloned(),
             checks: Checks {
                 token: Check::passed(0),
                 subscriptions_list: None,

@@ -24,6 +24,7 @@ pub struct ClientBuilder {
     token_version: TokenVersion,
     verify_tls: bool,
     ca_pem: Option<Vec<u8>>,
+    proxy: Option<String>,
     timeout: Duration,
     max_response_bytes: usize,
     retry: RetryPolicy,
@@ -45,6 +46,7 @@ impl ClientBuilder {
             token_version: TokenVersion::V2,
             verify_tls: true,
             ca_pem: None,
+            proxy: None,
             timeout: Duration::from_secs(60),
             max_response_bytes: 256 * 1024 * 1024,
             retry: RetryPolicy::default(),
@@ -88,6 +90,12 @@ impl ClientBuilder {
     /// operating system's store: a private CA, or a TLS-inspecting proxy's.
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_pem = Some(pem.into());
+        self
+    }
+    /// Send every request through this proxy (`http://[user:password@]host:port`) instead of
+    /// the environment's (`HTTPS_PROXY`, ...); `NO_PROXY` still applies.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
         self
     }
     /// Timeout of one request.
@@ -169,6 +177,21 @@ impl ClientBuilder {
                 http = http.add_root_certificate(c);
             }
         }
+        if let Some(p) = &self.proxy {
+            let bad = |problem: String| Error::Config {
+                field: "proxy",
+                value: crate::proxy::redacted(p),
+                problem,
+            };
+            crate::proxy::check(p).map_err(bad)?;
+            let proxy = reqwest::Proxy::all(p.trim())
+                .map_err(|e| bad(e.to_string()))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            http = http.proxy(proxy);
+        }
+        let proxy = crate::proxy::in_use(self.proxy.as_deref(), api_root.as_str(), |n| {
+            std::env::var(n).ok()
+        });
         let http = http
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(10).min(self.timeout))
@@ -199,6 +222,7 @@ impl ClientBuilder {
                 token_version: self.token_version,
                 token: tokio::sync::Mutex::new(None),
                 pacer: Pacer::new(rpm, burst),
+                proxy,
                 retry: self.retry,
                 max_bytes: self.max_response_bytes,
                 refresh_margin: self.refresh_margin,

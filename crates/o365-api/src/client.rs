@@ -26,6 +26,7 @@ pub(crate) struct Inner {
     pub(crate) token_version: TokenVersion,
     pub(crate) token: tokio::sync::Mutex<Option<(AccessToken, String)>>,
     pub(crate) pacer: Pacer,
+    pub(crate) proxy: Option<crate::ProxyInUse>,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_bytes: usize,
     pub(crate) refresh_margin: Duration,
@@ -104,6 +105,11 @@ impl Client {
     /// The login endpoint in use.
     pub fn login_endpoint(&self) -> &str {
         &self.inner.login
+    }
+
+    /// The proxy requests to the API go through, if any (its password hidden).
+    pub fn proxy(&self) -> Option<&crate::ProxyInUse> {
+        self.inner.proxy.as_ref()
     }
 
     /// HTTP requests sent to the Activity API so far (retries included).

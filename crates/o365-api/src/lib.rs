@@ -36,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod limits;
+pub mod proxy;
 pub mod types;
 pub mod window;
 
@@ -61,6 +62,7 @@ pub use cloud::Cloud;
 pub use error::Error;
 pub use event::{Event, SharedEvent};
 pub use ids::is_guid;
+pub use proxy::ProxyInUse;
 pub use retry::RetryPolicy;
 pub use token::TokenInfo;
 pub use types::{

@@ -64,7 +64,7 @@ impl Key {
 }
 
 /// Every setting, in display order.
-pub const KEYS: [Key; 18] = [
+pub const KEYS: [Key; 19] = [
     Key {
         name: "cloud",
         env: "O365_CLOUD",
@@ -195,6 +195,17 @@ pub const KEYS: [Key; 18] = [
         value_name: "FILE",
         default: None,
         help: "PEM file of CA certificates to trust besides the built-in roots and the system's store (a private CA, a TLS-inspecting proxy's)",
+        scope: Scope::Connection,
+    },
+    Key {
+        name: "proxy",
+        env: "O365_PROXY",
+        flag: "--proxy",
+        soar: None,
+        secret: true,
+        value_name: "URL",
+        default: None,
+        help: "Proxy for every request, http://[user:password@]host:port (instead of HTTPS_PROXY / HTTP_PROXY; NO_PROXY still applies). Prefer O365_PROXY when it holds a password",
         scope: Scope::Connection,
     },
     Key {

