@@ -156,6 +156,13 @@ impl ClientBuilder {
                 .as_deref()
                 .unwrap_or(self.cloud.login_endpoint()),
         )?;
+        if let Some(problem) = Cloud::half_cloud(api_root.as_str(), login.as_str()) {
+            return Err(Error::Config {
+                field: "login_endpoint",
+                value: trimmed(&login),
+                problem,
+            });
+        }
         let mut http = reqwest::Client::builder();
         if let Some(pem) = &self.ca_pem {
             let bad = |problem: String| Error::Config {

@@ -53,6 +53,43 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// The cloud whose API is at `url`'s host, if it is one of the four.
+    pub fn of_api_root(url: &str) -> Option<Cloud> {
+        let host = host_of(url)?;
+        Cloud::ALL
+            .into_iter()
+            .find(|c| host_of(c.api_root()).as_deref() == Some(host.as_str()))
+    }
+
+    /// A known API host paired with another cloud's login host: what is wrong and what was
+    /// meant. Endpoints on other hosts (an emulator, a proxy's) are not judged.
+    pub fn half_cloud(api_root: &str, login: &str) -> Option<String> {
+        let api = Cloud::of_api_root(api_root)?;
+        let login_host = host_of(login)?;
+        let known_login = Cloud::ALL
+            .into_iter()
+            .any(|c| host_of(c.login_endpoint()).as_deref() == Some(login_host.as_str()));
+        if !known_login || host_of(api.login_endpoint()).as_deref() == Some(login_host.as_str()) {
+            return None;
+        }
+        Some(format!(
+            "{login_host} is not the sign-in of {} ({}): its tokens are refused there. Use login_endpoint = \"{}\" (or set cloud = \"{}\" and neither endpoint)",
+            api.name(),
+            api.api_root(),
+            api.login_endpoint(),
+            api.name()
+        ))
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    Url::parse(url.trim())
+        .ok()?
+        .host_str()
+        .map(|h| h.to_ascii_lowercase())
+}
+
 impl FromStr for Cloud {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {

@@ -130,7 +130,10 @@ impl Settings {
             ),
             None => (Cloud::Commercial, Source::Default),
         };
-        let endpoint = |n: &'static str, default: &str| -> Result<Sourced<String>, ConfigError> {
+        let endpoint = |n: &'static str,
+                        default: &str,
+                        default_src: Source|
+         -> Result<Sourced<String>, ConfigError> {
             match get(n) {
                 Some(x) => {
                     let u = o365_api::cloud::parse_endpoint(n, &x.0).map_err(|e| match e {
@@ -145,18 +148,27 @@ impl Settings {
                     })?;
                     Ok(Sourced::new(o365_api::cloud::trimmed(&u), x.1))
                 }
-                None => Ok(Sourced::new(
-                    default.to_string(),
-                    if cloud_src == Source::Default {
-                        Source::Default
-                    } else {
-                        Source::Cloud
-                    },
-                )),
+                None => Ok(Sourced::new(default.to_string(), default_src)),
             }
         };
-        let api_root = endpoint("api_root", cloud.api_root())?;
-        let login_endpoint = endpoint("login_endpoint", cloud.login_endpoint())?;
+        let derived = |s: &Source| match s {
+            Source::Default => Source::Default,
+            Source::ApiRoot => Source::ApiRoot,
+            _ => Source::Cloud,
+        };
+        let api_root = endpoint("api_root", cloud.api_root(), derived(&cloud_src))?;
+        // No cloud named, an api_root on one of the clouds' hosts: that cloud (its sign-in).
+        let (cloud, cloud_src) = match Cloud::of_api_root(&api_root.value) {
+            Some(c) if cloud_src == Source::Default && api_root.source != Source::Default => {
+                (c, Source::ApiRoot)
+            }
+            _ => (cloud, cloud_src),
+        };
+        let login_endpoint = endpoint(
+            "login_endpoint",
+            cloud.login_endpoint(),
+            derived(&cloud_src),
+        )?;
         let verify_ssl = match get("verify_ssl") {
             Some(x) => {
                 let b = match x.0.trim().to_ascii_lowercase().as_str() {

@@ -9,6 +9,8 @@ pub enum Source {
     Default,
     /// Derived from `cloud`.
     Cloud,
+    /// Inferred from `api_root` on one of the clouds' hosts.
+    ApiRoot,
     /// A TOML configuration file.
     File(PathBuf),
     /// A `[[tenants]]` table of a TOML configuration file.
@@ -31,6 +33,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Default => f.write_str("default"),
             Source::Cloud => f.write_str("derived from cloud"),
+            Source::ApiRoot => f.write_str("inferred from api_root"),
             Source::File(p) => write!(f, "file {}", p.display()),
             Source::Tenant { file, name } => {
                 write!(f, "file {} [[tenants]] {name}", file.display())

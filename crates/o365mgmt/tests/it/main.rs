@@ -129,6 +129,7 @@ fn demo_runs_to_the_end() {
 }
 
 mod cli;
+mod clouds;
 mod collect;
 mod fleet;
 mod kafka;
