@@ -168,11 +168,7 @@ pub(super) fn write(
             keys: pack_keys(&mine),
         };
         let bkey = blob_key(tenant, &b.content_id);
-        p.send(
-            BaseRecord::to(&spec.checkpoint_topic)
-                .key(bkey.as_str())
-                .payload(&json(&rec)[..]),
-        )?;
+        p.record(&spec.checkpoint_topic, &bkey, &rec)?;
         w.written.push(mine.len() as u64);
         w.keys.extend(mine);
         w.blobs.push((b.content_id.clone(), rec));
@@ -189,11 +185,7 @@ pub(super) fn write(
             at: now,
         };
         let ckey = cursor_key(tenant, c.content_type);
-        p.send(
-            BaseRecord::to(&spec.checkpoint_topic)
-                .key(ckey.as_str())
-                .payload(&json(&rec)[..]),
-        )?;
+        p.record(&spec.checkpoint_topic, &ckey, &rec)?;
         w.cursors.push((c.content_type, rec));
     }
     if !fresh.is_empty() {
@@ -209,11 +201,7 @@ pub(super) fn write(
                 partitions: tail.clone(),
             };
             let tkey = tail_key(tenant);
-            p.send(
-                BaseRecord::to(&spec.checkpoint_topic)
-                    .key(tkey.as_str())
-                    .payload(&json(&rec)[..]),
-            )?;
+            p.record(&spec.checkpoint_topic, &tkey, &rec)?;
             w.tail = tail;
         }
     }
@@ -242,11 +230,6 @@ fn seconds(t: &chrono::NaiveDateTime, out: &mut String) {
     put(14, 2, t.minute());
     put(17, 2, t.second());
     out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-}
-
-/// A record's value.
-pub(super) fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
 }
 
 #[cfg(test)]

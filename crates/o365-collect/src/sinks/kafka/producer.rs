@@ -109,6 +109,17 @@ impl TenantProducer {
         }
     }
 
+    /// Send a checkpoint record: `rec` as JSON under `key` in `topic` (the checkpoint topic).
+    pub(super) fn record(
+        &self,
+        topic: &str,
+        key: &str,
+        rec: &impl serde::Serialize,
+    ) -> Result<(), KafkaError> {
+        let value = serde_json::to_vec(rec).unwrap_or_default();
+        self.send(BaseRecord::to(topic).key(key).payload(&value[..]))
+    }
+
     /// Wait up to `d` for the records sent to be acknowledged; whether they all are.
     ///
     /// This blocks in librdkafka's `rd_kafka_flush`, on a condition variable, and sends what is

@@ -4,9 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use rdkafka::producer::BaseRecord;
 
-use super::batch::json;
 use super::owned::{side_by_side, state_error, Owned};
 use super::producer::TenantProducer;
 use super::records::*;
@@ -198,13 +196,7 @@ impl KafkaWriter {
             };
             let key = tail_key(t);
             o.transaction(
-                |p, _| {
-                    p.send(
-                        BaseRecord::to(&spec.checkpoint_topic)
-                            .key(key.as_str())
-                            .payload(&json(&rec)[..]),
-                    )
-                },
+                |p, _| p.record(&spec.checkpoint_topic, &key, &rec),
                 |st, _| st.tail = ends.clone(),
             )?;
             o.scanned = true;
@@ -252,13 +244,7 @@ impl KafkaWriter {
             let fid = format!("{id}-{at}");
             let key = found_key(t, &fid);
             o.transaction(
-                |p, _| {
-                    p.send(
-                        BaseRecord::to(&spec.checkpoint_topic)
-                            .key(key.as_str())
-                            .payload(&json(&rec)[..]),
-                    )
-                },
+                |p, _| p.record(&spec.checkpoint_topic, &key, &rec),
                 |st, _| st.add_found(fid.clone(), &rec),
             )?;
             o.scanned = true;

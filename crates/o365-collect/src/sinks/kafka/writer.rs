@@ -13,7 +13,7 @@ use o365_api::ContentType;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::BaseRecord;
 
-use super::batch::{json, Batch};
+use super::batch::Batch;
 use super::owned::{side_by_side, state_error, Owned};
 use super::producer::{is_fenced, TenantProducer};
 use super::reader::Reader;
@@ -221,13 +221,7 @@ impl Sink for KafkaWriter {
         };
         let key = gap_key(&g.tenant, g.content_type, rec.start);
         let topic = self.spec.checkpoint_topic.clone();
-        let fill = |p: &TenantProducer, _: &TenantState| {
-            p.send(
-                BaseRecord::to(&topic)
-                    .key(key.as_str())
-                    .payload(&json(&rec)[..]),
-            )
-        };
+        let fill = |p: &TenantProducer, _: &TenantState| p.record(&topic, &key, &rec);
         let (k2, r2) = (key.clone(), rec.clone());
         self.transaction(&g.tenant, fill, move |st, _| {
             st.gaps.insert(k2, r2);
