@@ -151,8 +151,9 @@ impl Env {
         out
     }
 
-    /// Ground truth of a tenant: every event id of every type from `since` to its cursor.
-    fn expected(&self, config: &Path, t: &Tenant, sink: &str) -> BTreeSet<String> {
+    /// Ground truth of a tenant: every event id of every type from `since` to its cursor, and
+    /// what `collect status` said (for a failure's message).
+    fn expected(&self, config: &Path, t: &Tenant, sink: &str) -> (BTreeSet<String>, String) {
         let out = self
             .cmd(
                 config,
@@ -190,7 +191,7 @@ impl Env {
                     .map(|i| i.as_str().unwrap().to_string()),
             );
         }
-        all
+        (all, v.to_string())
     }
 
     /// Compare what Kafka holds with the ground truth: zero missing, zero duplicated.
@@ -207,11 +208,12 @@ impl Env {
                 got.len() - set.len(),
                 self.logs()
             );
-            let want = self.expected(config, t, &broker.sink(topic));
+            let (want, status) = self.expected(config, t, &broker.sink(topic));
             assert!(
                 !want.is_empty(),
-                "{}: nothing to compare, the test proves nothing\n{}",
+                "{}: nothing to compare, the test proves nothing\n{} events read back\ncollect status: {status}\n{}",
                 t.name,
+                got.len(),
                 self.logs()
             );
             let missing = want.difference(&set).count();
