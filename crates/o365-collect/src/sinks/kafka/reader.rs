@@ -44,6 +44,8 @@ pub(super) struct Reader {
     topic: String,
     /// The next offset to read.
     position: i64,
+    /// Where a fetch last reported the end of the partition.
+    end_seen: Option<i64>,
     pub(super) checkpoints: Checkpoints,
     /// Tenants whose records this instance writes itself.
     pub(super) skip: HashSet<String>,
@@ -75,6 +77,7 @@ impl Reader {
             consumer,
             topic: spec.checkpoint_topic.clone(),
             position: 0,
+            end_seen: None,
             checkpoints: Checkpoints::default(),
             skip: HashSet::new(),
         })
@@ -113,8 +116,9 @@ impl Reader {
             .fetch_watermarks(&self.topic, 0, READ_TIMEOUT)
             .map_err(|e| bus("checkpoint topic offsets", e))?;
         // Some brokers answer the offsets query with less than the end (the start of the last
-        // batch, plus one): when there is news, it is read until the fetch reports the end.
-        let mut at_end = self.position >= high;
+        // batch, plus one, or nothing at all): the first read, and any read with news, goes on
+        // until a fetch reports the end.
+        let mut at_end = self.position >= high && self.end_seen == Some(self.position);
         while self.position < high || !at_end {
             if Instant::now() > deadline {
                 return Err(bus(
@@ -137,6 +141,7 @@ impl Reader {
                     if let Some(p) = self.consumer_position() {
                         self.position = self.position.max(p);
                     }
+                    self.end_seen = Some(self.position);
                 }
                 Some(Err(e)) => return Err(bus("reading the checkpoints", e)),
             }
