@@ -71,7 +71,7 @@ impl ClientBuilder {
         self.login_endpoint = Some(url.into());
         self
     }
-    /// `PublisherIdentifier` for every call (default: the tenant id).
+    /// `PublisherIdentifier` for every call, a GUID (default: the tenant GUID from the token).
     pub fn publisher_id(mut self, id: impl Into<String>) -> Self {
         self.publisher_id = Some(id.into());
         self
@@ -139,6 +139,15 @@ impl ClientBuilder {
             });
         }
         let t = self.tenant_id.trim();
+        if let Some(p) = &self.publisher_id {
+            if !is_guid(p) {
+                return Err(Error::Config {
+                    field: "publisher_id",
+                    value: p.clone(),
+                    problem: "must be a GUID (the publishing tenant's GUID, never a domain name); leave it unset to send the tenant GUID from the access token".into(),
+                });
+            }
+        }
         if !is_guid(t) && !is_domain(t) {
             return Err(Error::Config {
                 field: "tenant_id",
@@ -219,7 +228,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
-                publisher: self.publisher_id.unwrap_or_else(|| t.to_string()),
+                publisher: self.publisher_id.map(|p| p.trim().to_string()),
                 tenant: t.to_string(),
                 client_id: self.client_id.trim().to_string(),
                 creds: self.credentials,

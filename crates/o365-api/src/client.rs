@@ -18,7 +18,8 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) tenant: String,
     pub(crate) client_id: String,
-    pub(crate) publisher: String,
+    /// Configured `PublisherIdentifier`; `None` sends the tenant GUID from the token.
+    pub(crate) publisher: Option<String>,
     pub(crate) creds: Credentials,
     pub(crate) api_origin: String,
     pub(crate) resource: String,

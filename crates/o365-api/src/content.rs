@@ -70,7 +70,7 @@ impl Client {
                 let next = next_page(&a.headers);
                 if let Some(n) = &next {
                     // Checked again (and PublisherIdentifier added) when it is sent.
-                    this.with_publisher(n)?;
+                    this.on_api_host(n)?;
                 }
                 Ok(Some((items, (this, next, false))))
             },

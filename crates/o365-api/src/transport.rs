@@ -28,9 +28,9 @@ impl Client {
         format!("{}/api/v1.0/{tid}/activity/feed/{op}", self.inner.resource)
     }
 
-    /// Refuse URLs off the API host; add `PublisherIdentifier` when the URL lacks it (any case).
-    pub(crate) fn with_publisher(&self, url: &str) -> Result<String, Error> {
-        let mut u = Url::parse(url).map_err(|e| Error::Decode {
+    /// Parse a URL and refuse it when it is off the API host (the token goes nowhere else).
+    pub(crate) fn on_api_host(&self, url: &str) -> Result<Url, Error> {
+        let u = Url::parse(url).map_err(|e| Error::Decode {
             what: "URL from the service".into(),
             path: url.into(),
             message: e.to_string(),
@@ -41,12 +41,21 @@ impl Client {
                 expected: self.inner.api_origin.clone(),
             });
         }
+        Ok(u)
+    }
+
+    /// [`Client::on_api_host`], plus `PublisherIdentifier` when the URL lacks it (any case): the
+    /// configured one, else the tenant GUID `tid` from the token.
+    pub(crate) fn with_publisher(&self, url: &str, tid: &str) -> Result<String, Error> {
+        let mut u = self.on_api_host(url)?;
         let has = u
             .query_pairs()
             .any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier"));
         if !has {
-            u.query_pairs_mut()
-                .append_pair("PublisherIdentifier", &self.inner.publisher);
+            u.query_pairs_mut().append_pair(
+                "PublisherIdentifier",
+                self.inner.publisher.as_deref().unwrap_or(tid),
+            );
         }
         Ok(u.into())
     }
@@ -107,7 +116,7 @@ impl Client {
         body: Option<String>,
         what: &str,
     ) -> Result<Answer, Error> {
-        let url = self.with_publisher(url)?;
+        let url = self.with_publisher(url, &self.tid().await?)?;
         let started = Instant::now();
         let mut attempt = 0;
         let mut refreshed = false;

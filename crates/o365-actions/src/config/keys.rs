@@ -215,8 +215,8 @@ pub const KEYS: [Key; 19] = [
         soar: None,
         secret: false,
         value_name: "ID",
-        default: Some("the tenant"),
-        help: "PublisherIdentifier sent on every call",
+        default: Some("the tenant GUID from the token"),
+        help: "PublisherIdentifier sent on every call: a GUID (the publishing tenant's), never a domain",
         scope: Scope::Tenant,
     },
     Key {

@@ -42,7 +42,7 @@ pub struct Settings {
     pub ca_file: Option<Sourced<PathBuf>>,
     /// The proxy for every request (may hold a password).
     pub proxy: Option<Sourced<SecretString>>,
-    /// PublisherIdentifier (default: the tenant).
+    /// PublisherIdentifier, a GUID (default: the tenant GUID from the token).
     pub publisher_id: Option<Sourced<String>>,
     /// Content types to collect.
     pub content_types: Sourced<Vec<o365_api::ContentType>>,

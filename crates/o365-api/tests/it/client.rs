@@ -524,6 +524,54 @@ async fn publisher_identifier_on_every_call_and_bounded_answers() {
 }
 
 #[tokio::test]
+async fn the_publisher_is_the_tenant_guid_from_the_token_and_a_configured_one_must_be_a_guid() {
+    let env = Env::new(|_| {}).await;
+    let i = env.emu.info();
+    // Signed in by domain: the PublisherIdentifier is still the tenant's GUID, never the domain.
+    let by_domain = || {
+        Client::builder(
+            i.tenant_domain.clone(),
+            i.client_id.clone(),
+            Credentials::secret(i.client_secret.clone()),
+        )
+        .api_root(i.api_root.clone())
+        .login_endpoint(i.login_endpoint.clone())
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        })
+    };
+    let c = by_domain().build().unwrap();
+    c.list_subscriptions().await.unwrap();
+    env.control(
+        reqwest::Method::PUT,
+        "/throttle",
+        json!({"requests_per_minute": 1, "status": 403}),
+    )
+    .await;
+    let _ = c.list_subscriptions().await;
+    let err = c.list_subscriptions().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("PublisherId={}", i.tenant_id)),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(&i.tenant_domain), "{err}");
+    // A configured publisher must be a GUID: a domain is refused before any request, named.
+    let e = by_domain()
+        .publisher_id(i.tenant_domain.clone())
+        .build()
+        .unwrap_err();
+    match e {
+        Error::Config { field, value, .. } => {
+            assert_eq!(field, "publisher_id");
+            assert_eq!(value, i.tenant_domain);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn clock_skew_is_measured_from_the_date_header() {
     let app = axum::Router::new()
         .route(
