@@ -70,8 +70,28 @@ impl Runner {
             r.details = Details::Change(d);
             return self.finish(r, t0, &types);
         }
+        // The service asks for 15 minutes between starts: a start goes out only for types the
+        // listing does not show enabled (if the listing fails, every type is started).
+        let enabled = if start {
+            match client.list_subscriptions().await {
+                Ok(subs) => subs
+                    .iter()
+                    .filter(|s| s.is_enabled())
+                    .filter_map(|s| s.content_type.parse::<ContentType>().ok())
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not list the subscriptions first: starting every type asked for");
+                    vec![]
+                }
+            }
+        } else {
+            vec![]
+        };
+        let enabled = &enabled;
         let calls = types.iter().map(|&ct| async move {
-            if start {
+            if start && enabled.contains(&ct) {
+                (ct, Ok(Some(StartOutcome::AlreadyEnabled)))
+            } else if start {
                 (ct, client.start_subscription(ct, None).await.map(Some))
             } else {
                 (ct, client.stop_subscription(ct).await.map(|()| None))

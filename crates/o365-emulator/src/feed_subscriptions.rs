@@ -76,7 +76,24 @@ pub async fn start(
         webhook: None,
         webhook_since_ms: now,
         intervals: vec![],
+        last_start_ms: None,
     });
+    let wait_ms = (st.cfg.api.start_interval_secs * 1000) as i64;
+    if let Some(last) = entry.last_start_ms.filter(|l| now - l < wait_ms) {
+        let mut r = af(
+            429,
+            "AF429",
+            &format!(
+                "Too many requests. Method=StartSubscription, PublisherId={}. Wait {} minutes between starts of a subscription.",
+                q.get("PublisherIdentifier").unwrap_or("00000000-0000-0000-0000-000000000000"),
+                wait_ms / 60_000
+            ),
+        );
+        let left = ((last + wait_ms - now) as u64).div_ceil(1000);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(left));
+        return r;
+    }
     if entry.enabled && entry.webhook == webhook {
         return af(
             400,
@@ -84,6 +101,7 @@ pub async fn start(
             "The subscription is already enabled. No property change.",
         );
     }
+    entry.last_start_ms = Some(now);
     if !entry.enabled {
         entry.enabled = true;
         entry.intervals.push((now, None));

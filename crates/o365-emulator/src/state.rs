@@ -57,6 +57,8 @@ pub struct Subscription {
     pub webhook_since_ms: i64,
     /// Enabled intervals `[start, end)` in emulated ms; the last may be open.
     pub intervals: Vec<(i64, Option<i64>)>,
+    /// Emulated time (ms) of the last start that was accepted, for the start-interval rule.
+    pub last_start_ms: Option<i64>,
 }
 
 impl Subscription {
@@ -261,6 +263,7 @@ impl State {
                             webhook: None,
                             webhook_since_ms: since,
                             intervals: vec![(since, None)],
+                            last_start_ms: None,
                         },
                     );
                 }

@@ -372,3 +372,42 @@ async fn list_sees_stops_made_elsewhere_and_content_lists_blobs() {
     assert!(n >= 10, "three hours of blobs every 5 minutes: {n}");
     assert_eq!(r.json_result()["blobs"].as_array().unwrap().len() as u64, n);
 }
+
+#[tokio::test]
+async fn start_lists_first_and_sends_no_start_for_enabled_types_so_the_15_minute_rule_holds() {
+    let mut cfg = o365_emulator::EmulatorConfig::default();
+    cfg.api.start_interval_secs = 900;
+    let env = crate::Env::with(cfg).await;
+    let run = env.runner(&[]);
+    let starts = "POST /api/v1.0/{tenant}/activity/feed/subscriptions/start";
+    let all = ContentType::ALL.to_vec();
+    let r = run.start(ctx("c1"), all.clone()).await;
+    assert!(r.result_value, "{}", r.output_message);
+    assert!(outcomes(&r).iter().all(|(_, o)| *o == Outcome::Started));
+    assert_eq!(crate::route_count(&env, starts).await, 5);
+    // Again at once: every type is enabled, so no start goes out and none is throttled.
+    let r = run.start(ctx("c2"), all.clone()).await;
+    assert!(r.result_value, "{}", r.output_message);
+    assert!(
+        outcomes(&r)
+            .iter()
+            .all(|(_, o)| *o == Outcome::AlreadyEnabled),
+        "{}",
+        r.output_message
+    );
+    assert_eq!(crate::route_count(&env, starts).await, 5);
+    // The rule is real in the emulator: a start sent for an enabled type within 15 minutes is
+    // throttled.
+    let client = run
+        .settings()
+        .client_with(o365_api::RetryPolicy {
+            max_attempts: 1,
+            ..o365_api::RetryPolicy::default()
+        })
+        .unwrap();
+    let e = client
+        .start_subscription(ContentType::Exchange, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, o365_api::Error::Throttled { .. }), "{e:?}");
+}

@@ -20,8 +20,13 @@ pub struct Env {
 
 impl Env {
     pub async fn new() -> Env {
+        Self::with(EmulatorConfig::default()).await
+    }
+
+    /// Against an emulator configured with `cfg`.
+    pub async fn with(cfg: EmulatorConfig) -> Env {
         Env {
-            emu: Emulator::start(EmulatorConfig::default()).await.unwrap(),
+            emu: Emulator::start(cfg).await.unwrap(),
             store: Arc::new(Store::in_memory().unwrap()),
         }
     }
@@ -75,6 +80,14 @@ impl Env {
             .as_u64()
             .unwrap()
     }
+}
+
+/// Answers the emulator gave on one route (e.g. `POST /api/.../subscriptions/start`), any status.
+pub async fn route_count(env: &Env, route: &str) -> u64 {
+    env.control(reqwest::Method::GET, "counters", None).await["routes"][route]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0)
 }
 
 pub fn ctx(id: &str) -> CaseContext {

@@ -76,6 +76,10 @@ pub struct ApiConfig {
     pub retention_hours: i64,
     /// Allow `http://` webhook addresses on loopback hosts (for local tests).
     pub allow_loopback_http_webhooks: bool,
+    /// The documented wait between starts: a start for a content type within this many seconds
+    /// of the last accepted one is throttled (900 enforces the real 15 minutes; 0, the default,
+    /// does not). The real service's answer is unconfirmed: AF429 with `Retry-After` here.
+    pub start_interval_secs: u64,
 }
 
 /// Content generation.
@@ -238,6 +242,7 @@ impl Default for ApiConfig {
             token_lifetime_secs: 3599,
             retention_hours: 7 * 24,
             allow_loopback_http_webhooks: true,
+            start_interval_secs: 0,
         }
     }
 }
