@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::cloud::Addressed;
 use crate::config::is_guid;
 use crate::content::{event_id, hash, ContentType};
 use crate::state::Shared;
@@ -98,6 +99,9 @@ pub(crate) struct Caller {
     pub(crate) tenant: usize,
     pub(crate) appid: String,
     pub(crate) publisher: String,
+    /// The origin the request was addressed to (a cloud's API host, or the emulator's own):
+    /// the URIs in answers point there.
+    pub(crate) origin: String,
 }
 
 /// Authenticate, authorise, check the tenant and take from the budget.
@@ -129,7 +133,12 @@ pub(crate) fn authorize(
             ),
         ));
     }
-    let Some(tenant) = st.tenant_index(&claims.tid) else {
+    let addressed = Addressed::of(headers);
+    // A cloud's API host knows only that cloud's tenants.
+    let Some(tenant) = st.tenant_index(&claims.tid).filter(|t| match addressed {
+        Addressed::Api(c) => st.tenants[*t].cloud == c,
+        _ => true,
+    }) else {
         return Err(af(
             400,
             "AF20011",
@@ -188,6 +197,10 @@ pub(crate) fn authorize(
         tenant,
         appid: claims.appid,
         publisher,
+        origin: match addressed {
+            Addressed::Api(c) => c.resource(),
+            _ => st.base_url.clone(),
+        },
     })
 }
 

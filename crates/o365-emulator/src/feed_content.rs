@@ -170,7 +170,7 @@ async fn listing(
         }
     };
     let info = &st.tenants[caller.tenant].info;
-    let root = format!("{}/api/v1.0/{}/activity/feed", st.base_url, info.id);
+    let root = format!("{}/api/v1.0/{}/activity/feed", caller.origin, info.id);
     let mut out = String::with_capacity(items.len() * 400 + 2);
     out.push('[');
     for (i, f) in items.iter().enumerate() {
@@ -200,7 +200,7 @@ async fn listing(
         };
         let mut uri = format!(
             "{}/api/v1.0/{tenant}/activity/feed/subscriptions/{path}?contentType={}&startTime={}&endTime={}&nextPage={}",
-            st.base_url,
+            caller.origin,
             ct.as_str(),
             fmt_query_time(w.0),
             fmt_query_time(w.1),

@@ -17,6 +17,7 @@
 
 pub mod api;
 mod assertion;
+pub mod cloud;
 pub mod config;
 pub mod content;
 pub mod control;
@@ -68,6 +69,10 @@ pub struct StartInfo {
     /// Over HTTPS: the file holding the CA certificate to trust (written by the caller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// Over HTTPS: the proxy URL (`http://127.0.0.1:PORT`) through which a client configured
+    /// for a real cloud reaches the emulator under the real host names (`HTTPS_PROXY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
 }
 
 /// A tenant the emulator serves.
@@ -77,6 +82,9 @@ pub struct TenantInfo {
     pub id: String,
     /// Verified domain.
     pub domain: String,
+    /// The cloud it lives in.
+    #[serde(default)]
+    pub cloud: cloud::Cloud,
 }
 
 impl StartInfo {
@@ -103,9 +111,11 @@ impl StartInfo {
                 .map(|t| TenantInfo {
                     id: t.id.clone(),
                     domain: t.domain.clone().unwrap_or_default(),
+                    cloud: t.cloud,
                 })
                 .collect(),
             ca_file: None,
+            proxy: None,
         }
     }
 }
@@ -232,7 +242,12 @@ impl Emulator {
 
     /// Connection facts for the default tenant.
     pub fn info(&self) -> StartInfo {
-        StartInfo::from_state(&self.state)
+        let mut info = StartInfo::from_state(&self.state);
+        if self.ca_pem.is_some() {
+            let host = self.state.base_url.trim_start_matches("https://");
+            info.proxy = Some(format!("http://{host}"));
+        }
+        info
     }
 
     /// The shared state (for in-process tests that want to look inside).

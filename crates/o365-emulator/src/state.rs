@@ -76,6 +76,8 @@ pub struct Tenant {
     pub info: TenantInfo,
     /// Verified domain.
     pub domain: Option<String>,
+    /// The cloud it lives in.
+    pub cloud: crate::cloud::Cloud,
     /// Unified audit logging on.
     pub audit_enabled: RwLock<bool>,
     /// Apps by lower-case client id.
@@ -280,6 +282,7 @@ impl State {
                     region: t.region.clone(),
                 },
                 domain: t.domain.clone(),
+                cloud: t.cloud,
                 audit_enabled: RwLock::new(t.audit_enabled),
                 apps,
                 subs: RwLock::new(subs),

@@ -1,6 +1,10 @@
 //! HTTPS for the emulator: a throwaway CA made at start, a leaf certificate for loopback and the
 //! service's real host names signed by it, and a listener that runs the TLS handshakes beside
 //! the accept loop (a client that never finishes its handshake holds up no one).
+//!
+//! The same port is also an HTTP proxy for the real host names: a `CONNECT manage.office365.us:443`
+//! is answered by the emulator itself, which then speaks TLS as that host (so a client configured
+//! for a real cloud, with `HTTPS_PROXY` pointing here and the CA trusted, reaches the emulator).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +15,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -112,7 +117,11 @@ impl TlsListener {
                 };
                 let (tls, tx) = (tls.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                    let handshake = async {
+                        let stream = tunnel(stream).await?;
+                        tls.accept(stream).await
+                    };
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(s)) => {
                             let _ = tx.send((s, peer)).await;
                         }
@@ -128,6 +137,56 @@ impl TlsListener {
             acceptor,
         })
     }
+}
+
+/// Longest `CONNECT` request head read.
+const MAX_CONNECT_HEAD: usize = 8 * 1024;
+
+/// A connection that opens with `CONNECT host:443` to one of the real host names is answered
+/// `200` and handed back for TLS as that host; any other `CONNECT` is refused with a reason. A
+/// connection that starts with a TLS handshake is handed back untouched.
+async fn tunnel(mut stream: TcpStream) -> std::io::Result<TcpStream> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await? == 0 || first[0] != b'C' {
+        return Ok(stream);
+    }
+    // Read up to the blank line: the client sends nothing more before our answer.
+    let mut head = Vec::with_capacity(256);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_CONNECT_HEAD || stream.read_buf(&mut head).await? == 0 {
+            return Err(std::io::Error::other(
+                "CONNECT request head too long or cut off",
+            ));
+        }
+    }
+    let line =
+        String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or(&[])).into_owned();
+    let target = match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["CONNECT", target, _version] => target.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    let known = target
+        .strip_suffix(":443")
+        .is_some_and(|h| HOSTS[3..].contains(&h));
+    if !known {
+        let why = format!(
+            "this emulator answers CONNECT only for the service's hosts on port 443 ({}), not {target:?}\n",
+            HOSTS[3..].join(", ")
+        );
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{why}",
+            why.len()
+        );
+        stream.write_all(answer.as_bytes()).await?;
+        return Err(std::io::Error::other(format!(
+            "CONNECT to {target:?} refused"
+        )));
+    }
+    stream
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .await?;
+    tracing::debug!(%target, "CONNECT: answering as the real host");
+    Ok(stream)
 }
 
 impl Drop for TlsListener {

@@ -11,17 +11,10 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 
+use crate::cloud::{Addressed, Cloud};
 use crate::config::is_guid;
 use crate::content::{event_id, hash, hash_str};
 use crate::state::{RegisteredCert, Shared};
-
-/// The four clouds' API resources (valid audiences besides the emulator's own root).
-pub const CLOUD_RESOURCES: [&str; 4] = [
-    "https://manage.office.com",
-    "https://manage-gcc.office.com",
-    "https://manage.office365.us",
-    "https://manage.protection.apps.mil",
-];
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -215,14 +208,24 @@ fn issue(
             format!("Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."),
         ));
     }
-    let Some(ti) = st.tenant_index(tenant) else {
-        return Err(aadsts(
+    let not_found = || {
+        aadsts(
             400,
             "invalid_request",
             90002,
             format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
-        ));
+        )
     };
+    let Some(ti) = st.tenant_index(tenant) else {
+        return Err(not_found());
+    };
+    // Through a real sign-in host, a tenant exists only in the clouds that host serves.
+    let addressed = Addressed::of(headers);
+    if let Addressed::Login(host) = addressed {
+        if st.tenants[ti].cloud.login_host() != host {
+            return Err(not_found());
+        }
+    }
     let missing = |p: &str| {
         aadsts(
             400,
@@ -292,7 +295,11 @@ fn issue(
             .ok_or_else(|| missing("resource"))?,
     };
     let resource = resource.trim_end_matches('/').to_string();
-    if resource != st.base_url && !CLOUD_RESOURCES.contains(&resource.as_str()) {
+    let known = match addressed {
+        Addressed::Login(_) => resource == st.tenants[ti].cloud.resource(),
+        _ => resource == st.base_url || Cloud::ALL.iter().any(|c| c.resource() == resource),
+    };
+    if !known {
         return Err(aadsts(
             400,
             "invalid_resource",
@@ -476,7 +483,13 @@ pub fn verify_bearer(st: &Shared, headers: &HeaderMap) -> Result<AccessClaims, T
     if c.exp <= now || c.nbf > now + 300 {
         return Err(TokenRejection::Denied);
     }
-    if c.aud != st.base_url && c.aud != CLOUD_RESOURCES[0] {
+    // A cloud's API host takes only tokens for its own resource; the emulator's own address
+    // takes its root and the commercial resource.
+    let accepted = match Addressed::of(headers) {
+        Addressed::Api(cloud) => c.aud == cloud.resource(),
+        _ => c.aud == st.base_url || c.aud == Cloud::Commercial.resource(),
+    };
+    if !accepted {
         return Err(TokenRejection::Denied);
     }
     Ok(c)

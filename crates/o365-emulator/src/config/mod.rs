@@ -154,6 +154,11 @@ pub struct TenantConfig {
     /// Region token used in content ids.
     #[serde(default = "default_region")]
     pub region: String,
+    /// The cloud the tenant lives in (`commercial`, `gcc`, `gcc-high`, `dod`): through the
+    /// real host names it signs in only at its cloud's sign-in host and its tokens are for its
+    /// cloud's API alone.
+    #[serde(default)]
+    pub cloud: crate::cloud::Cloud,
     /// Registered apps.
     #[serde(default)]
     pub apps: Vec<AppConfig>,
@@ -314,6 +319,7 @@ impl Default for EmulatorConfig {
                     domain: Some(DEFAULT_TENANT_DOMAIN.into()),
                     audit_enabled: true,
                     region: default_region(),
+                    cloud: Default::default(),
                     apps: vec![
                         main,
                         app(
@@ -332,6 +338,7 @@ impl Default for EmulatorConfig {
                     domain: Some(AUDIT_OFF_TENANT_DOMAIN.into()),
                     audit_enabled: false,
                     region: "na0030".into(),
+                    cloud: Default::default(),
                     apps: vec![app(AUDIT_OFF_CLIENT_ID, "audit-off tenant app", &ALL_ROLES)],
                     subscriptions: vec![],
                 },

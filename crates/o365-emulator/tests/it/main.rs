@@ -2,6 +2,7 @@
 #![allow(missing_docs, clippy::print_stdout)]
 
 mod api;
+mod clouds;
 mod control;
 mod data;
 mod faults;

@@ -74,3 +74,101 @@ fn the_cloud_is_inferred_from_an_api_root_on_a_known_host() {
         "{v}"
     );
 }
+
+#[test]
+fn each_cloud_by_its_real_host_names_through_the_emulator_as_proxy() {
+    use o365_emulator::cloud::Cloud as EmuCloud;
+    let mut cfg = o365_emulator::EmulatorConfig::default().with_tenants(4, 2.0);
+    for (t, c) in cfg.tenants.iter_mut().zip(EmuCloud::ALL) {
+        t.cloud = c;
+        // Started by the test, through the real host names.
+        t.subscriptions
+            .retain(|s| s.content_type != "Audit.Exchange");
+    }
+    let e = Emu::with_tls(cfg);
+    let proxy = e
+        .info
+        .proxy
+        .clone()
+        .expect("the HTTPS emulator names its proxy");
+    let real = |tenant: &str, cloud: &str, args: &[&str]| {
+        let mut c = e.cmd(args);
+        c.env_remove("O365_API_ROOT")
+            .env_remove("O365_LOGIN_ENDPOINT")
+            .env("O365_CLOUD", cloud)
+            .env("O365_TENANT_ID", tenant)
+            .env("HTTPS_PROXY", &proxy);
+        c
+    };
+    let json = |c: &mut Command| -> (i32, serde_json::Value, String) {
+        let o = c.output().unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            o.status.code().unwrap_or(-1),
+            serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null),
+            text,
+        )
+    };
+    for (t, cloud) in e.info.tenants.iter().zip(EmuCloud::ALL) {
+        let name = cloud.name();
+        let (code, v, text) = json(&mut real(&t.id, name, &["ping", "-o", "json"]));
+        assert_eq!(code, 0, "{name}: {text}");
+        let d = &v["json_result"];
+        assert_eq!(d["cloud"], name, "{name}: {v}");
+        assert_eq!(d["api_root"], cloud.resource(), "{name}: {v}");
+        assert_eq!(
+            d["login_endpoint"],
+            format!("https://{}", cloud.login_host()),
+            "{name}: {v}"
+        );
+        let (code, v, text) = json(&mut real(
+            &t.id,
+            name,
+            &["start-subscription", "Audit.Exchange", "-o", "json"],
+        ));
+        assert_eq!(code, 0, "{name}: {text}");
+        assert_eq!(
+            v["json_result"]["subscriptions"][0]["outcome"], "started",
+            "{name}: {v}"
+        );
+        let (code, v, text) = json(&mut real(&t.id, name, &["subscriptions", "-o", "json"]));
+        assert_eq!(code, 0, "{name}: {text}");
+        assert!(v.to_string().contains("Audit.Exchange"), "{name}: {v}");
+        let out = e.home.path().join(format!("{name}.jsonl"));
+        let sink = format!("jsonl:{}", out.display());
+        let (code, v, text) = json(&mut real(
+            &t.id,
+            name,
+            &[
+                "collect",
+                "Audit.General",
+                "--once",
+                "--since",
+                "1h",
+                "--sink",
+                &sink,
+                "-o",
+                "json",
+            ],
+        ));
+        assert_eq!(code, 0, "{name}: {text}");
+        let written = v["events_written"].as_u64().unwrap_or(0);
+        assert!(written > 0, "{name}: nothing collected: {v}");
+        let lines = std::fs::read_to_string(&out).unwrap().lines().count() as u64;
+        assert_eq!(lines, written, "{name}");
+    }
+    // A GCC High tenant configured as commercial: the commercial sign-in does not know it.
+    let gcc_high = &e.info.tenants[2];
+    let (code, text) = run(&mut real(
+        &gcc_high.id,
+        "commercial",
+        &["ping", "-o", "json"],
+    ));
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("AADSTS90002"), "{text}");
+    assert!(text.contains("cloud"), "the fix names the cloud: {text}");
+}
