@@ -17,13 +17,17 @@ pub fn diagnose(e: &o365_api::Error, secret_looks_like_id: bool) -> Failure {
         ),
         E::Aadsts { code: 7000222, .. } => (FailureKind::Auth, "expired_client_secret", "the client secret has expired: create a new secret for the app and update client_secret".into()),
         E::Aadsts { code: 700016, .. } => (FailureKind::Auth, "app_not_in_tenant", "the app (client_id) is not found in this tenant: check client_id and tenant_id, and that an admin consented to the app in this tenant".into()),
-        E::Aadsts { code: 90002, .. } => (FailureKind::Auth, "tenant_not_found", "the tenant does not exist in this cloud: check tenant_id (Azure Active Directory ID) and the cloud / login_endpoint".into()),
+        E::Aadsts { code: 90002, .. } => (FailureKind::Auth, "tenant_not_found", "the tenant does not exist in this cloud: check tenant_id (Azure Active Directory ID) and the cloud (commercial and gcc sign in at login.microsoftonline.com, gcc-high and dod at login.microsoftonline.us)".into()),
         E::Aadsts { code: 900023, .. } => (FailureKind::Auth, "invalid_tenant", "tenant_id must be the tenant GUID or a verified domain such as contoso.onmicrosoft.com".into()),
         E::Aadsts { code: 700027, .. } => (FailureKind::Auth, "certificate_not_registered", "upload the certificate's public part to the app registration (Certificates & secrets), or configure the matching certificate".into()),
         E::Aadsts { code: 7000112, .. } => (FailureKind::Auth, "app_disabled", "the application is disabled in the tenant: an admin must enable it (Enterprise applications > Properties)".into()),
         E::Aadsts { code: 7000218, .. } => (FailureKind::Auth, "no_credentials", "configure client_secret or certificate_path".into()),
         E::Aadsts { code: 700024, .. } => (FailureKind::Auth, "clock_skew", "this machine's clock is off: sync it (NTP)".into()),
         E::Aadsts { .. } => (FailureKind::Auth, "sign_in_failed", "read the AADSTS description; check tenant_id, client_id and the credentials".into()),
+        E::Unauthorized { token_for: Some(aud), .. } => (FailureKind::Auth, "token_for_another_cloud", format!(
+            "the sign-in gave a token for {aud}{}, which this API refuses: set cloud (commercial, gcc, gcc-high or dod) and remove the api_root / login_endpoint overrides that mix two clouds",
+            o365_api::Cloud::of_api_root(aud).map(|c| format!(" (the {} cloud)", c.name())).unwrap_or_default()
+        )),
         E::Unauthorized { .. } => (FailureKind::Auth, "token_rejected", "the API refused the token: api_root and login_endpoint must belong to the same cloud (set cloud = commercial, gcc, gcc-high or dod and remove mismatched overrides)".into()),
         E::Api { code, .. } if code == "AF10001" => (FailureKind::Auth, "missing_permission", "grant the app the Office 365 Management APIs application permission ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All), then grant admin consent".into()),
         E::Api { code, .. } if code == "AF20010" || code == "AF20013" || code == "AF20052" => (FailureKind::Auth, "tenant_mismatch", "tenant_id does not match the tenant of the token: set tenant_id to the tenant GUID the app signs in to".into()),

@@ -33,10 +33,13 @@ pub enum Error {
         correlation_id: Option<String>,
     },
     /// The API refused the bearer token (401 `{"Message": ...}`).
-    #[error("the Activity API refused the access token (HTTP 401: {message}). The token is expired, malformed, or for another cloud's resource: check that api_root and login_endpoint belong to the same cloud")]
+    #[error("the Activity API refused the access token (HTTP 401: {message}).{}", token_hint(token_for.as_deref()))]
     Unauthorized {
         /// The server's message.
         message: String,
+        /// The token's audience when it is not the API the request went to: what the sign-in
+        /// gave a token for.
+        token_for: Option<String>,
     },
     /// An AF error from the Activity API.
     #[error("{code} (HTTP {status}): {message}{}", af_hint(code))]
@@ -172,7 +175,12 @@ pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, what: &
     let (code, message) = match env {
         Some(Env {
             message: Some(m), ..
-        }) if status == 401 => return Error::Unauthorized { message: m },
+        }) if status == 401 => {
+            return Error::Unauthorized {
+                message: m,
+                token_for: None,
+            }
+        }
         Some(Env {
             error:
                 Some(Inner {
@@ -210,12 +218,27 @@ pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, what: &
             code,
             message,
         },
-        None if status == 401 => Error::Unauthorized { message },
+        None if status == 401 => Error::Unauthorized {
+            message,
+            token_for: None,
+        },
         None => Error::Http {
             status,
             what: what.into(),
             body: message,
         },
+    }
+}
+
+fn token_hint(token_for: Option<&str>) -> String {
+    match token_for {
+        None => " The token is expired, malformed, or for another cloud's resource: check that api_root and login_endpoint belong to the same cloud".into(),
+        Some(aud) => {
+            let cloud = crate::Cloud::of_api_root(aud)
+                .map(|c| format!(" ({} cloud)", c.name()))
+                .unwrap_or_default();
+            format!(" The sign-in gave a token for {aud}{cloud}, not for this API: login_endpoint belongs to another cloud than api_root. Set cloud (commercial, gcc, gcc-high or dod) and neither endpoint")
+        }
     }
 }
 

@@ -47,7 +47,8 @@ impl Client {
             }
         }
         let t = self.fetch_token().await?;
-        let tid = jwt_tid(t.secret.expose_secret()).unwrap_or_else(|| self.inner.tenant.clone());
+        let tid =
+            jwt_claim(t.secret.expose_secret(), "tid").unwrap_or_else(|| self.inner.tenant.clone());
         *g = Some((t.clone(), tid.clone()));
         Ok((t, tid))
     }
@@ -114,13 +115,14 @@ impl Client {
     }
 }
 
-/// The `tid` claim of a JWT (not verified: it only names the tenant in URLs).
-fn jwt_tid(jwt: &str) -> Option<String> {
+/// A string claim of a JWT, not verified: only for naming (the tenant in URLs, the audience in
+/// an error).
+pub(crate) fn jwt_claim(jwt: &str, name: &str) -> Option<String> {
     use base64::Engine as _;
     let p = jwt.split('.').nth(1)?;
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(p.trim_end_matches('='))
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&b).ok()?;
-    v["tid"].as_str().map(String::from)
+    v[name].as_str().map(String::from)
 }

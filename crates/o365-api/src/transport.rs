@@ -167,14 +167,24 @@ impl Client {
                                 .and_then(|v| v.to_str().ok())
                                 .and_then(|v| parse_retry_after(v, self.server_now()));
                             let e = classify(status, &body, retry_after, what);
-                            if matches!(e, Error::Unauthorized { .. }) && !refreshed {
-                                // The token may have expired or been revoked: refresh once.
-                                refreshed = true;
-                                attempt -= 1;
-                                self.token(true).await?;
-                                continue;
+                            match e {
+                                Error::Unauthorized { .. } if !refreshed => {
+                                    // The token may have expired or been revoked: refresh once.
+                                    refreshed = true;
+                                    attempt -= 1;
+                                    self.token(true).await?;
+                                    continue;
+                                }
+                                Error::Unauthorized { message, .. } => Error::Unauthorized {
+                                    message,
+                                    token_for: crate::token::jwt_claim(
+                                        tok.secret.expose_secret(),
+                                        "aud",
+                                    )
+                                    .filter(|aud| aud.trim_end_matches('/') != self.inner.resource),
+                                },
+                                e => e,
                             }
-                            e
                         }
                     }
                 }

@@ -47,7 +47,12 @@ async fn example_config_file_loads_and_bad_configs_are_named() {
     .unwrap();
     let mut cfg = o365_emulator::EmulatorConfig::from_toml(&text).expect("example parses");
     assert_eq!(cfg.seed, 42);
-    assert_eq!(cfg.tenants.len(), 2);
+    assert_eq!(cfg.tenants.len(), 3);
+    assert_eq!(
+        cfg.tenants[1].cloud,
+        o365_emulator::cloud::Cloud::GccHigh,
+        "the example has a GCC High tenant"
+    );
     // Certificate paths are relative to where the emulator runs: the repo root here.
     for a in &mut cfg.tenants[0].apps {
         for c in &mut a.certificates {

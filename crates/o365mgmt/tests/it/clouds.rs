@@ -172,3 +172,65 @@ fn each_cloud_by_its_real_host_names_through_the_emulator_as_proxy() {
     assert!(text.contains("AADSTS90002"), "{text}");
     assert!(text.contains("cloud"), "the fix names the cloud: {text}");
 }
+
+#[test]
+fn a_token_for_another_cloud_is_refused_by_the_api_and_the_message_names_that_cloud() {
+    use o365_emulator::cloud::Cloud as EmuCloud;
+    let mut cfg = o365_emulator::EmulatorConfig::default().with_tenants(3, 1.0);
+    cfg.tenants[2].cloud = EmuCloud::GccHigh;
+    let e = Emu::with_tls(cfg);
+    let proxy = e.info.proxy.clone().unwrap();
+    let gcc_high = e.info.tenants[2].id.clone();
+    // A GCC High token, minted at the GCC High sign-in through the emulator.
+    let http = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(e.ca_file.as_ref().unwrap()).unwrap())
+                .unwrap(),
+        )
+        .proxy(reqwest::Proxy::https(&proxy).unwrap())
+        .build()
+        .unwrap();
+    let token: serde_json::Value = e.rt.block_on(async {
+        http.post(format!(
+            "https://login.microsoftonline.us/{gcc_high}/oauth2/v2.0/token"
+        ))
+        .form(&[
+            ("client_id", e.info.client_id.as_str()),
+            ("client_secret", e.info.client_secret.as_str()),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://manage.office365.us/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    });
+    assert!(token["access_token"].is_string(), "{token}");
+    // A sign-in (on loopback, so no half-cloud rule applies) that hands out that token.
+    let app = axum::Router::new().route(
+        "/{tenant}/oauth2/v2.0/token",
+        axum::routing::post(move || {
+            let t = token.clone();
+            async move { axum::Json(t) }
+        }),
+    );
+    let listener =
+        e.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+    let login = format!("http://{}", listener.local_addr().unwrap());
+    e.rt.spawn(async move { axum::serve(listener, app).await });
+    let (code, text) = run(e
+        .cmd(&["subscriptions", "-o", "json"])
+        .env("O365_API_ROOT", "https://manage.office.com")
+        .env("O365_LOGIN_ENDPOINT", &login)
+        .env("O365_TENANT_ID", &gcc_high)
+        .env("HTTPS_PROXY", &proxy));
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("401"), "{text}");
+    assert!(
+        text.contains("https://manage.office365.us") && text.contains("gcc-high"),
+        "the message names the token's cloud: {text}"
+    );
+}
