@@ -29,6 +29,10 @@ pub fn router() -> Router<Shared> {
             get(subscriptions),
         )
         .route("/_emulator/tenants/{tenant}/audit", put(set_audit))
+        .route(
+            "/_emulator/tenants/{tenant}/webhooks/{content_type}",
+            put(set_webhook_status),
+        )
 }
 
 fn bad(msg: String) -> Response {
@@ -237,4 +241,44 @@ async fn set_audit(
     *st.tenants[ti].audit_enabled.write() = a.enabled;
     Json(serde_json::json!({ "tenant_id": st.tenants[ti].info.id, "audit_enabled": a.enabled }))
         .into_response()
+}
+
+#[derive(Deserialize)]
+struct WebhookStatus {
+    status: String,
+}
+
+/// `PUT /tenants/{tenant}/webhooks/{contentType} {"status": "enabled"|"disabled"|"expired"}`:
+/// what the service does to a webhook on its own (after failures, at its expiration).
+async fn set_webhook_status(
+    State(st): State<Shared>,
+    Path((tenant, ct)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(ti) = st.tenant_index(&tenant) else {
+        return bad(format!(
+            "tenant = {tenant:?}: no such tenant in the emulator"
+        ));
+    };
+    let Some(ct) = ContentType::parse(&ct, true) else {
+        return bad(format!(
+            "contentType = {ct:?}: not one of the five content types"
+        ));
+    };
+    let w: WebhookStatus = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => return bad(format!("body must be {{\"status\": \"disabled\"}}: {e}")),
+    };
+    if !["enabled", "disabled", "expired"].contains(&w.status.as_str()) {
+        return bad(format!(
+            "status = {:?}: allowed are enabled, disabled, expired",
+            w.status
+        ));
+    }
+    let mut subs = st.tenants[ti].subs.write();
+    let Some(hook) = subs.get_mut(&ct).and_then(|s| s.webhook.as_mut()) else {
+        return bad(format!("{} has no webhook", ct.as_str()));
+    };
+    hook.status = w.status;
+    Json(hook.clone()).into_response()
 }

@@ -118,7 +118,7 @@ async fn listing(
         Err(r) => return r,
     };
     let now = st.clock.now_ms();
-    let (sub_enabled, webhook_since) = {
+    let sub_enabled = {
         let subs = st.tenants[caller.tenant].subs.read();
         match subs.get(&ct) {
             None => {
@@ -128,7 +128,7 @@ async fn listing(
                     "No subscription found for the specified content type.",
                 )
             }
-            Some(s) => (s.enabled, s.webhook.as_ref().map(|_| s.webhook_since_ms)),
+            Some(s) => s.enabled,
         }
     };
     if !sub_enabled {
@@ -152,12 +152,9 @@ async fn listing(
     };
     let mut blobs = st.blobs_in(caller.tenant, ct, w.0, w.1, Some(now));
     if let Op::Notifications = op {
-        match webhook_since {
-            None => blobs.clear(),
-            Some(since) => {
-                blobs.retain(|b| b.created_ms >= since && b.available_ms + 60_000 <= now)
-            }
-        }
+        // What was really attempted, whatever became of the webhook since.
+        let sent = st.tenants[caller.tenant].notified.lock();
+        blobs.retain(|b| sent.contains_key(&b.key));
     }
     blobs.sort_by_key(|b| (b.available_ms, b.created_ms));
     let size = st.cfg.api.page_size;
@@ -186,8 +183,14 @@ async fn listing(
             "contentExpiration": fmt_content_time(f.created_ms + 7 * DAY_MS),
         });
         if let Op::Notifications = op {
-            v["notificationSent"] = fmt_content_time(f.available_ms + 60_000).into();
-            v["notificationStatus"] = "success".into();
+            let (sent, ok) = st.tenants[caller.tenant]
+                .notified
+                .lock()
+                .get(&f.key)
+                .copied()
+                .unwrap_or((f.available_ms, false));
+            v["notificationSent"] = fmt_content_time(sent).into();
+            v["notificationStatus"] = if ok { "success" } else { "failed" }.into();
         }
         out.push_str(&v.to_string());
     }

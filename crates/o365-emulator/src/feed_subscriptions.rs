@@ -64,7 +64,7 @@ pub async fn start(
     let now = st.clock.now_ms();
     let webhook = match parsed.webhook {
         None => None,
-        Some(w) => match validate_webhook(&st, w, now).await {
+        Some(w) => match validate_webhook(&st, w, now, &caller).await {
             Ok(w) => Some(w),
             Err(r) => return r,
         },
@@ -77,6 +77,8 @@ pub async fn start(
         webhook_since_ms: now,
         intervals: vec![],
         last_start_ms: None,
+        notified_until_ms: now,
+        webhook_failures: 0,
     });
     let wait_ms = (st.cfg.api.start_interval_secs * 1000) as i64;
     if let Some(last) = entry.last_start_ms.filter(|l| now - l < wait_ms) {
@@ -108,13 +110,20 @@ pub async fn start(
     }
     if entry.webhook != webhook {
         entry.webhook_since_ms = now;
+        entry.notified_until_ms = now;
+        entry.webhook_failures = 0;
         entry.webhook = webhook;
     }
     tracing::debug!(tenant = %t.info.id, content_type = ct.as_str(), app = %caller.appid, "subscription started");
     json(StatusCode::OK, sub_json(ct, entry).to_string())
 }
 
-async fn validate_webhook(st: &Shared, w: WebhookIn, now: i64) -> Result<Webhook, Response> {
+async fn validate_webhook(
+    st: &Shared,
+    w: WebhookIn,
+    now: i64,
+    caller: &crate::api::Caller,
+) -> Result<Webhook, Response> {
     let address = w.address.unwrap_or_default();
     if address.is_empty() {
         return Err(af(400, "AF20001", "Missing parameter: address."));
@@ -177,6 +186,8 @@ async fn validate_webhook(st: &Shared, w: WebhookIn, now: i64) -> Result<Webhook
         address,
         expiration,
         status: "enabled".into(),
+        client_id: caller.appid.clone(),
+        origin: caller.origin.clone(),
     })
 }
 

@@ -26,6 +26,7 @@ mod feed_subscriptions;
 pub mod state;
 pub mod tls;
 pub mod token;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -146,6 +147,7 @@ pub struct Emulator {
     ca_pem: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    notifier: tokio::task::JoinHandle<()>,
 }
 
 impl Emulator {
@@ -215,6 +217,7 @@ impl Emulator {
                 })
             }
         };
+        let notifier = tokio::spawn(webhook::deliver(state.clone()));
         tracing::info!(addr = %bound, "emulator listening");
         Ok(Self {
             addr: bound,
@@ -222,6 +225,7 @@ impl Emulator {
             ca_pem: tls.map(|m| m.ca_pem().to_string()),
             stop: Some(tx),
             task,
+            notifier,
         })
     }
 
@@ -257,6 +261,7 @@ impl Emulator {
 
     /// Stop serving and wait for the server task to end.
     pub async fn shutdown(mut self) {
+        self.notifier.abort();
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -266,6 +271,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        self.notifier.abort();
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

@@ -44,6 +44,12 @@ pub struct Webhook {
     pub expiration: Option<String>,
     /// `enabled` | `disabled` | `expired`.
     pub status: String,
+    /// The app that registered it (`clientId` in notifications).
+    #[serde(skip)]
+    pub client_id: String,
+    /// The API origin it was registered at (the host of `contentUri` in notifications).
+    #[serde(skip)]
+    pub origin: String,
 }
 
 /// One subscription.
@@ -59,6 +65,10 @@ pub struct Subscription {
     pub intervals: Vec<(i64, Option<i64>)>,
     /// Emulated time (ms) of the last start that was accepted, for the start-interval rule.
     pub last_start_ms: Option<i64>,
+    /// Blobs available up to this emulated time (ms) have had their notification attempted.
+    pub notified_until_ms: i64,
+    /// Notifications that failed in a row.
+    pub webhook_failures: u32,
 }
 
 impl Subscription {
@@ -84,6 +94,8 @@ pub struct Tenant {
     pub apps: HashMap<String, App>,
     /// Subscriptions by content type.
     pub subs: RwLock<BTreeMap<ContentType, Subscription>>,
+    /// Webhook notifications attempted, by blob: emulated time sent and whether it was delivered.
+    pub notified: Mutex<HashMap<BlobKey, (i64, bool)>>,
     /// Request budget.
     pub bucket: Mutex<Bucket>,
 }
@@ -210,7 +222,7 @@ pub struct State {
     pub signing_key: jsonwebtoken::EncodingKey,
     /// Key that verifies them.
     pub verify_key: jsonwebtoken::DecodingKey,
-    /// HTTP client for webhook validation.
+    /// HTTP client for webhook validation and notifications.
     pub http: reqwest::Client,
 }
 
@@ -266,6 +278,8 @@ impl State {
                             webhook_since_ms: since,
                             intervals: vec![(since, None)],
                             last_start_ms: None,
+                            notified_until_ms: since,
+                            webhook_failures: 0,
                         },
                     );
                 }
@@ -286,6 +300,7 @@ impl State {
                 audit_enabled: RwLock::new(t.audit_enabled),
                 apps,
                 subs: RwLock::new(subs),
+                notified: Mutex::new(HashMap::new()),
                 bucket: Mutex::new(Bucket {
                     tokens: cfg.throttle.requests_per_minute as f64,
                     last: Instant::now(),

@@ -80,6 +80,11 @@ pub struct ApiConfig {
     /// of the last accepted one is throttled (900 enforces the real 15 minutes; 0, the default,
     /// does not). The real service's answer is unconfirmed: AF429 with `Retry-After` here.
     pub start_interval_secs: u64,
+    /// Tries per webhook notification (the first and the retries, with doubling pauses from
+    /// 100 ms of real time) before it counts as failed.
+    pub webhook_attempts: u32,
+    /// Failed notifications in a row after which a webhook is marked `disabled`.
+    pub webhook_disable_after: u32,
 }
 
 /// Content generation.
@@ -134,6 +139,9 @@ pub struct FaultConfig {
     pub latency_ms: u64,
     /// Also apply the faults to the token endpoint.
     pub include_token_endpoint: bool,
+    /// Fraction of webhook notifications lost on the way (recorded as sent, never delivered):
+    /// what a collector's polling must catch.
+    pub notification_drop_rate: f64,
     /// Statuses to answer the next requests with, in order, before the rates apply:
     /// 429 (AF429 with `Retry-After: 1`), 403 (AF429), 500 (AF50000), 503, 408, or 0 (drop).
     pub script: Vec<u16>,
@@ -248,6 +256,8 @@ impl Default for ApiConfig {
             retention_hours: 7 * 24,
             allow_loopback_http_webhooks: true,
             start_interval_secs: 0,
+            webhook_attempts: 3,
+            webhook_disable_after: 3,
         }
     }
 }

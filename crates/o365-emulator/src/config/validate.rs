@@ -103,6 +103,12 @@ impl FaultConfig {
                 return Err(format!("faults.{name} = {v}: must be between 0.0 and 1.0"));
             }
         }
+        let lost = self.notification_drop_rate;
+        if !(0.0..=1.0).contains(&lost) {
+            return Err(format!(
+                "faults.notification_drop_rate = {lost}: must be between 0.0 and 1.0"
+            ));
+        }
         if let Some(bad) = self
             .script
             .iter()

@@ -368,22 +368,56 @@ async fn webhooks_validation_update_and_notifications() {
         .get(&tok, &format!("{}/subscriptions/list", env.feed()))
         .await;
     assert_eq!(list.json()[0]["webhook"]["address"], good);
-    // Notifications for blobs made since the webhook was set.
+    // Notifications for blobs made since the webhook was set: really POSTed, then listed.
     env.advance(3600.0).await;
+    let posted: serde_json::Value = loop {
+        // Validation requests of the starts above come first.
+        let (_, auth, body) = seen.recv().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v.is_array() {
+            assert_eq!(auth, "o365activityapinotification");
+            break v;
+        }
+    };
+    let first = &posted[0];
+    for k in [
+        "tenantId",
+        "clientId",
+        "contentType",
+        "contentId",
+        "contentUri",
+        "contentCreated",
+        "contentExpiration",
+    ] {
+        assert!(first[k].is_string(), "{k} in {first}");
+    }
+    assert_eq!(first["contentType"], "Audit.SharePoint");
+    assert_eq!(first["tenantId"], env.info.tenant_id);
     let tok = env.token().await;
-    let r = env
-        .get(
-            &tok,
-            &format!(
-                "{}/subscriptions/notifications?contentType=Audit.SharePoint",
-                env.feed()
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let items = r.json();
-    let items = items.as_array().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let items = loop {
+        let r = env
+            .get(
+                &tok,
+                &format!(
+                    "{}/subscriptions/notifications?contentType=Audit.SharePoint",
+                    env.feed()
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = r.json().as_array().cloned().unwrap_or_default();
+        if items.len() >= 10 || std::time::Instant::now() > deadline {
+            break items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(items.len() >= 10, "{} notifications", items.len());
+    assert_eq!(
+        items.len(),
+        posted.as_array().unwrap().len(),
+        "the listing is what was POSTed"
+    );
     assert_eq!(items[0]["notificationStatus"], "success");
     assert!(items[0]["notificationSent"]
         .as_str()
@@ -435,4 +469,125 @@ async fn dlp_sensitive_types_and_accept_language() {
     assert_eq!(lang("en-US").await.status, 200);
     assert_eq!(lang("en-US,fr-FR").await.af_code(), "AF20053");
     assert_eq!(lang("en_US!").await.af_code(), "AF20054");
+}
+
+/// Wait (up to 10 s) until `f` holds.
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !f().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn failed_notifications_are_retried_then_disable_the_webhook_and_expiration_expires_it() {
+    let mut cfg = crate::quiet_config();
+    cfg.api.webhook_attempts = 2;
+    cfg.api.webhook_disable_after = 1;
+    let env = Env::with(cfg).await;
+    let tok = env.token().await;
+    // Answers validation, refuses notifications; counts what it refused.
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let r2 = refused.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let r2 = r2.clone();
+            async move {
+                if body.contains("validationCode") {
+                    axum::http::StatusCode::OK
+                } else {
+                    r2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let failing = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let start = |ct: &'static str, hook: serde_json::Value| {
+        let (env, tok) = (&env, &tok);
+        async move {
+            read(
+                env.http
+                    .post(format!(
+                        "{}/subscriptions/start?contentType={ct}",
+                        env.feed()
+                    ))
+                    .bearer_auth(tok)
+                    .json(&json!({ "webhook": hook }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let r = start("Audit.Exchange", json!({"address": failing, "authId": "a"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let clock = env.control_get("/clock").await["now_ms"].as_i64().unwrap();
+    let in_ten_minutes = chrono::DateTime::from_timestamp_millis(clock + 600_000)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let (good, _seen) = receiver(200).await;
+    let r = start(
+        "Audit.General",
+        json!({"address": good, "expiration": in_ten_minutes}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    env.advance(1800.0).await;
+    let status = |ct: &'static str| {
+        let (env, tok) = (&env, &tok);
+        async move {
+            let l = env
+                .get(tok, &format!("{}/subscriptions/list", env.feed()))
+                .await
+                .json();
+            l.as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["contentType"] == ct)
+                .map(|s| s["webhook"]["status"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default()
+        }
+    };
+    until("the failing webhook is disabled", || async {
+        status("Audit.Exchange").await == "disabled"
+    })
+    .await;
+    assert_eq!(
+        refused.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one notification, tried twice"
+    );
+    until("the webhook past its expiration is expired", || async {
+        status("Audit.General").await == "expired"
+    })
+    .await;
+    // The listing says what became of the attempt.
+    let r = env
+        .get(
+            &tok,
+            &format!(
+                "{}/subscriptions/notifications?contentType=Audit.Exchange",
+                env.feed()
+            ),
+        )
+        .await;
+    let items = r.json();
+    let items = items.as_array().unwrap();
+    assert!(!items.is_empty(), "{}", r.text);
+    assert!(
+        items.iter().all(|i| i["notificationStatus"] == "failed"),
+        "{}",
+        r.text
+    );
 }
