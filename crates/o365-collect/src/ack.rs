@@ -90,6 +90,8 @@ pub(crate) struct Ack {
     window: Arc<WindowState>,
     pub(crate) state: Arc<TypeState>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The blob's `contentCreated`.
+    created: chrono::DateTime<chrono::Utc>,
     committed: bool,
 }
 
@@ -98,12 +100,14 @@ impl Ack {
         window: Arc<WindowState>,
         state: Arc<TypeState>,
         metrics: Arc<Metrics>,
+        created: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         window.expect();
         Self {
             window,
             state,
             metrics,
+            created,
             committed: false,
         }
     }
@@ -122,6 +126,7 @@ impl Ack {
             s.blobs_lost.fetch_add(1, Ordering::Relaxed);
             m.blobs_lost.fetch_add(1, Ordering::Relaxed);
         }
+        m.note_commit(self.created);
         self.committed = true;
     }
 }

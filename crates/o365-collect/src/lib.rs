@@ -41,6 +41,7 @@ pub mod status;
 // Around a run.
 pub mod metrics;
 pub mod preflight;
+pub mod webhook;
 
 // Many tenants: a fleet of tenant loops, sharded between instances.
 pub mod fleet;

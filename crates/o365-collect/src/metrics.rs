@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -25,6 +25,16 @@ pub struct Metrics {
     pub blobs_failed: AtomicU64,
     /// Blob bytes fetched.
     pub bytes: AtomicU64,
+    /// Webhook notifications accepted (content items).
+    pub notifications_received: AtomicU64,
+    /// Webhook requests refused (wrong `Webhook-AuthID`, not JSON, another tenant).
+    pub notifications_rejected: AtomicU64,
+    /// Webhook registrations sent (the first, and again after the service disabled or expired it).
+    pub webhook_registrations: AtomicU64,
+    /// Service time minus `contentCreated` of the last blob committed, in milliseconds.
+    commit_lag_ms: AtomicI64,
+    /// Service clock minus this machine's, in milliseconds (for the commit lag).
+    skew_ms: AtomicI64,
     /// Cursor per content type, in Unix seconds.
     cursors: std::sync::Mutex<BTreeMap<&'static str, i64>>,
 }
@@ -42,7 +52,7 @@ pub struct Sample<'a> {
 type Get = fn(&Metrics, &ClientStats) -> f64;
 
 /// Every plain series: name, help, type, value.
-const SERIES: [(&str, &str, &str, Get); 12] = [
+const SERIES: [(&str, &str, &str, Get); 16] = [
     (
         "o365_collect_events_total",
         "Events written to the sink.",
@@ -78,6 +88,30 @@ const SERIES: [(&str, &str, &str, Get); 12] = [
         "Blob bytes fetched.",
         "counter",
         |m, _| load(&m.bytes),
+    ),
+    (
+        "o365_collect_notifications_total",
+        "Webhook notifications accepted (content items).",
+        "counter",
+        |m, _| load(&m.notifications_received),
+    ),
+    (
+        "o365_collect_notifications_rejected_total",
+        "Webhook requests refused: wrong Webhook-AuthID, not a notification, another tenant.",
+        "counter",
+        |m, _| load(&m.notifications_rejected),
+    ),
+    (
+        "o365_collect_webhook_registrations_total",
+        "Webhook registrations sent: the first, and again after the service disabled or expired it.",
+        "counter",
+        |m, _| load(&m.webhook_registrations),
+    ),
+    (
+        "o365_collect_commit_lag_seconds",
+        "Service time minus contentCreated of the last blob committed.",
+        "gauge",
+        |m, _| m.commit_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
     ),
     (
         "o365_collect_retries_total",
@@ -146,6 +180,21 @@ impl Metrics {
         if let Ok(mut m) = self.cursors.lock() {
             m.insert(ct.as_str(), t.timestamp());
         }
+    }
+
+    /// Note the service's clock (from which commit lags are measured).
+    pub fn set_service_now(&self, service_now: DateTime<Utc>) {
+        self.skew_ms.store(
+            (service_now - Utc::now()).num_milliseconds(),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Note a blob committed now that the service created at `created`.
+    pub fn note_commit(&self, created: DateTime<Utc>) {
+        let now = Utc::now().timestamp_millis() + self.skew_ms.load(Ordering::Relaxed);
+        self.commit_lag_ms
+            .store(now - created.timestamp_millis(), Ordering::Relaxed);
     }
 
     fn cursors(&self) -> BTreeMap<&'static str, i64> {

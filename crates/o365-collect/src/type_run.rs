@@ -130,6 +130,7 @@ impl TypeRun {
         state: &Arc<TypeState>,
     ) -> Result<(), RunError> {
         let now = self.client.server_now();
+        self.metrics.set_service_now(now);
         let mut r = self.resume(now).await?;
         sum.cursor = Some(r.cursor);
         let floor = now - o365_api::window::retention();
@@ -181,12 +182,13 @@ impl TypeRun {
                         p = self.permits() => match p { Some(p) => p, None => break 'windows },
                         _ = self.stop.wait() => { halted = true; ws.fail(); break 'windows; }
                     };
+                    let created = blob.content_created;
                     let job = Fetch {
                         client: self.client.clone(),
                         tenant: self.tenant.clone(),
                         ct: self.ct,
                         blob,
-                        ack: Ack::new(ws.clone(), state.clone(), self.metrics.clone()),
+                        ack: Ack::new(ws.clone(), state.clone(), self.metrics.clone(), created),
                         permits,
                         writer: self.writer.clone(),
                         stop: self.stop.clone(),

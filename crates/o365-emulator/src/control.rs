@@ -209,6 +209,7 @@ async fn subscriptions(State(st): State<Shared>, Path(tenant): Path<String>) -> 
             serde_json::json!({
                 "contentType": ct.as_str(),
                 "status": if s.enabled { "enabled" } else { "disabled" },
+                "webhook": s.webhook,
                 "intervals": s.intervals.iter().map(|(a, b)| serde_json::json!({
                     "start": fmt_content_time(*a),
                     "end": b.map(fmt_content_time),

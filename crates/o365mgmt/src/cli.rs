@@ -221,6 +221,43 @@ pub struct CollectArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics while collecting.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Webhook notifications.
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+}
+
+/// Webhook notifications, for `collect --follow`.
+#[derive(Args, Default)]
+pub struct WebhookArgs {
+    /// Receive the service's notifications on ADDR (needs --follow): a new blob starts a pass at
+    /// once, and polling every --interval (15m by default then) catches what a notification missed.
+    #[arg(long, value_name = "ADDR", requires = "follow")]
+    pub webhook: Option<SocketAddr>,
+    /// The address the service posts to: HTTPS, e.g. a reverse proxy in front of --webhook
+    /// (http:// only on loopback) [default: http://ADDR/ when ADDR is loopback].
+    #[arg(long, value_name = "URL", requires = "webhook")]
+    pub webhook_url: Option<String>,
+    /// Value the service must send back as Webhook-AuthID; requests without it are refused.
+    /// A secret: prefer the variable.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "webhook",
+        env = "O365_WEBHOOK_AUTH_ID",
+        hide_env_values = true
+    )]
+    pub auth_id: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The auth id is a shared secret.
+        f.debug_struct("WebhookArgs")
+            .field("webhook", &self.webhook)
+            .field("webhook_url", &self.webhook_url)
+            .field("auth_id", &self.auth_id.as_ref().map(|_| "[hidden]"))
+            .finish()
+    }
 }
 
 /// How passes run, for `collect` and `serve`.

@@ -139,3 +139,4 @@ mod proxy;
 mod python;
 mod reliability;
 mod tls;
+mod webhook;
