@@ -131,6 +131,8 @@ pub struct TenantOptions {
     pub interval: Duration,
     /// Start subscriptions that are not enabled.
     pub auto_start: bool,
+    /// Webhook notifications: registered for every tenant, each woken by its own.
+    pub webhook: Option<crate::webhook::Webhooks>,
 }
 
 /// Everything one tenant's loop needs.
@@ -178,6 +180,7 @@ impl TenantRun {
             Some(st) => collector.with_ledger(st.clone()),
             None => collector,
         };
+        let mut wake: Option<Arc<tokio::sync::Notify>> = None;
         loop {
             let pre = crate::preflight::check(
                 s,
@@ -195,6 +198,26 @@ impl TenantRun {
                 Ok(p) => {
                     for w in &p.warnings {
                         tracing::warn!(warning = %w);
+                    }
+                    if let Some(h) = &self.opts.webhook {
+                        if wake.is_none() {
+                            // Notifications name the tenant by GUID: known once signed in.
+                            if let Ok(t) = client.token_info().await {
+                                wake = Some(
+                                    h.receiver.route(&t.tenant_id, self.shared.metrics.clone()),
+                                );
+                            }
+                        }
+                        if let Err(e) = crate::webhook::register(
+                            &client,
+                            &collect.types,
+                            &h.spec,
+                            &self.shared.metrics,
+                        )
+                        .await
+                        {
+                            tracing::warn!(error = %e, "could not register the webhook (polling goes on)");
+                        }
                     }
                     match collector.run_once(&self.stop).await {
                         Ok(sum) => {
@@ -233,8 +256,15 @@ impl TenantRun {
             if !self.opts.follow || self.stop.is_stopped() {
                 break;
             }
+            let notified = async {
+                match &wake {
+                    Some(w) => w.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(self.opts.interval) => {}
+                _ = notified => {}
                 _ = self.stop.wait() => break,
             }
         }

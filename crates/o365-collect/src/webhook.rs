@@ -4,6 +4,7 @@
 //! effectively-once path, so a lost, repeated or forged notification can neither lose nor
 //! duplicate an event.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -35,17 +36,40 @@ impl std::fmt::Debug for WebhookSpec {
     }
 }
 
+/// A tenant's wake-up and counters, by tenant GUID (lower case).
+type Routes = std::sync::Mutex<HashMap<String, (Arc<Notify>, Arc<Metrics>)>>;
+
+/// A receiver and what every tenant registers with the service.
+#[derive(Clone, Debug)]
+pub struct Webhooks {
+    /// The address and auth id registered.
+    pub spec: WebhookSpec,
+    /// Where notifications arrive.
+    pub receiver: Arc<Receiver>,
+}
+
 struct Shared {
     auth_id: Option<String>,
+    /// Rejections, and items of no routed tenant.
     metrics: Arc<Metrics>,
+    /// Woken by items of no routed tenant (a single collector routes none).
     wake: Arc<Notify>,
+    tenants: Routes,
 }
 
 /// A running receiver; stops when dropped.
 pub struct Receiver {
     addr: SocketAddr,
-    wake: Arc<Notify>,
+    shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .finish()
+    }
 }
 
 impl Receiver {
@@ -57,23 +81,23 @@ impl Receiver {
     ) -> std::io::Result<Receiver> {
         let l = tokio::net::TcpListener::bind(listen).await?;
         let addr = l.local_addr()?;
-        let wake = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             auth_id,
             metrics,
-            wake: wake.clone(),
+            wake: Arc::new(Notify::new()),
+            tenants: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(axum::routing::post(receive))
             .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
-            .with_state(shared);
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(l, app).await {
                 tracing::error!(error = %e, "webhook receiver stopped");
             }
         });
         tracing::info!(%addr, "webhook receiver listening");
-        Ok(Receiver { addr, wake, task })
+        Ok(Receiver { addr, shared, task })
     }
 
     /// The bound address.
@@ -81,9 +105,25 @@ impl Receiver {
         self.addr
     }
 
-    /// Wait for the next notification (at once if one came since the last wait).
+    /// Wait for the next notification of no routed tenant (at once if one came since the last
+    /// wait): a single collector's wake-up.
     pub async fn notified(&self) {
-        self.wake.notified().await;
+        self.shared.wake.notified().await;
+    }
+
+    /// Route the notifications of tenant `tenant_guid` to the returned wake-up, counting them in
+    /// `metrics` (a fleet's tenant).
+    pub fn route(&self, tenant_guid: &str, metrics: Arc<Metrics>) -> Arc<Notify> {
+        let wake = Arc::new(Notify::new());
+        if let Ok(mut t) = self.shared.tenants.lock() {
+            t.insert(tenant_guid.to_ascii_lowercase(), (wake.clone(), metrics));
+        }
+        wake
+    }
+
+    /// Requests refused, and items of no routed tenant.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
     }
 }
 
@@ -121,26 +161,40 @@ async fn receive(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
             return StatusCode::BAD_REQUEST;
         }
     };
-    let known = items
-        .iter()
-        .filter(|i| {
-            i["contentType"]
-                .as_str()
-                .is_some_and(|c| c.parse::<ContentType>().is_ok())
-        })
-        .count();
-    s.metrics
-        .notifications_received
-        .fetch_add(known as u64, Ordering::Relaxed);
+    // Items by tenant: each routed tenant is woken and counts its own; the rest wake the
+    // single collector.
+    let mut by_tenant: HashMap<String, u64> = HashMap::new();
+    for i in &items {
+        if i["contentType"]
+            .as_str()
+            .is_some_and(|c| c.parse::<ContentType>().is_ok())
+        {
+            let t = i["tenantId"].as_str().unwrap_or("").to_ascii_lowercase();
+            *by_tenant.entry(t).or_default() += 1;
+        }
+    }
     tracing::debug!(items = items.len(), "webhook notification");
-    if known > 0 {
-        s.wake.notify_one();
+    let routes = s.tenants.lock().map(|t| t.clone()).unwrap_or_default();
+    for (tenant, n) in by_tenant {
+        match routes.get(&tenant) {
+            Some((wake, m)) => {
+                m.notifications_received.fetch_add(n, Ordering::Relaxed);
+                wake.notify_one();
+            }
+            None => {
+                s.metrics
+                    .notifications_received
+                    .fetch_add(n, Ordering::Relaxed);
+                s.wake.notify_one();
+            }
+        }
     }
     StatusCode::OK
 }
 
-/// Make every type's subscription carry `spec`'s webhook: register it where it is missing or
-/// another, and again where the service disabled or expired it. Returns how many were sent.
+/// Make every enabled subscription of `types` carry `spec`'s webhook: register it where it is
+/// missing or another, and again where the service disabled or expired it (subscriptions not
+/// enabled are left to the pre-flight). Returns how many registrations were sent.
 pub async fn register(
     client: &Client,
     types: &[ContentType],
@@ -165,6 +219,14 @@ pub async fn register(
                 w.status.as_deref().unwrap_or("enabled").to_string(),
             )
         });
+        if current.map(|s| s.is_enabled()) != Some(true) {
+            // Starting a subscription is the pre-flight's decision (and the ledger's record).
+            tracing::debug!(
+                content_type = ct.as_str(),
+                "not enabled: no webhook registered"
+            );
+            continue;
+        }
         match (current.map(|s| s.is_enabled()), state) {
             (Some(true), Some((true, status))) if status.eq_ignore_ascii_case("enabled") => {
                 continue

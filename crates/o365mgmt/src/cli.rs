@@ -226,12 +226,12 @@ pub struct CollectArgs {
     pub webhook: WebhookArgs,
 }
 
-/// Webhook notifications, for `collect --follow`.
+/// Webhook notifications, for `collect --follow` and `serve`.
 #[derive(Args, Default)]
 pub struct WebhookArgs {
     /// Receive the service's notifications on ADDR (needs --follow): a new blob starts a pass at
     /// once, and polling every --interval (15m by default then) catches what a notification missed.
-    #[arg(long, value_name = "ADDR", requires = "follow")]
+    #[arg(long, value_name = "ADDR")]
     pub webhook: Option<SocketAddr>,
     /// The address the service posts to: HTTPS, e.g. a reverse proxy in front of --webhook
     /// (http:// only on loopback) [default: http://ADDR/ when ADDR is loopback].
@@ -311,6 +311,9 @@ pub struct ServeArgs {
     /// loopback).
     #[arg(long, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
+    /// Webhook notifications, for every tenant.
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
 }
 
 /// `collect` subcommands.

@@ -9,10 +9,9 @@ use chrono::Utc;
 use o365_actions::config::Settings;
 use o365_actions::input;
 use o365_api::ContentType;
-use o365_collect::webhook::{Receiver, WebhookSpec};
 use o365_collect::{Collector, SinkSpec, Stop, Summary};
 
-use crate::cli::{CollectArgs, CollectCmd, Global, Output, WebhookArgs};
+use crate::cli::{CollectArgs, CollectCmd, Global, Output};
 use crate::pass::{self_usage, sink_spec};
 use crate::setup::{read_store, settings};
 use crate::{out, warn};
@@ -33,10 +32,15 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
         bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");
     }
     let (mut opts, mut interval) = crate::pass::options(&args.pass)?;
-    let hook_url = webhook_url(&args.webhook)?;
-    if args.webhook.webhook.is_some() && args.pass.interval.is_none() {
-        // Notifications bring new blobs; polling is the safety net.
-        interval = std::time::Duration::from_secs(15 * 60);
+    if args.webhook.webhook.is_some() {
+        if !args.follow {
+            bail!("--webhook receives notifications while collecting goes on: add --follow");
+        }
+        crate::webhook::check(&args.webhook)?;
+        if args.pass.interval.is_none() {
+            // Notifications bring new blobs; polling is the safety net.
+            interval = crate::webhook::SAFETY_NET_INTERVAL;
+        }
     }
     let types = if args.all {
         ContentType::ALL.to_vec()
@@ -84,28 +88,7 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
             .with_context(|| format!("--metrics-addr {addr}"))?;
         warn(&format!("metrics at http://{bound}/metrics"));
     }
-    let hooks = match args.webhook.webhook {
-        None => None,
-        Some(listen) => {
-            let rx = Receiver::bind(
-                listen,
-                args.webhook.auth_id.clone(),
-                collector.metrics().clone(),
-            )
-            .await
-            .with_context(|| format!("--webhook {listen}"))?;
-            let url = hook_url.unwrap_or_else(|| format!("http://{}/", rx.addr()));
-            warn(&format!(
-                "webhook notifications at {url} (listening on {})",
-                rx.addr()
-            ));
-            let spec = WebhookSpec {
-                url,
-                auth_id: args.webhook.auth_id.clone(),
-            };
-            Some((rx, spec))
-        }
-    };
+    let hooks = crate::webhook::start(&args.webhook, collector.metrics()).await?;
     let stop = Stop::default();
     {
         let stop = stop.clone();
@@ -117,10 +100,11 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
     let progress = progress_bar(&collector, &stop);
     let mut code = ExitCode::SUCCESS;
     loop {
-        if let Some((_, spec)) = &hooks {
+        if let Some(h) = &hooks {
             // Every pass: the service may have disabled or expired the webhook meanwhile.
             if let Err(e) =
-                o365_collect::webhook::register(&client, &types, spec, &collector.metrics()).await
+                o365_collect::webhook::register(&client, &types, &h.spec, &collector.metrics())
+                    .await
             {
                 warn(&format!(
                     "could not register the webhook (polling goes on): {e}"
@@ -147,7 +131,7 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
         }
         let notified = async {
             match &hooks {
-                Some((rx, _)) => rx.notified().await,
+                Some(h) => h.receiver.notified().await,
                 None => std::future::pending().await,
             }
         };
@@ -161,27 +145,6 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
         p.finish_and_clear();
     }
     Ok(code)
-}
-
-/// `--webhook-url` checked (HTTPS, or http:// on loopback), or what it must be when missing.
-fn webhook_url(w: &WebhookArgs) -> anyhow::Result<Option<String>> {
-    let Some(listen) = w.webhook else {
-        return Ok(None);
-    };
-    match &w.webhook_url {
-        Some(u) => {
-            let lower = u.trim().to_ascii_lowercase();
-            let loopback = ["http://127.", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| lower.starts_with(p));
-            if !lower.starts_with("https://") && !loopback {
-                bail!("--webhook-url {u:?}: the service posts only to https:// addresses (http:// is allowed on loopback for tests); give the HTTPS address at which it reaches --webhook, e.g. https://collector.example.com/o365");
-            }
-            Ok(Some(u.trim().to_string()))
-        }
-        None if listen.ip().is_loopback() => Ok(None),
-        None => bail!("--webhook {listen} listens beyond loopback: add --webhook-url with the HTTPS address at which the service reaches it (e.g. a reverse proxy: https://collector.example.com/o365)"),
-    }
 }
 
 fn progress_bar(c: &Collector, stop: &Stop) -> Option<indicatif::ProgressBar> {

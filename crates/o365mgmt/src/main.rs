@@ -14,6 +14,7 @@ mod render;
 mod serve;
 mod setup;
 mod show;
+mod webhook;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;

@@ -56,13 +56,23 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     if g.tenant.is_some() {
         bail!("--all-tenants collects every tenant: leave out --tenant");
     }
-    let (collect, interval) = options(&args.pass)?;
+    let (collect, mut interval) = options(&args.pass)?;
+    if args.webhook.webhook.is_some() {
+        if !args.follow {
+            bail!("--webhook receives notifications while collecting goes on: add --follow");
+        }
+        if args.pass.interval.is_none() {
+            interval = crate::webhook::SAFETY_NET_INTERVAL;
+        }
+    }
     let tenants = tenants(g, Shard::ALL)?;
+    let webhook = crate::webhook::start(&args.webhook, Default::default()).await?;
     let opts = TenantOptions {
         collect,
         follow: args.follow,
         interval,
         auto_start: args.auto_start,
+        webhook,
     };
     let fleet = Arc::new(start(&tenants[0], args.sink.as_deref(), opts, 64)?);
     fleet.apply(tenants).await;
@@ -116,6 +126,7 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
 struct App {
     fleet: Arc<Fleet>,
     ready_after: chrono::Duration,
+    webhook: Option<o365_collect::webhook::Webhooks>,
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -132,6 +143,14 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .collect();
     let mut text = o365_collect::metrics::render(&samples);
     text.push_str(&app.fleet.sink_stats().render());
+    if let Some(h) = &app.webhook {
+        let m = h.receiver.metrics();
+        text.push_str(&format!(
+            "# HELP o365_webhook_rejected_total Webhook requests refused (wrong Webhook-AuthID, not a notification).\n# TYPE o365_webhook_rejected_total counter\no365_webhook_rejected_total {}\n# HELP o365_webhook_unrouted_total Notified content items of no tenant of this instance.\n# TYPE o365_webhook_unrouted_total counter\no365_webhook_unrouted_total {}\n",
+            m.notifications_rejected.load(std::sync::atomic::Ordering::Relaxed),
+            m.notifications_received.load(std::sync::atomic::Ordering::Relaxed),
+        ));
+    }
     text.push_str("# HELP o365_tenant_failing Whether the tenant's last pass failed (1) or not (0).\n# TYPE o365_tenant_failing gauge\n");
     for t in &tenants {
         let s = t.status();
@@ -223,7 +242,11 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         Some(s) => Shard::parse(s).map_err(|e| anyhow!(e))?,
         None => Shard::ALL,
     };
-    let (collect, interval) = options(&args.pass)?;
+    let (collect, mut interval) = options(&args.pass)?;
+    if args.webhook.webhook.is_some() && args.pass.interval.is_none() {
+        // Notifications bring new blobs; polling is the safety net.
+        interval = crate::webhook::SAFETY_NET_INTERVAL;
+    }
     let ready_after = match &args.ready_after {
         Some(v) => duration(
             "--ready-after",
@@ -239,17 +262,20 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .next()
         .context("no tenant is configured")?;
+    let webhook = crate::webhook::start(&args.webhook, Default::default()).await?;
     let opts = TenantOptions {
         collect,
         follow: true,
         interval,
         auto_start: args.auto_start,
+        webhook: webhook.clone(),
     };
     let max = args.max_in_flight.unwrap_or(64) as usize;
     let fleet = Arc::new(start(&process, args.sink.as_deref(), opts, max)?);
     let app = Arc::new(App {
         fleet: fleet.clone(),
         ready_after,
+        webhook,
     });
     let routes = routes(g, args, app, args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -25,24 +25,27 @@ struct Follower {
 
 impl Follower {
     fn start(e: &Emu, sink: &str, interval: &str) -> Follower {
-        let mut child = e
-            .cmd(&[
-                "collect",
-                "Audit.General",
-                "--follow",
-                "--since",
-                "2h",
-                "--interval",
-                interval,
-                "--webhook",
-                "127.0.0.1:0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--sink",
-                sink,
-                "-o",
-                "json",
-            ])
+        Self::spawn(e.cmd(&[
+            "collect",
+            "Audit.General",
+            "--follow",
+            "--since",
+            "2h",
+            "--interval",
+            interval,
+            "--webhook",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--sink",
+            sink,
+            "-o",
+            "json",
+        ]))
+    }
+
+    fn spawn(mut c: std::process::Command) -> Follower {
+        let mut child = c
             .env("O365_WEBHOOK_AUTH_ID", AUTH_ID)
             .env("O365_LOG", "info")
             .stdout(Stdio::null())
@@ -286,4 +289,91 @@ fn notified_blobs_are_committed_at_once_lost_ones_by_polling_and_a_disabled_webh
         got.len() - unique.len()
     );
     assert_eq!(unique.len(), available(&e), "missing events");
+}
+
+#[test]
+fn serve_routes_each_tenants_notifications_to_that_tenant() {
+    let mut cfg = EmulatorConfig::default().with_tenants(2, 1.0);
+    cfg.data.late_rate = 0.0;
+    cfg.data.events_per_blob = 5;
+    let e = Emu::with(cfg);
+    let i = &e.info;
+    let mut toml = format!("state = \"{}\"\n", e.state().display());
+    for (k, t) in i.tenants.iter().enumerate() {
+        toml.push_str(&format!(
+            "\n[[tenants]]\nname = \"t{k}\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\napi_root = \"{}\"\nlogin_endpoint = \"{}\"\ncontent_types = [\"Audit.General\"]\n",
+            t.id, i.client_id, i.client_secret, i.api_root, i.login_endpoint
+        ));
+    }
+    let config = e.home.path().join("tenants.toml");
+    std::fs::write(&config, toml).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = e.home.path().join("fleet.jsonl");
+    let mut c = crate::bin();
+    e.configure(&mut c);
+    c.arg("--config").arg(&config).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--since",
+        "2h",
+        "--interval",
+        "1h",
+        "--webhook",
+        "127.0.0.1:0",
+        "--sink",
+        &format!("jsonl:{}", out.display()),
+    ]);
+    let mut f = Follower::spawn(c);
+    f.line("webhook notifications at ");
+    let ids_of = |tenant: &str| -> usize {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(tenant))
+            .count()
+    };
+    let t0 = e.control(reqwest::Method::GET, "clock", None)["now_ms"]
+        .as_i64()
+        .unwrap();
+    let since = chrono::DateTime::from_timestamp_millis(t0 - 2 * 3_600_000)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let available = |tenant: &str| -> usize {
+        let now = e.control(reqwest::Method::GET, "clock", None)["now"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        e.control(
+            reqwest::Method::GET,
+            &format!(
+                "manifest?tenant={tenant}&contentType=Audit.General&startTime={since}&endTime={}",
+                &now[..19]
+            ),
+            None,
+        )["event_ids"]
+            .as_array()
+            .map_or(0, |a| a.len())
+    };
+    let caught_up = || {
+        i.tenants
+            .iter()
+            .all(|t| ids_of(&t.id) >= available(&t.id) && available(&t.id) > 0)
+    };
+    until("both tenants' first passes", caught_up);
+    e.control(
+        reqwest::Method::POST,
+        "clock/advance",
+        Some(json!({"seconds": 900})),
+    );
+    let took = until("both tenants commit what they were notified of", caught_up);
+    assert!(
+        took < Duration::from_secs(10),
+        "notifications led to commits only after {took:?} (polling is hourly)"
+    );
 }
