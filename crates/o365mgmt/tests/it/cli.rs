@@ -235,9 +235,10 @@ fn actions_exit_codes_and_json_by_default() {
     let out = e.cmd(&["gaps", "-o", "text"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Audit.General"));
 
-    // Some types failing: exit 1. Nothing working: exit 3.
+    // Some types failing: exit 1 (an app without ActivityFeed.ReadDlp cannot stop DLP.All).
+    // Nothing working: exit 3.
     let (code, v, _) = run(e
-        .cmd(&["start-subscription", "DLP.All", "Audit.Exchange"])
+        .cmd(&["stop-subscription", "DLP.All", "Audit.Exchange"])
         .env("O365_CLIENT_ID", READ_ONLY_CLIENT_ID));
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["result_value"], false);
