@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use o365_actions::Runner;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
 use crate::server::McpServer;
@@ -20,6 +19,63 @@ const LOOPBACK_ORIGINS: [&str; 3] = ["http://127.0.0.1:*", "http://localhost:*",
 pub const MAX_SESSIONS: usize = 64;
 /// A session without a request for this long is closed.
 const SESSION_IDLE: Duration = Duration::from_secs(120);
+/// Largest request body accepted (4 MiB): a tool call's arguments are a few kilobytes.
+pub const MAX_BODY: usize = 4 << 20;
+
+/// A JSON-RPC error answer (`id` null: the request's cannot be known).
+fn jsonrpc_error(status: axum::http::StatusCode, code: i64, message: &str) -> Response {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Posted bodies are read up to [`MAX_BODY`] and must be JSON-RPC: anything else is answered
+/// with a JSON-RPC error (parse error, invalid request) instead of a bare HTTP status.
+async fn jsonrpc_only(req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return jsonrpc_error(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                &format!("Invalid request: the body is larger than {MAX_BODY} bytes"),
+            )
+        }
+    };
+    let v: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return jsonrpc_error(
+                axum::http::StatusCode::BAD_REQUEST,
+                -32700,
+                &format!("Parse error: {e}"),
+            )
+        }
+    };
+    let one = |m: &serde_json::Value| m.get("jsonrpc").and_then(|j| j.as_str()) == Some("2.0");
+    let ok = match &v {
+        serde_json::Value::Object(_) => one(&v),
+        serde_json::Value::Array(a) => !a.is_empty() && a.iter().all(one),
+        _ => false,
+    };
+    if !ok {
+        return jsonrpc_error(
+            axum::http::StatusCode::BAD_REQUEST,
+            -32600,
+            "Invalid request: expected a JSON-RPC 2.0 message (an object with \"jsonrpc\": \"2.0\")",
+        );
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
 
 /// Refuse a request that would open a session beyond [`MAX_SESSIONS`].
 async fn bounded_sessions(
@@ -65,7 +121,7 @@ impl std::fmt::Debug for HttpServer {
 
 /// The MCP service at `/mcp`: browser origins checked (loopback origins only when `loopback`,
 /// none otherwise) and sessions bounded. Add [`require_token`] beyond loopback.
-pub fn router(runner: Arc<Runner>, loopback: bool) -> axum::Router {
+pub fn router(server: McpServer, loopback: bool) -> axum::Router {
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService,
     };
@@ -83,13 +139,11 @@ pub fn router(runner: Arc<Runner>, loopback: bool) -> axum::Router {
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(SESSION_IDLE);
     let sessions = Arc::new(sessions);
-    let service = StreamableHttpService::new(
-        move || Ok(McpServer::new(runner.clone())),
-        sessions.clone(),
-        config,
-    );
+    let service =
+        StreamableHttpService::new(move || Ok(server.session()), sessions.clone(), config);
     axum::Router::new()
         .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(jsonrpc_only))
         .layer(axum::middleware::from_fn(move |req, next| {
             bounded_sessions(sessions.clone(), req, next)
         }))
@@ -128,14 +182,14 @@ pub fn require_token(app: axum::Router, token: &str) -> axum::Router {
 impl HttpServer {
     /// Bind: loopback without a token is allowed; anything else needs one.
     pub async fn bind(
-        runner: Arc<Runner>,
+        server: McpServer,
         addr: SocketAddr,
         token: Option<String>,
     ) -> Result<Self, ServeError> {
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(ServeError::NeedsToken(addr));
         }
-        let mut app = router(runner, addr.ip().is_loopback());
+        let mut app = router(server, addr.ip().is_loopback());
         if let Some(t) = &token {
             app = require_token(app, t);
         }

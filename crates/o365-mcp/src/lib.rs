@@ -5,18 +5,23 @@
 //!
 //! ```no_run
 //! # async fn run(runner: o365_actions::Runner) -> Result<(), o365_mcp::ServeError> {
-//! o365_mcp::serve_stdio(std::sync::Arc::new(runner)).await
+//! o365_mcp::serve_stdio(o365_mcp::McpServer::new(std::sync::Arc::new(runner))).await
 //! # }
 //! ```
 
 use std::net::SocketAddr;
 
+mod confirm;
 mod http;
+mod output;
+mod prompts;
+mod resources;
 mod server;
 mod stdio;
 mod tools;
 
-pub use http::{require_token, router, HttpServer, MAX_SESSIONS};
+pub use http::{require_token, router, HttpServer, MAX_BODY, MAX_SESSIONS};
+pub use resources::CollectStatus;
 pub use server::McpServer;
 pub use stdio::{serve_guarded, serve_stdio, MAX_LINE};
 pub use tools::{check_arguments, tools};

@@ -1,25 +1,41 @@
-//! The server: one handler for every session, calling the same runner as the CLI.
+//! The server: one handler per session, calling the same runner as the CLI; tools, resources
+//! (with subscriptions), prompts with completions, log messages, and a confirmation before a
+//! stop when the client can ask its user.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use o365_actions::input::{self, ActionKind};
 use o365_actions::result::Status;
 use o365_actions::Runner;
+#[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
-    ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InitializeResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Reference, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::resources::{self, CollectStatus};
 use crate::tools::{check_arguments, tools};
+use crate::{confirm, prompts};
 
 /// The MCP server: tools over one integration instance.
 #[derive(Clone)]
 pub struct McpServer {
     runner: Arc<Runner>,
+    status: Option<CollectStatus>,
+    /// This session's subscribed resource URIs.
+    subscribed: Arc<Mutex<BTreeSet<String>>>,
+    /// This session's log level (`None`: no log messages until the client sets one).
+    #[allow(deprecated)]
+    level: Arc<Mutex<Option<LoggingLevel>>>,
 }
 
 impl std::fmt::Debug for McpServer {
@@ -31,12 +47,44 @@ impl std::fmt::Debug for McpServer {
 impl McpServer {
     /// A server over a runner (shared with other sessions).
     pub fn new(runner: Arc<Runner>) -> Self {
-        Self { runner }
+        Self {
+            runner,
+            status: None,
+            subscribed: Default::default(),
+            level: Default::default(),
+        }
+    }
+
+    /// The runner behind the tools.
+    pub fn runner(&self) -> &Arc<Runner> {
+        &self.runner
+    }
+
+    /// Serve `o365://{tenant}/collect/status` from `status`.
+    pub fn with_collect_status(mut self, status: CollectStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The same server for a new session: its own subscriptions and log level.
+    pub fn session(&self) -> Self {
+        Self {
+            runner: self.runner.clone(),
+            status: self.status.clone(),
+            subscribed: Default::default(),
+            level: Default::default(),
+        }
     }
 
     /// Run one tool call: protocol errors for unknown tools and malformed arguments; a result
-    /// (with `isError` when the action could not run) for everything else.
-    pub async fn call(&self, name: &str, args: JsonObject) -> Result<CallToolResult, McpError> {
+    /// (with `isError` when the action could not run) for everything else. With a `peer` that
+    /// can ask its user, a stop is confirmed first.
+    pub async fn call(
+        &self,
+        name: &str,
+        args: JsonObject,
+        peer: Option<&Peer<RoleServer>>,
+    ) -> Result<CallToolResult, McpError> {
         let tools = tools();
         let Some(tool) = tools.iter().find(|t| t.name == name) else {
             let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -52,7 +100,15 @@ impl McpServer {
             .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
         check_arguments(kind, &args).map_err(|m| McpError::invalid_params(m, None))?;
         let result = match input::parse_request(&Value::Object(args), Some(kind)) {
-            Ok(req) => self.runner.run(req).await,
+            Ok(req) => match (kind, peer) {
+                (ActionKind::StopSubscription, Some(peer)) => {
+                    match confirm::stop(peer, &self.runner, &req).await {
+                        Ok(()) => self.runner.run(req).await,
+                        Err(declined) => declined,
+                    }
+                }
+                _ => self.runner.run(req).await,
+            },
             Err(rej) => self.runner.rejected(*rej),
         };
         let value = serde_json::to_value(&result).map_err(|e| {
@@ -67,15 +123,80 @@ impl McpServer {
         r.structured_content = Some(value);
         Ok(r)
     }
+
+    /// After a tool call: log it at the client's level, and tell subscribers what changed.
+    #[allow(deprecated)]
+    async fn after_call(&self, peer: &Peer<RoleServer>, tool: &str, r: &CallToolResult) {
+        let level = self.level.lock().ok().and_then(|l| *l);
+        if let Some(min) = level {
+            let (at, text) = match &r.structured_content {
+                Some(v) => (
+                    if r.is_error == Some(true) {
+                        LoggingLevel::Error
+                    } else {
+                        LoggingLevel::Info
+                    },
+                    format!(
+                        "{}: {}",
+                        v["action"].as_str().unwrap_or(tool),
+                        v["output_message"].as_str().unwrap_or("")
+                    ),
+                ),
+                None => (LoggingLevel::Info, tool.to_string()),
+            };
+            if rank(&at) >= rank(&min) {
+                let mut p = LoggingMessageNotificationParam::new(at, Value::String(text));
+                p.logger = Some("o365mgmt".into());
+                let _ = peer.notify_logging_message(p).await;
+            }
+        }
+        let subscribed = self
+            .subscribed
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        for uri in resources::changed_by(&self.runner, tool) {
+            if subscribed.contains(&uri) {
+                let _ = peer
+                    .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                    .await;
+            }
+        }
+    }
 }
 
+/// Severity order of log levels (debug lowest).
+#[allow(deprecated)]
+fn rank(l: &LoggingLevel) -> u8 {
+    match l {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+#[allow(deprecated)]
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("o365mgmt", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Office 365 Management Activity API for one Microsoft 365 tenant: ping to check the connection, start/stop/list audit-log content subscriptions, list available content. Every call needs case_id and alert_group_identifiers (may be empty). Results follow the SOAR integration's result object: status, result_value, output_message, json_result.",
-            )
+        InitializeResult::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_prompts()
+                .enable_completions()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new("o365mgmt", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Office 365 Management Activity API for one Microsoft 365 tenant: ping to check the connection, start/stop/list audit-log content subscriptions, list available content. Every call needs case_id and alert_group_identifiers (may be empty). Results follow the SOAR integration's result object: status, result_value, output_message, json_result. Resources: o365://tenants and o365://{tenant}/subscriptions, /gaps, /journal, /collect/status. Stopping a subscription loses the content of the stopped time for good: the server asks the user first when the client supports it.",
+        )
     }
 
     async fn list_tools(
@@ -95,9 +216,123 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.unwrap_or_default();
-        self.call(&request.name, args).await.map(Into::into)
+        let name = request.name.to_string();
+        let r = tokio::select! {
+            r = self.call(&name, args, Some(&context.peer)) => r?,
+            _ = context.ct.cancelled() => {
+                return Err(McpError::internal_error("cancelled by the client", None));
+            }
+        };
+        self.after_call(&context.peer, &name, &r).await;
+        Ok(r.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(resources::list(
+            &self.runner,
+        )))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resources::templates(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let c = resources::read(&self.runner, self.status.as_ref(), &request.uri).await?;
+        Ok(ReadResourceResult::new(vec![c]).into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let known = resources::list(&self.runner)
+            .iter()
+            .any(|r| r.uri == request.uri);
+        if !known {
+            return Err(McpError::resource_not_found(
+                format!("no resource {} to subscribe to", request.uri),
+                None,
+            ));
+        }
+        if let Ok(mut s) = self.subscribed.lock() {
+            s.insert(request.uri);
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Ok(mut s) = self.subscribed.lock() {
+            s.remove(&request.uri);
+        }
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let tenant = resources::tenant_name(&self.runner);
+        Ok(prompts::get(&request.name, &request.arguments, &tenant)?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let tenant = resources::tenant_name(&self.runner);
+        let values = match &request.r#ref {
+            Reference::Prompt(_) | Reference::Resource(_) => {
+                prompts::complete(&request.argument.name, &request.argument.value, &tenant)
+            }
+            #[allow(unreachable_patterns)]
+            _ => vec![],
+        };
+        let info = CompletionInfo::with_all_values(values)
+            .map_err(|e| McpError::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Ok(mut l) = self.level.lock() {
+            *l = Some(request.level);
+        }
+        Ok(())
     }
 }

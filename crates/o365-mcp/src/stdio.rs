@@ -2,9 +2,6 @@
 //! not JSON, or is longer than [`MAX_LINE`], is answered with a JSON-RPC parse error (the
 //! protocol library would otherwise skip it in silence); the rest goes to the server.
 
-use std::sync::Arc;
-
-use o365_actions::Runner;
 use rmcp::ServiceExt as _;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::sync::mpsc;
@@ -58,7 +55,7 @@ async fn read_line(
 
 /// Serve over `input`/`output` until the client closes `input`.
 pub async fn serve_guarded(
-    runner: Arc<Runner>,
+    server: McpServer,
     input: impl AsyncRead + Unpin + Send + 'static,
     mut output: impl AsyncWrite + Unpin + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -118,7 +115,8 @@ pub async fn serve_guarded(
         }
         let _ = output.flush().await;
     });
-    let service = McpServer::new(runner)
+    let service = server
+        .session()
         .serve((their_read, their_write))
         .await
         .map_err(|e| ServeError::Mcp(e.to_string()))?;
@@ -129,8 +127,8 @@ pub async fn serve_guarded(
 }
 
 /// Serve over the process's stdin and stdout until the client closes stdin.
-pub async fn serve_stdio(runner: Arc<Runner>) -> Result<(), ServeError> {
-    serve_guarded(runner, tokio::io::stdin(), tokio::io::stdout()).await
+pub async fn serve_stdio(server: McpServer) -> Result<(), ServeError> {
+    serve_guarded(server, tokio::io::stdin(), tokio::io::stdout()).await
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 /// The tool definitions.
 pub fn tools() -> Vec<Tool> {
     let ann = |title: &str| ToolAnnotations::with_title(title).open_world(true);
-    let mut v = Vec::new();
+    let mut v: Vec<Tool> = Vec::new();
     let mut t = Tool::new(
         ActionKind::Ping.tool_name(),
         "Test connectivity to the Office 365 Management Activity API: gets a token AND lists subscriptions, so success means the other tools will work. On failure the result names the cause (wrong secret, secret ID pasted instead of the value, app not in tenant, unknown tenant, missing ActivityFeed.Read permission, auditing off, wrong cloud, unreachable host) and the fix.",
@@ -70,6 +70,11 @@ pub fn tools() -> Vec<Tool> {
             .idempotent(true),
     );
     v.push(t);
+    for t in &mut v {
+        if let Ok(kind) = ActionKind::parse(&t.name) {
+            t.output_schema = Some(std::sync::Arc::new(crate::output::output_schema(kind)));
+        }
+    }
     v
 }
 

@@ -242,6 +242,40 @@ fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
     }
 }
 
+/// What `collect status -o json` prints (also the MCP resource `o365://{tenant}/collect/status`).
+pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_json::Value> {
+    let spec = sink_spec(s, sink)?;
+    let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    // Read-only: status never writes, and never cuts a file another collector writes.
+    let types = spec.status(&tenant)?.unwrap_or_default();
+    let gaps = match read_store(s)? {
+        Some(store) => store.gaps(Some(&tenant))?,
+        None => vec![],
+    };
+    let now = Utc::now();
+    let rows: Vec<serde_json::Value> = ContentType::ALL
+        .iter()
+        .map(|ct| {
+            let t = types.iter().find(|t| t.content_type == ct.as_str());
+            let g: Vec<_> = gaps
+                .iter()
+                .filter(|g| g.content_type == ct.as_str())
+                .map(|g| o365_actions::result::GapReport::from_gap(g, now))
+                .collect();
+            serde_json::json!({
+                "content_type": ct.as_str(),
+                "cursor": t.and_then(|t| t.cursor).map(o365_actions::stamp),
+                "lag_seconds": t.and_then(|t| t.lag_seconds),
+                "blobs_done": t.map(|t| t.blobs_done).unwrap_or(0),
+                "events_written": t.map(|t| t.events_written).unwrap_or(0),
+                "blobs_lost": t.map(|t| t.blobs_lost).unwrap_or(0),
+                "gaps": g,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({"sink": spec.name(), "tenant": tenant, "types": rows}))
+}
+
 fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
     let spec = sink_spec(s, sink)?;
     let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
@@ -256,31 +290,9 @@ fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitC
     let now = Utc::now();
     match fmt {
         Output::Json => {
-            let rows: Vec<serde_json::Value> = ContentType::ALL
-                .iter()
-                .map(|ct| {
-                    let t = types.iter().find(|t| t.content_type == ct.as_str());
-                    let g: Vec<_> = gaps
-                        .iter()
-                        .filter(|g| g.content_type == ct.as_str())
-                        .map(|g| o365_actions::result::GapReport::from_gap(g, now))
-                        .collect();
-                    serde_json::json!({
-                        "content_type": ct.as_str(),
-                        "cursor": t.and_then(|t| t.cursor).map(o365_actions::stamp),
-                        "lag_seconds": t.and_then(|t| t.lag_seconds),
-                        "blobs_done": t.map(|t| t.blobs_done).unwrap_or(0),
-                        "events_written": t.map(|t| t.events_written).unwrap_or(0),
-                        "blobs_lost": t.map(|t| t.blobs_lost).unwrap_or(0),
-                        "gaps": g,
-                    })
-                })
-                .collect();
             out(&format!(
                 "{}\n",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"sink": spec.name(), "tenant": tenant, "types": rows})
-                )?
+                serde_json::to_string_pretty(&status_json(s, sink)?)?
             ));
         }
         Output::Text => {

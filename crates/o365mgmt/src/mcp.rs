@@ -22,27 +22,41 @@ pub async fn run(
         warn(w);
     }
     let store = open_store(&s)?;
-    let runner = Arc::new(Runner::new(s, Some(store), "mcp"));
-    if let Err(e) = runner.client() {
+    let server = server(s, store, None);
+    if let Err(e) = server.runner().client() {
         warn(&format!(
             "every tool call will fail until the configuration is fixed: {e}"
         ));
     }
     let Some(addr) = http else {
-        o365_mcp::serve_stdio(runner).await?;
+        o365_mcp::serve_stdio(server).await?;
         return Ok(ExitCode::SUCCESS);
     };
     let token = match token_file {
         Some(p) => Some(read_token(p)?),
         None => None,
     };
-    let server = o365_mcp::HttpServer::bind(runner, addr, token).await?;
+    let server = o365_mcp::HttpServer::bind(server, addr, token).await?;
     out(&format!(
         "{}\n",
         serde_json::json!({"mcp_url": server.url()})
     ));
     server.serve(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The MCP server over one tenant's settings, its collection status read from `sink` (default:
+/// the default SQLite sink).
+pub fn server(
+    s: o365_actions::config::Settings,
+    store: Arc<o365_store::Store>,
+    sink: Option<String>,
+) -> o365_mcp::McpServer {
+    let for_status = s.clone();
+    let runner = Arc::new(Runner::new(s, Some(store), "mcp"));
+    o365_mcp::McpServer::new(runner).with_collect_status(Arc::new(move || {
+        crate::collect::status_json(&for_status, sink.as_deref()).map_err(|e| format!("{e:#}"))
+    }))
 }
 
 /// A bearer token from a file: at least 16 characters; a warning when others can read it.

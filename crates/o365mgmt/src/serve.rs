@@ -223,8 +223,10 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
         let s = crate::setup::settings(g)
             .map_err(|e| anyhow!("--mcp serves one tenant's actions: {e}"))?;
         let store = open_store(&s)?;
-        let runner = Arc::new(o365_actions::Runner::new(s, Some(store), "mcp"));
-        guarded = guarded.merge(o365_mcp::router(runner, loopback));
+        guarded = guarded.merge(o365_mcp::router(
+            crate::mcp::server(s, store, args.sink.clone()),
+            loopback,
+        ));
     }
     if let Some(t) = &token {
         guarded = o365_mcp::require_token(guarded, t);

@@ -1,0 +1,154 @@
+//! Resources: what an agent reads without acting, as JSON — the tenants, and per tenant its
+//! subscriptions (asked of the service), data gaps and journal (from the local ledger) and the
+//! collection's status (from the sink). Reading journals nothing.
+
+use std::sync::Arc;
+
+use o365_actions::Runner;
+use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
+use rmcp::ErrorData as McpError;
+use serde_json::{json, Value};
+
+/// The collection status of the tenant (cursors, lag, blobs, events, gaps per content type), as
+/// the CLI's `collect status` gives it; supplied by whoever knows the sink.
+pub type CollectStatus = Arc<dyn Fn() -> Result<Value, String> + Send + Sync>;
+
+/// The list of tenants.
+pub const TENANTS: &str = "o365://tenants";
+
+/// Per-tenant resources: path after `o365://{tenant}/`, title, description.
+pub const PER_TENANT: [(&str, &str, &str); 4] = [
+    (
+        "subscriptions",
+        "Subscriptions",
+        "The tenant's content subscriptions as the service lists them now: content type, status, webhook.",
+    ),
+    (
+        "gaps",
+        "Data gaps",
+        "Spans in which a content type was not subscribed, so no content exists for them (from the local ledger).",
+    ),
+    (
+        "journal",
+        "Action journal",
+        "The last 50 actions run against the tenant (start, stop, ping...), newest first.",
+    ),
+    (
+        "collect/status",
+        "Collection status",
+        "Per content type: the collector's cursor, lag, blobs and events done, and gaps.",
+    ),
+];
+
+/// The tenant's name in URIs.
+pub fn tenant_name(runner: &Runner) -> String {
+    runner.settings().name.clone()
+}
+
+/// Every concrete resource.
+pub fn list(runner: &Runner) -> Vec<Resource> {
+    let t = tenant_name(runner);
+    let mut v = vec![Resource::new(TENANTS, "tenants")
+        .with_title("Tenants")
+        .with_description("The tenants this server acts for: name, tenant id, cloud.")
+        .with_mime_type("application/json")];
+    for (path, title, description) in PER_TENANT {
+        v.push(
+            Resource::new(format!("o365://{t}/{path}"), format!("{t}/{path}"))
+                .with_title(format!("{title} ({t})"))
+                .with_description(description)
+                .with_mime_type("application/json"),
+        );
+    }
+    v
+}
+
+/// The per-tenant templates.
+pub fn templates() -> Vec<ResourceTemplate> {
+    PER_TENANT
+        .iter()
+        .map(|(path, title, description)| {
+            let mut r = ResourceTemplate::new(format!("o365://{{tenant}}/{path}"), *path);
+            r.title = Some(title.to_string());
+            r.description = Some(description.to_string());
+            r.mime_type = Some("application/json".into());
+            r
+        })
+        .collect()
+}
+
+/// Read one resource.
+pub async fn read(
+    runner: &Runner,
+    status: Option<&CollectStatus>,
+    uri: &str,
+) -> Result<ResourceContents, McpError> {
+    let name = tenant_name(runner);
+    let not_found = || {
+        McpError::resource_not_found(
+            format!(
+                "no resource {uri}: this server has {TENANTS} and o365://{name}/{{{}}}",
+                PER_TENANT.map(|p| p.0).join(",")
+            ),
+            None,
+        )
+    };
+    let v = if uri == TENANTS {
+        let s = runner.settings();
+        json!([{
+            "name": name,
+            "tenant_id": s.tenant_id.as_ref().map(|t| t.value.clone()),
+            "cloud": s.cloud.value.name(),
+        }])
+    } else {
+        let rest = uri
+            .strip_prefix("o365://")
+            .and_then(|r| r.strip_prefix(name.as_str()))
+            .and_then(|r| r.strip_prefix('/'))
+            .ok_or_else(not_found)?;
+        let failed = |e: String| McpError::internal_error(format!("{uri}: {e}"), None);
+        match rest {
+            "subscriptions" => {
+                let client = runner.client().map_err(|e| failed(e.to_string()))?;
+                let subs = client
+                    .list_subscriptions()
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                serde_json::to_value(subs).map_err(|e| failed(e.to_string()))?
+            }
+            "gaps" => {
+                let gaps = runner.gaps().map_err(|e| failed(e.to_string()))?;
+                serde_json::to_value(gaps).map_err(|e| failed(e.to_string()))?
+            }
+            "journal" => match runner.store() {
+                None => json!([]),
+                Some(store) => {
+                    let tenant = runner.settings().tenant().ok();
+                    let rows = store
+                        .journal(tenant, 50)
+                        .map_err(|e| failed(e.to_string()))?;
+                    serde_json::to_value(rows).map_err(|e| failed(e.to_string()))?
+                }
+            },
+            "collect/status" => match status {
+                Some(f) => f().map_err(failed)?,
+                None => json!({"note": "collection status is not available from this server"}),
+            },
+            _ => return Err(not_found()),
+        }
+    };
+    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    Ok(ResourceContents::text(text, uri).with_mime_type("application/json"))
+}
+
+/// The resources an action of `tool` may have changed (for update notifications).
+pub fn changed_by(runner: &Runner, tool: &str) -> Vec<String> {
+    let t = tenant_name(runner);
+    let mut v = vec![format!("o365://{t}/journal")];
+    if tool.ends_with("start_subscription") || tool.ends_with("stop_subscription") {
+        v.push(format!("o365://{t}/subscriptions"));
+        v.push(format!("o365://{t}/gaps"));
+        v.push(format!("o365://{t}/collect/status"));
+    }
+    v
+}
