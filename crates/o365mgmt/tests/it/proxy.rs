@@ -38,6 +38,9 @@ impl Proxy {
         if let Some(a) = auth {
             c.args(["--basic-auth", a]);
         }
+        // proxy.py forks its acceptors: its own process group lets Drop stop them all.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
         let child = c
             .spawn()
             .expect("proxy.py starts (pip install proxy.py==2.4.10)");
@@ -77,6 +80,9 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
