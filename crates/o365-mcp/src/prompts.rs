@@ -149,24 +149,29 @@ pub fn get(
 
 /// Completions for a prompt's argument (or a resource template's `tenant`).
 pub fn complete(argument: &str, value: &str, tenant: &str) -> Vec<String> {
-    let value = value.to_ascii_lowercase();
-    let mut v: Vec<String> = match argument {
-        "tenant" => vec![tenant.to_string()],
+    let starts = |c: &str, prefix: &str| {
+        c.to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase())
+    };
+    match argument {
+        "tenant" => [tenant]
+            .into_iter()
+            .filter(|t| starts(t, value))
+            .map(String::from)
+            .collect(),
         "content_type" | "content_types" => {
-            // For a list, complete its last item.
+            // For a list, complete its last item and keep the items before it as typed.
             let (head, last) = match value.rsplit_once(',') {
-                Some((h, l)) => (format!("{h},"), l.trim().to_string()),
-                None => (String::new(), value.clone()),
+                Some((h, l)) => (format!("{h},"), l.trim()),
+                None => (String::new(), value),
             };
-            return ContentType::ALL
+            ContentType::ALL
                 .iter()
                 .map(|c| c.as_str())
-                .filter(|c| c.to_ascii_lowercase().starts_with(&last))
+                .filter(|c| starts(c, last))
                 .map(|c| format!("{head}{c}"))
-                .collect();
+                .collect()
         }
         _ => vec![],
-    };
-    v.retain(|c| c.to_ascii_lowercase().starts_with(&value));
-    v
+    }
 }

@@ -135,6 +135,7 @@ mod fleet;
 mod kafka;
 mod kafka_sink;
 mod mcp;
+mod node;
 mod proxy;
 mod python;
 mod reliability;

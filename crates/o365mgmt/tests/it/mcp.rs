@@ -1,4 +1,5 @@
-//! `o365mgmt mcp` driven by the official MCP Python SDK, over stdio and streamable HTTP.
+//! `o365mgmt mcp` driven by the official MCP SDKs (Python and TypeScript), over stdio and
+//! streamable HTTP.
 
 use std::io::{BufRead as _, BufReader};
 
@@ -110,6 +111,61 @@ fn streamable_http_with_the_python_sdk_and_a_token() {
         .status()
         .unwrap();
     assert!(server.wait().unwrap().success(), "clean exit on SIGTERM");
+}
+
+/// The TypeScript SDK's client report: every check passed.
+fn ts_report(out: std::process::Output, mode: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "TypeScript MCP client failed:\n{stdout}\n{stderr}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["mode"], mode);
+    assert!(v["checks"].as_u64().unwrap() > 20, "{v}");
+}
+
+#[test]
+fn stdio_with_the_typescript_sdk_and_elicitation() {
+    let e = Emu::new();
+    let mut c = Command::new("node");
+    c.arg(crate::node::script("mcp_client.mjs"))
+        .arg("stdio")
+        .arg(env!("CARGO_BIN_EXE_o365mgmt"));
+    e.configure(&mut c);
+    ts_report(c.output().unwrap(), "stdio");
+}
+
+#[test]
+fn streamable_http_with_the_typescript_sdk() {
+    let e = Emu::new();
+    let mut server = e
+        .cmd(&["mcp", "--http", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<serde_json::Value>(&line).unwrap()["mcp_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = Command::new("node");
+    c.arg(crate::node::script("mcp_client.mjs"))
+        .arg("http")
+        .arg(&url)
+        .arg("-");
+    e.configure(&mut c);
+    let out = c.output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    ts_report(out, "http");
 }
 
 #[test]
