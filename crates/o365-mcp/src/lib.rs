@@ -24,7 +24,7 @@ pub use http::{require_token, router, HttpServer, MAX_BODY, MAX_SESSIONS};
 pub use resources::CollectStatus;
 pub use server::McpServer;
 pub use stdio::{serve_guarded, serve_stdio, MAX_LINE};
-pub use tools::{check_arguments, tools};
+pub use tools::{check_arguments, tools, tools_for};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]

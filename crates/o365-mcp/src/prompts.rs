@@ -68,20 +68,25 @@ fn get_arg(args: &Option<JsonObject>, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// One prompt with its arguments; `tenant` is the server's tenant name.
+/// One prompt with its arguments; `tenants` are the server's tenant names, the default first.
 pub fn get(
     name: &str,
     args: &Option<JsonObject>,
-    tenant: &str,
+    tenants: &[String],
 ) -> Result<GetPromptResult, McpError> {
-    if let Some(t) = get_arg(args, "tenant") {
-        if t != tenant {
+    let tenant = match get_arg(args, "tenant") {
+        None => tenants.first().cloned().unwrap_or_default(),
+        Some(t) if tenants.contains(&t) => t,
+        Some(t) => {
             return Err(McpError::invalid_params(
-                format!("tenant {t:?}: this server acts for {tenant:?}"),
+                format!(
+                    "tenant {t:?} is not configured here; allowed: {}",
+                    tenants.join(", ")
+                ),
                 None,
-            ));
+            ))
         }
-    }
+    };
     let ctx = "Use case_id \"mcp\" and alert_group_identifiers [] in every tool call.";
     let text = match name {
         HEALTH => format!(
@@ -148,16 +153,16 @@ pub fn get(
 }
 
 /// Completions for a prompt's argument (or a resource template's `tenant`).
-pub fn complete(argument: &str, value: &str, tenant: &str) -> Vec<String> {
+pub fn complete(argument: &str, value: &str, tenants: &[String]) -> Vec<String> {
     let starts = |c: &str, prefix: &str| {
         c.to_ascii_lowercase()
             .starts_with(&prefix.to_ascii_lowercase())
     };
     match argument {
-        "tenant" => [tenant]
-            .into_iter()
+        "tenant" => tenants
+            .iter()
             .filter(|t| starts(t, value))
-            .map(String::from)
+            .cloned()
             .collect(),
         "content_type" | "content_types" => {
             // For a list, complete its last item and keep the items before it as typed.

@@ -9,6 +9,8 @@ use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 use rmcp::ErrorData as McpError;
 use serde_json::{json, Value};
 
+use crate::server::Tenant;
+
 /// The collection status of the tenant (cursors, lag, blobs, events, gaps per content type), as
 /// the CLI's `collect status` gives it; supplied by whoever knows the sink.
 pub type CollectStatus = Arc<dyn Fn() -> Result<Value, String> + Send + Sync>;
@@ -46,19 +48,21 @@ pub fn tenant_name(runner: &Runner) -> String {
 }
 
 /// Every concrete resource.
-pub fn list(runner: &Runner) -> Vec<Resource> {
-    let t = tenant_name(runner);
+pub fn list(tenants: &[Tenant]) -> Vec<Resource> {
     let mut v = vec![Resource::new(TENANTS, "tenants")
         .with_title("Tenants")
         .with_description("The tenants this server acts for: name, tenant id, cloud.")
         .with_mime_type("application/json")];
-    for (path, title, description) in PER_TENANT {
-        v.push(
-            Resource::new(format!("o365://{t}/{path}"), format!("{t}/{path}"))
-                .with_title(format!("{title} ({t})"))
-                .with_description(description)
-                .with_mime_type("application/json"),
-        );
+    for t in tenants {
+        let t = tenant_name(&t.runner);
+        for (path, title, description) in PER_TENANT {
+            v.push(
+                Resource::new(format!("o365://{t}/{path}"), format!("{t}/{path}"))
+                    .with_title(format!("{title} ({t})"))
+                    .with_description(description)
+                    .with_mime_type("application/json"),
+            );
+        }
     }
     v
 }
@@ -78,34 +82,42 @@ pub fn templates() -> Vec<ResourceTemplate> {
 }
 
 /// Read one resource.
-pub async fn read(
-    runner: &Runner,
-    status: Option<&CollectStatus>,
-    uri: &str,
-) -> Result<ResourceContents, McpError> {
-    let name = tenant_name(runner);
+pub async fn read(tenants: &[Tenant], uri: &str) -> Result<ResourceContents, McpError> {
+    let names: Vec<String> = tenants.iter().map(|t| tenant_name(&t.runner)).collect();
     let not_found = || {
         McpError::resource_not_found(
             format!(
-                "no resource {uri}: this server has {TENANTS} and o365://{name}/{{{}}}",
-                PER_TENANT.map(|p| p.0).join(",")
+                "no resource {uri}: this server has {TENANTS} and o365://{{tenant}}/{{{}}} for the tenants {}",
+                PER_TENANT.map(|p| p.0).join(","),
+                names.iter().map(|n| format!("o365://{n}/")).collect::<Vec<_>>().join(", ")
             ),
             None,
         )
     };
     let v = if uri == TENANTS {
-        let s = runner.settings();
-        json!([{
-            "name": name,
-            "tenant_id": s.tenant_id.as_ref().map(|t| t.value.clone()),
-            "cloud": s.cloud.value.name(),
-        }])
+        Value::Array(
+            tenants
+                .iter()
+                .map(|t| {
+                    let s = t.runner.settings();
+                    json!({
+                        "name": s.name,
+                        "tenant_id": s.tenant_id.as_ref().map(|t| t.value.clone()),
+                        "cloud": s.cloud.value.name(),
+                    })
+                })
+                .collect(),
+        )
     } else {
-        let rest = uri
+        let (tenant, rest) = uri
             .strip_prefix("o365://")
-            .and_then(|r| r.strip_prefix(name.as_str()))
-            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| r.split_once('/'))
             .ok_or_else(not_found)?;
+        let t = tenants
+            .iter()
+            .find(|t| tenant_name(&t.runner) == tenant)
+            .ok_or_else(not_found)?;
+        let runner = &t.runner;
         let failed = |e: String| McpError::internal_error(format!("{uri}: {e}"), None);
         match rest {
             "subscriptions" => {
@@ -130,7 +142,7 @@ pub async fn read(
                     serde_json::to_value(rows).map_err(|e| failed(e.to_string()))?
                 }
             },
-            "collect/status" => match status {
+            "collect/status" => match &t.status {
                 Some(f) => f().map_err(failed)?,
                 None => json!({"note": "collection status is not available from this server"}),
             },

@@ -26,11 +26,17 @@ use crate::resources::{self, CollectStatus};
 use crate::tools::{check_arguments, tools};
 use crate::{confirm, prompts};
 
-/// The MCP server: tools over one integration instance.
+/// One tenant the server acts for: its runner and, when known, its collection status.
+#[derive(Clone)]
+pub(crate) struct Tenant {
+    pub(crate) runner: Arc<Runner>,
+    pub(crate) status: Option<CollectStatus>,
+}
+
+/// The MCP server: tools over one integration instance per tenant (the first is the default).
 #[derive(Clone)]
 pub struct McpServer {
-    runner: Arc<Runner>,
-    status: Option<CollectStatus>,
+    tenants: Arc<Vec<Tenant>>,
     /// This session's subscribed resource URIs.
     subscribed: Arc<Mutex<BTreeSet<String>>>,
     /// This session's log level (`None`: no log messages until the client sets one).
@@ -45,34 +51,65 @@ impl std::fmt::Debug for McpServer {
 }
 
 impl McpServer {
-    /// A server over a runner (shared with other sessions).
+    /// A server over one tenant's runner (shared with other sessions).
     pub fn new(runner: Arc<Runner>) -> Self {
+        Self::with_tenants(vec![(runner, None)])
+    }
+
+    /// A server over several tenants, each with its collection status when known; the first is
+    /// the default (tools take an optional `tenant` argument naming one).
+    pub fn with_tenants(tenants: Vec<(Arc<Runner>, Option<CollectStatus>)>) -> Self {
         Self {
-            runner,
-            status: None,
+            tenants: Arc::new(
+                tenants
+                    .into_iter()
+                    .map(|(runner, status)| Tenant { runner, status })
+                    .collect(),
+            ),
             subscribed: Default::default(),
             level: Default::default(),
         }
     }
 
-    /// The runner behind the tools.
+    /// The default tenant's runner.
     pub fn runner(&self) -> &Arc<Runner> {
-        &self.runner
-    }
-
-    /// Serve `o365://{tenant}/collect/status` from `status`.
-    pub fn with_collect_status(mut self, status: CollectStatus) -> Self {
-        self.status = Some(status);
-        self
+        &self.tenants[0].runner
     }
 
     /// The same server for a new session: its own subscriptions and log level.
     pub fn session(&self) -> Self {
         Self {
-            runner: self.runner.clone(),
-            status: self.status.clone(),
+            tenants: self.tenants.clone(),
             subscribed: Default::default(),
             level: Default::default(),
+        }
+    }
+
+    /// The tenants' names, the default first.
+    fn names(&self) -> Vec<String> {
+        self.tenants
+            .iter()
+            .map(|t| resources::tenant_name(&t.runner))
+            .collect()
+    }
+
+    /// The tenant an optional `tenant` argument names (default: the first).
+    fn tenant(&self, name: Option<&str>) -> Result<&Tenant, McpError> {
+        match name {
+            None => Ok(&self.tenants[0]),
+            Some(n) => self
+                .tenants
+                .iter()
+                .find(|t| resources::tenant_name(&t.runner) == n)
+                .ok_or_else(|| {
+                    McpError::invalid_params(
+                        format!(
+                            "tenant {n:?} is not configured here; allowed: {}",
+                            self.names().join(", ")
+                        ),
+                        None,
+                    )
+                }),
         }
     }
 
@@ -82,9 +119,20 @@ impl McpServer {
     pub async fn call(
         &self,
         name: &str,
-        args: JsonObject,
+        mut args: JsonObject,
         peer: Option<&Peer<RoleServer>>,
     ) -> Result<CallToolResult, McpError> {
+        let tenant = match args.remove("tenant") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => Some(t),
+            Some(other) => {
+                return Err(McpError::invalid_params(
+                    format!("argument `tenant` must be a string, got {other}"),
+                    None,
+                ))
+            }
+        };
+        let runner = &self.tenant(tenant.as_deref())?.runner;
         let tools = tools();
         let Some(tool) = tools.iter().find(|t| t.name == name) else {
             let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -102,14 +150,14 @@ impl McpServer {
         let result = match input::parse_request(&Value::Object(args), Some(kind)) {
             Ok(req) => match (kind, peer) {
                 (ActionKind::StopSubscription, Some(peer)) => {
-                    match confirm::stop(peer, &self.runner, &req).await {
-                        Ok(()) => self.runner.run(req).await,
+                    match confirm::stop(peer, runner, &req).await {
+                        Ok(()) => runner.run(req).await,
                         Err(declined) => declined,
                     }
                 }
-                _ => self.runner.run(req).await,
+                _ => runner.run(req).await,
             },
-            Err(rej) => self.runner.rejected(*rej),
+            Err(rej) => runner.rejected(*rej),
         };
         let value = serde_json::to_value(&result).map_err(|e| {
             McpError::internal_error(format!("cannot encode the result: {e}"), None)
@@ -126,7 +174,13 @@ impl McpServer {
 
     /// After a tool call: log it at the client's level, and tell subscribers what changed.
     #[allow(deprecated)]
-    async fn after_call(&self, peer: &Peer<RoleServer>, tool: &str, r: &CallToolResult) {
+    async fn after_call(
+        &self,
+        peer: &Peer<RoleServer>,
+        tool: &str,
+        tenant: Option<&str>,
+        r: &CallToolResult,
+    ) {
         let level = self.level.lock().ok().and_then(|l| *l);
         if let Some(min) = level {
             let (at, text) = match &r.structured_content {
@@ -155,7 +209,8 @@ impl McpServer {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default();
-        for uri in resources::changed_by(&self.runner, tool) {
+        let Ok(t) = self.tenant(tenant) else { return };
+        for uri in resources::changed_by(&t.runner, tool) {
             if subscribed.contains(&uri) {
                 let _ = peer
                     .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
@@ -204,7 +259,9 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        Ok(ListToolsResult::with_all_items(crate::tools::tools_for(
+            &self.names(),
+        )))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -220,13 +277,18 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.unwrap_or_default();
         let name = request.name.to_string();
+        let tenant = args
+            .get("tenant")
+            .and_then(|t| t.as_str())
+            .map(String::from);
         let r = tokio::select! {
             r = self.call(&name, args, Some(&context.peer)) => r?,
             _ = context.ct.cancelled() => {
                 return Err(McpError::internal_error("cancelled by the client", None));
             }
         };
-        self.after_call(&context.peer, &name, &r).await;
+        self.after_call(&context.peer, &name, tenant.as_deref(), &r)
+            .await;
         Ok(r.into())
     }
 
@@ -236,7 +298,7 @@ impl ServerHandler for McpServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         Ok(ListResourcesResult::with_all_items(resources::list(
-            &self.runner,
+            &self.tenants,
         )))
     }
 
@@ -255,7 +317,7 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let c = resources::read(&self.runner, self.status.as_ref(), &request.uri).await?;
+        let c = resources::read(&self.tenants, &request.uri).await?;
         Ok(ReadResourceResult::new(vec![c]).into())
     }
 
@@ -264,7 +326,7 @@ impl ServerHandler for McpServer {
         request: SubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let known = resources::list(&self.runner)
+        let known = resources::list(&self.tenants)
             .iter()
             .any(|r| r.uri == request.uri);
         if !known {
@@ -303,8 +365,7 @@ impl ServerHandler for McpServer {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let tenant = resources::tenant_name(&self.runner);
-        Ok(prompts::get(&request.name, &request.arguments, &tenant)?.into())
+        Ok(prompts::get(&request.name, &request.arguments, &self.names())?.into())
     }
 
     async fn complete(
@@ -312,10 +373,10 @@ impl ServerHandler for McpServer {
         request: CompleteRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        let tenant = resources::tenant_name(&self.runner);
+        let names = self.names();
         let values = match &request.r#ref {
             Reference::Prompt(_) | Reference::Resource(_) => {
-                prompts::complete(&request.argument.name, &request.argument.value, &tenant)
+                prompts::complete(&request.argument.name, &request.argument.value, &names)
             }
             #[allow(unreachable_patterns)]
             _ => vec![],

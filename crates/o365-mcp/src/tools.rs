@@ -5,9 +5,16 @@ use o365_actions::input::args::{self, TYPES_HELP};
 use o365_actions::input::ActionKind;
 use o365_actions::STOP_WARNING;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde_json::{json, Value};
 
-/// The tool definitions.
+/// The tool definitions for one tenant.
 pub fn tools() -> Vec<Tool> {
+    tools_for(&[])
+}
+
+/// The tool definitions; with more than one tenant, each takes an optional `tenant` (one of
+/// `tenants`, the first by default).
+pub fn tools_for(tenants: &[String]) -> Vec<Tool> {
     let ann = |title: &str| ToolAnnotations::with_title(title).open_world(true);
     let mut v: Vec<Tool> = Vec::new();
     let mut t = Tool::new(
@@ -73,6 +80,21 @@ pub fn tools() -> Vec<Tool> {
     for t in &mut v {
         if let Ok(kind) = ActionKind::parse(&t.name) {
             t.output_schema = Some(std::sync::Arc::new(crate::output::output_schema(kind)));
+        }
+        if tenants.len() > 1 {
+            let mut schema = (*t.input_schema).clone();
+            if let Some(Value::Object(props)) = schema.get_mut("properties") {
+                props.insert(
+                    "tenant".into(),
+                    json!({
+                        "type": "string",
+                        "enum": tenants,
+                        "default": tenants[0],
+                        "description": format!("The tenant to act for (default: {})", tenants[0]),
+                    }),
+                );
+            }
+            t.input_schema = std::sync::Arc::new(schema);
         }
     }
     v

@@ -135,7 +135,8 @@ pub enum Command {
     ///
     /// Default sink: SQLite (events.sqlite next to the state file), one row per event.
     Collect(CollectArgs),
-    /// Serve the actions as MCP tools for AI agents: stdio by default, or streamable HTTP.
+    /// Serve the actions as MCP tools for AI agents: stdio by default, or streamable HTTP; with
+    /// several [[tenants]], tools take an optional `tenant` (default: --tenant, else the first).
     ///
     /// Tools: office365_management_api_ping, _start_subscription, _stop_subscription,
     /// _list_subscriptions, _list_content. With --http, one JSON line on stdout gives the URL.
@@ -303,8 +304,8 @@ pub struct ServeArgs {
     /// /readyz answers 503 once a tenant has been failing for this long [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub ready_after: Option<String>,
-    /// Also serve the MCP tools at /mcp (for the tenant chosen with --tenant, else the only or
-    /// default one).
+    /// Also serve the MCP tools at /mcp, for every configured tenant (tools take an optional
+    /// `tenant`; the default is the one chosen with --tenant, else the first).
     #[arg(long)]
     pub mcp: bool,
     /// File holding the bearer token required on /metrics and /mcp (required for /mcp beyond

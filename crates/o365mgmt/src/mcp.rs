@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use o365_actions::Runner;
 
 use crate::cli::Global;
-use crate::setup::{open_store, settings};
+use crate::setup::{fleet, open_store};
 use crate::{out, shutdown_signal, warn};
 
 /// Serve until the client closes stdio, or until SIGINT/SIGTERM over HTTP.
@@ -17,13 +17,12 @@ pub async fn run(
     http: Option<SocketAddr>,
     token_file: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let s = settings(g)?;
-    for w in &s.warnings {
+    let server = server(g, None)?;
+    let runner = server.runner();
+    for w in &runner.settings().warnings {
         warn(w);
     }
-    let store = open_store(&s)?;
-    let server = server(s, store, None);
-    if let Err(e) = server.runner().client() {
+    if let Err(e) = runner.client() {
         warn(&format!(
             "every tool call will fail until the configuration is fixed: {e}"
         ));
@@ -45,18 +44,35 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The MCP server over one tenant's settings, its collection status read from `sink` (default:
-/// the default SQLite sink).
-pub fn server(
-    s: o365_actions::config::Settings,
-    store: Arc<o365_store::Store>,
-    sink: Option<String>,
-) -> o365_mcp::McpServer {
-    let for_status = s.clone();
-    let runner = Arc::new(Runner::new(s, Some(store), "mcp"));
-    o365_mcp::McpServer::new(runner).with_collect_status(Arc::new(move || {
-        crate::collect::status_json(&for_status, sink.as_deref()).map_err(|e| format!("{e:#}"))
-    }))
+/// The MCP server over every configured tenant (the one chosen with `--tenant` first: the
+/// default), each with its collection status read from `sink` (default: the default SQLite sink).
+pub fn server(g: &Global, sink: Option<String>) -> anyhow::Result<o365_mcp::McpServer> {
+    let mut tenants = fleet(g)?.tenants;
+    if let Some(pos) = g
+        .tenant
+        .as_ref()
+        .and_then(|t| tenants.iter().position(|s| &s.name == t))
+    {
+        tenants.swap(0, pos);
+    }
+    let first = tenants.first().context("no tenant is configured")?;
+    let store = open_store(first)?;
+    let tenants = tenants
+        .into_iter()
+        .map(|s| {
+            let for_status = s.clone();
+            let sink = sink.clone();
+            let status: o365_mcp::CollectStatus = Arc::new(move || {
+                crate::collect::status_json(&for_status, sink.as_deref())
+                    .map_err(|e| format!("{e:#}"))
+            });
+            (
+                Arc::new(Runner::new(s, Some(store.clone()), "mcp")),
+                Some(status),
+            )
+        })
+        .collect();
+    Ok(o365_mcp::McpServer::with_tenants(tenants))
 }
 
 /// A bearer token from a file: at least 16 characters; a warning when others can read it.

@@ -220,11 +220,8 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
         .route("/metrics", get(metrics))
         .with_state(app.clone());
     if args.mcp {
-        let s = crate::setup::settings(g)
-            .map_err(|e| anyhow!("--mcp serves one tenant's actions: {e}"))?;
-        let store = open_store(&s)?;
         guarded = guarded.merge(o365_mcp::router(
-            crate::mcp::server(s, store, args.sink.clone()),
+            crate::mcp::server(g, args.sink.clone())?,
             loopback,
         ));
     }

@@ -238,9 +238,42 @@ async def bad_http_requests(url, headers):
         check(r.status_code == 403, f"foreign Origin refused ({r.status_code})")
 
 
+async def fleet(session, names, ids):
+    """Several tenants: each tool takes an optional tenant (an enum of the names)."""
+    await session.initialize()
+    tools = (await session.list_tools()).tools
+    for t in tools:
+        prop = t.inputSchema["properties"].get("tenant")
+        check(prop is not None and prop["enum"] == names and prop["default"] == names[0], f"{t.name}: tenant enum {prop}")
+        check("tenant" not in t.inputSchema.get("required", []), f"{t.name}: tenant optional")
+    p = "office365_management_api_"
+    for name, tid in zip(names, ids):
+        r = (await session.call_tool(p + "ping", {**CTX, "tenant": name})).structuredContent
+        check(r["result_value"] is True and r["tenant_id"] == tid, f"ping {name} is tenant {tid}: {r['tenant_id']}")
+    r = (await session.call_tool(p + "ping", CTX)).structuredContent
+    check(r["tenant_id"] == ids[0], "no tenant: the default")
+    await expect_protocol_error(session, p + "ping", {**CTX, "tenant": "nobody"}, "allowed: " + ", ".join(names))
+    uris = {str(r.uri) for r in (await session.list_resources()).resources}
+    check(all(f"o365://{n}/gaps" in uris for n in names), f"gaps of every tenant: {sorted(uris)}")
+    tenants = json.loads((await session.read_resource(AnyUrl("o365://tenants"))).contents[0].text)
+    check([t["name"] for t in tenants] == names, f"tenants resource {tenants}")
+    c = await session.complete(types.PromptReference(type="ref/prompt", name="check_audit_feed_health"),
+                               {"name": "tenant", "value": ""})
+    check(c.completion.values == names, f"tenant completions {c.completion.values}")
+    got = await session.get_prompt("check_audit_feed_health", {"tenant": names[1]})
+    check(f"o365://{names[1]}/gaps" in got.messages[0].content.text, "prompt for the second tenant")
+
+
 async def main():
     mode = sys.argv[1]
-    if mode == "stdio":
+    if mode == "fleet":
+        # fleet BINARY CONFIG NAME=ID,NAME=ID
+        pairs = [p.split("=") for p in sys.argv[4].split(",")]
+        params = StdioServerParameters(command=sys.argv[2], args=["--config", sys.argv[3], "mcp"], env=dict(os.environ))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await fleet(session, [p[0] for p in pairs], [p[1] for p in pairs])
+    elif mode == "stdio":
         params = StdioServerParameters(command=sys.argv[2], args=["mcp"], env=dict(os.environ))
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write, elicitation_callback=on_elicit,

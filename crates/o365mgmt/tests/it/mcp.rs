@@ -169,6 +169,47 @@ fn streamable_http_with_the_typescript_sdk() {
 }
 
 #[test]
+fn several_tenants_each_tool_takes_one_by_name() {
+    let e = Emu::with(o365_emulator::EmulatorConfig::default().with_tenants(2, 1.0));
+    let i = &e.info;
+    let mut toml = format!("state = \"{}\"\n", e.state().display());
+    let mut pairs = vec![];
+    for (name, t) in ["alpha", "beta"].iter().zip(&i.tenants) {
+        toml.push_str(&format!(
+            "\n[[tenants]]\nname = \"{name}\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\napi_root = \"{}\"\nlogin_endpoint = \"{}\"\n",
+            t.id, i.client_id, i.client_secret, i.api_root, i.login_endpoint
+        ));
+        pairs.push(format!("{name}={}", t.id));
+    }
+    let config = e.home.path().join("tenants.toml");
+    std::fs::write(&config, toml).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut c = Command::new(python());
+    c.arg(script())
+        .arg("fleet")
+        .arg(env!("CARGO_BIN_EXE_o365mgmt"))
+        .arg(&config)
+        .arg(pairs.join(","));
+    e.configure(&mut c);
+    // Only the [[tenants]] of the file: no top-level tenant from the environment.
+    c.env_remove("O365_TENANT_ID")
+        .env_remove("O365_CLIENT_ID")
+        .env_remove("O365_CLIENT_SECRET");
+    let out = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"ok\": true"), "{stdout}");
+}
+
+#[test]
 fn refuses_to_serve_beyond_loopback_without_a_token() {
     let e = Emu::new();
     let out = e.cmd(&["mcp", "--http", "0.0.0.0:0"]).output().unwrap();
