@@ -19,6 +19,7 @@ impl Runner {
         ct: ContentType,
         start: Option<DateTime<Utc>>,
         end: Option<DateTime<Utc>>,
+        progress: Option<crate::runner::Progress>,
     ) -> ActionResult {
         let t0 = Instant::now();
         let started = Utc::now();
@@ -120,13 +121,31 @@ impl Runner {
             )));
         }
         let mut blobs = Vec::new();
-        for w in &plan.windows {
-            match client.list_content_all(ct, *w).await {
-                Ok(b) => blobs.extend(b),
-                Err(e) => {
-                    self.failed_by(&mut r, kind, &e);
-                    r.details = failed(blobs);
-                    return self.finish(r, t0, &[ct]);
+        let (mut pages, windows) = (0u64, plan.windows.len());
+        for (i, w) in plan.windows.iter().enumerate() {
+            let mut listing = std::pin::pin!(client.list_content(ct, *w));
+            while let Some(page) = futures::StreamExt::next(&mut listing).await {
+                match page {
+                    Ok(b) => {
+                        blobs.extend(b);
+                        pages += 1;
+                        if let Some(p) = &progress {
+                            p(
+                                pages,
+                                None,
+                                format!(
+                                    "window {} of {windows}, {pages} page(s) listed, {} blob(s) so far",
+                                    i + 1,
+                                    blobs.len()
+                                ),
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        self.failed_by(&mut r, kind, &e);
+                        r.details = failed(blobs);
+                        return self.finish(r, t0, &[ct]);
+                    }
                 }
             }
         }

@@ -13,6 +13,10 @@ use crate::details::Details;
 use crate::input::{self, ActionKind, CaseContext, Rejected, Request};
 use crate::result::{diagnose, ActionResult, Failure, FailureKind};
 
+/// Told how a long action goes: steps done so far, the steps there will be when known, and
+/// what was done.
+pub type Progress = Arc<dyn Fn(u64, Option<u64>, String) + Send + Sync>;
+
 /// Runs actions for one integration instance (one tenant).
 pub struct Runner {
     pub(crate) settings: Settings,
@@ -65,6 +69,16 @@ impl Runner {
 
     /// Run a parsed request.
     pub async fn run(&self, req: Request) -> ActionResult {
+        self.run_with_progress(req, None).await
+    }
+
+    /// Run a parsed request, telling `progress` how a long one goes (List Content: each page
+    /// listed).
+    pub async fn run_with_progress(
+        &self,
+        req: Request,
+        progress: Option<Progress>,
+    ) -> ActionResult {
         match req {
             Request::Ping(c) => self.ping(c).await,
             Request::Start(c, t) => self.start(c, t).await,
@@ -75,7 +89,7 @@ impl Runner {
                 content_type,
                 start,
                 end,
-            } => self.content(ctx, content_type, start, end).await,
+            } => self.content(ctx, content_type, start, end, progress).await,
         }
     }
 

@@ -7,16 +7,17 @@ use std::sync::{Arc, Mutex};
 
 use o365_actions::input::{self, ActionKind};
 use o365_actions::result::Status;
-use o365_actions::Runner;
+use o365_actions::{Progress, Runner};
 #[allow(deprecated)]
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
     InitializeResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Reference, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Reference, ResourceUpdatedNotificationParam,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
@@ -121,6 +122,7 @@ impl McpServer {
         name: &str,
         mut args: JsonObject,
         peer: Option<&Peer<RoleServer>>,
+        progress: Option<Progress>,
     ) -> Result<CallToolResult, McpError> {
         let tenant = match args.remove("tenant") {
             None | Some(Value::Null) => None,
@@ -155,7 +157,7 @@ impl McpServer {
                         Err(declined) => declined,
                     }
                 }
-                _ => runner.run(req).await,
+                _ => runner.run_with_progress(req, progress).await,
             },
             Err(rej) => runner.rejected(*rej),
         };
@@ -281,12 +283,40 @@ impl ServerHandler for McpServer {
             .get("tenant")
             .and_then(|t| t.as_str())
             .map(String::from);
-        let r = tokio::select! {
-            r = self.call(&name, args, Some(&context.peer)) => r?,
-            _ = context.ct.cancelled() => {
-                return Err(McpError::internal_error("cancelled by the client", None));
+        let token = request
+            .meta
+            .as_ref()
+            .and_then(|m| m.get_progress_token())
+            .or_else(|| context.meta.get_progress_token());
+        // Progress goes out in order, and all of it before the result.
+        let (progress, forwarding) = match token {
+            None => (None, None),
+            Some(tok) => {
+                let (tx, mut rx) =
+                    tokio::sync::mpsc::unbounded_channel::<(u64, Option<u64>, String)>();
+                let peer = context.peer.clone();
+                let task = tokio::spawn(async move {
+                    while let Some((done, total, message)) = rx.recv().await {
+                        let mut p = ProgressNotificationParam::new(tok.clone(), done as f64);
+                        p.total = total.map(|t| t as f64);
+                        p.message = Some(message);
+                        let _ = peer.notify_progress(p).await;
+                    }
+                });
+                let f: Progress = Arc::new(move |done, total, message| {
+                    let _ = tx.send((done, total, message));
+                });
+                (Some(f), Some(task))
             }
         };
+        let r = tokio::select! {
+            r = self.call(&name, args, Some(&context.peer), progress) => r,
+            _ = context.ct.cancelled() => Err(McpError::internal_error("cancelled by the client", None)),
+        };
+        if let Some(task) = forwarding {
+            let _ = task.await;
+        }
+        let r = r?;
         self.after_call(&context.peer, &name, tenant.as_deref(), &r)
             .await;
         Ok(r.into())

@@ -172,7 +172,7 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         "content list --content-type Audit.General",
     );
     let r = runner
-        .content(case("demo-7"), ContentType::General, None, None)
+        .content(case("demo-7"), ContentType::General, None, None, None)
         .await;
     show(&r);
 

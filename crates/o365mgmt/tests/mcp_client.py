@@ -201,6 +201,20 @@ async def exercise(session, elicits=False):
     check(subs == {"Audit.Exchange": "enabled", "DLP.All": "disabled"}, f"listed {subs}")
     r = structured(await session.call_tool(p + "list_content", {**CTX, "content_type": "Audit.Exchange"}))
     check(r["status"] == "Completed" and isinstance(r["json_result"]["count"], int), "list_content answers")
+    # A long listing reports its progress, page by page, before its result.
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append((progress, message))
+
+    import datetime
+    since = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = structured(await session.call_tool(p + "list_content", {**CTX, "content_type": "Audit.Exchange", "start_time": since},
+                                           progress_callback=on_progress))
+    windows = r["json_result"]["windows"]
+    check(windows >= 3 and len(seen) >= windows, f"progress for each of {windows} windows: {seen}")
+    check([s[0] for s in seen] == sorted(s[0] for s in seen), "progress increases")
+    check(all("window" in s[1] for s in seen), "progress says which window")
 
     # Bad calls: protocol errors for unknown tools and malformed arguments ...
     await expect_protocol_error(session, p + "reboot", CTX, "unknown tool")

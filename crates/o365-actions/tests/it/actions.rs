@@ -365,7 +365,7 @@ async fn list_sees_stops_made_elsewhere_and_content_lists_blobs() {
     )
     .await;
     let r = run
-        .content(ctx("c"), ContentType::General, None, None)
+        .content(ctx("c"), ContentType::General, None, None, None)
         .await;
     assert!(r.result_value, "{}", r.output_message);
     let n = r.json_result()["count"].as_u64().unwrap();

@@ -51,8 +51,8 @@ fn stdio_with_the_python_sdk() {
     let vias = journal_vias(&e);
     assert_eq!(
         vias.len(),
-        7,
-        "the seven calls that ran (rejected ones are not journaled): {vias:?}"
+        8,
+        "the eight calls that ran (rejected and declined ones are not journaled): {vias:?}"
     );
     assert!(vias.iter().all(|v| v == "mcp"));
 }
