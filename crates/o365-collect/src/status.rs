@@ -29,6 +29,45 @@ pub struct TypeStatus {
     pub blobs_lost: u64,
     /// Ranges that could not be listed any more: (start, end, reason).
     pub retention_gaps: Vec<(String, String, String)>,
+    /// The earliest `contentCreated` of a blob done (of those kept): where the collected
+    /// range begins. `None` when the sink keeps no blob records here (Kafka).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_done: Option<DateTime<Utc>>,
+    /// Blobs and events written per hour of `contentCreated` (of the blobs kept), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hourly: Vec<HourCount>,
+}
+
+/// Blobs and events of one hour.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HourCount {
+    /// The hour's start.
+    pub hour: DateTime<Utc>,
+    /// Blobs created in it that are done.
+    pub blobs: u64,
+    /// Events written from them.
+    pub events: u64,
+}
+
+impl HourCount {
+    /// Per hour, oldest first, from blobs' (`contentCreated` in ms, events written).
+    pub fn tally(blobs: impl Iterator<Item = (i64, u64)>) -> Vec<HourCount> {
+        let mut by: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+        for (created, written) in blobs {
+            let e = by.entry(created.div_euclid(3_600_000)).or_default();
+            e.0 += 1;
+            e.1 += written;
+        }
+        by.into_iter()
+            .filter_map(|(h, (blobs, events))| {
+                Some(HourCount {
+                    hour: DateTime::from_timestamp_millis(h * 3_600_000)?,
+                    blobs,
+                    events,
+                })
+            })
+            .collect()
+    }
 }
 
 impl Checkpoint {
@@ -70,6 +109,41 @@ impl Checkpoint {
                 .map_err(self.sql())?
                 .collect::<Result<Vec<(String, String, String)>, _>>()
                 .map_err(self.sql())?;
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT substr(content_created, 1, 13) AS h, count(*), coalesce(sum(written), 0)
+                     FROM collect_blobs WHERE tenant = ?1 AND content_type = ?2 GROUP BY h ORDER BY h",
+                )
+                .map_err(self.sql())?;
+            let hourly = st
+                .query_map(params![tenant, ct.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(self.sql())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.sql())?
+                .into_iter()
+                .filter_map(|(h, b, e)| {
+                    Some(HourCount {
+                        hour: parse_ts(&format!("{h}:00:00Z"))?,
+                        blobs: b as u64,
+                        events: e as u64,
+                    })
+                })
+                .collect();
+            let first_done: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT min(content_created) FROM collect_blobs WHERE tenant = ?1 AND content_type = ?2",
+                    params![tenant, ct.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(self.sql())?;
             out.push(TypeStatus {
                 content_type: ct.as_str(),
                 cursor,
@@ -79,6 +153,8 @@ impl Checkpoint {
                 events_written: written as u64,
                 blobs_lost: lost as u64,
                 retention_gaps: gaps,
+                first_done: first_done.as_deref().and_then(parse_ts),
+                hourly,
             });
         }
         Ok(out)

@@ -117,7 +117,14 @@ pub enum Command {
     #[command(subcommand)]
     Content(ContentCmd),
     /// Data gaps ever recorded: spans in which a content type was not subscribed.
-    Gaps,
+    Gaps {
+        /// Also write the tenant's 7-day timeline (gaps, collected, pending) as an SVG file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Every tenant's feeds at a glance: subscription, data gaps, collection and lag per content
+    /// type (JSON); with --serve, as a page in the browser.
+    Status(StatusArgs),
     /// The action journal: every action run, newest first.
     Journal {
         /// Rows to show.
@@ -277,6 +284,20 @@ pub struct PassArgs {
     /// Blobs in flight at once, per tenant [default: 8].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
+}
+
+/// `status` arguments.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Serve the page at http://ADDR/ and its JSON at /api/status, until SIGINT/SIGTERM.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<SocketAddr>,
+    /// The sink whose progress to show [default: the default SQLite sink].
+    #[arg(long, value_name = "SINK")]
+    pub sink: Option<String>,
+    /// File holding the bearer token required beyond loopback (a browser signs in at /login).
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
 }
 
 /// `serve` arguments.

@@ -14,6 +14,7 @@ mod render;
 mod serve;
 mod setup;
 mod show;
+mod status;
 mod webhook;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -120,7 +121,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
         }
         Command::Action => action::run_json(g).await,
-        Command::Gaps => show::gaps(g)?,
+        Command::Gaps { svg } => show::gaps(g, svg.as_deref())?,
+        Command::Status(args) => status::cmd::run(g, args).await?,
         Command::Journal { limit } => show::journal(g, *limit)?,
         Command::Config(ConfigCmd::Show) => show::config(g)?,
         Command::Completions { shell } => {

@@ -202,6 +202,46 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// The listener's routes: probes open, /metrics (and /mcp) behind the token when one is set.
+/// The status page's data: the configured tenants this instance runs, with their live state.
+fn status_source(
+    g: &Global,
+    args: &ServeArgs,
+    app: &Arc<App>,
+) -> anyhow::Result<crate::status::routes::Source> {
+    use crate::status::model::{build, Live};
+    let configured = Arc::new(fleet(g)?.tenants);
+    let (fleet, sink) = (app.fleet.clone(), args.sink.clone());
+    Ok(Arc::new(move || {
+        let (configured, fleet, sink) = (configured.clone(), fleet.clone(), sink.clone());
+        Box::pin(async move {
+            let statuses = fleet.statuses().await;
+            let ts: Vec<_> = configured
+                .iter()
+                .filter_map(|s| {
+                    let st = statuses.iter().find(|x| x.name == s.name)?;
+                    let type_errors = st
+                        .summary
+                        .iter()
+                        .flat_map(|sum| sum.types.iter())
+                        .filter_map(|t| {
+                            Some((t.content_type.clone(), t.errors.first()?.to_string()))
+                        })
+                        .collect();
+                    let live = Live {
+                        state: serde_json::to_value(st.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from)),
+                        last_error: st.last_error.clone(),
+                        type_errors,
+                    };
+                    Some((s.clone(), live))
+                })
+                .collect();
+            build(&ts, sink.as_deref())
+        })
+    }))
+}
+
 fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Router> {
     let token = match &args.auth_token_file {
         Some(p) => Some(crate::mcp::read_token(p)?),
@@ -218,7 +258,8 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
     }
     let mut guarded = Router::new()
         .route("/metrics", get(metrics))
-        .with_state(app.clone());
+        .with_state(app.clone())
+        .merge(crate::status::routes::router(status_source(g, args, &app)?));
     if args.mcp {
         guarded = guarded.merge(o365_mcp::router(
             crate::mcp::server(g, args.sink.clone())?,

@@ -1,6 +1,7 @@
 //! Read-only commands: `gaps`, `journal`, `config show`. They never write: the state is opened
 //! read-only, and a missing state file means nothing was recorded yet.
 
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 use o365_actions::result::GapReport;
@@ -10,7 +11,11 @@ use crate::setup::{output_format, read_store, settings, state_path};
 use crate::{out, render};
 
 /// `o365mgmt gaps`.
-pub fn gaps(g: &Global) -> anyhow::Result<ExitCode> {
+pub fn gaps(g: &Global, svg: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    if let Some(path) = svg {
+        std::fs::write(path, crate::status::cmd::svg(g)?)
+            .with_context(|| format!("--svg {}", path.display()))?;
+    }
     let s = settings(g)?;
     let tenant = s.tenant_id.as_ref().map(|t| t.value.clone());
     let now = chrono::Utc::now();

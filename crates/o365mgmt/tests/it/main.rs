@@ -139,5 +139,6 @@ mod node;
 mod proxy;
 mod python;
 mod reliability;
+mod status;
 mod tls;
 mod webhook;

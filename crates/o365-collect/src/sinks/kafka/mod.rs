@@ -97,6 +97,10 @@ impl SinkKind for KafkaSink {
                                 )
                             })
                             .collect(),
+                        first_done: blobs.iter().map(|b| b.created).min().map(records::time),
+                        hourly: crate::status::HourCount::tally(
+                            blobs.iter().map(|b| (b.created, b.written)),
+                        ),
                     }
                 })
                 .collect(),

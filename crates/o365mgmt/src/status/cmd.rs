@@ -1,0 +1,73 @@
+//! `o365mgmt status [--serve ADDR]` and the SVG of `gaps --svg`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+
+use super::model::{build, Live};
+use super::routes::{self, Source};
+use crate::cli::{Global, StatusArgs};
+use crate::setup::fleet;
+use crate::{out, shutdown_signal, warn};
+
+/// The tenants to show: the one chosen with `--tenant`, else every configured one.
+fn tenants(g: &Global) -> anyhow::Result<Vec<(o365_actions::config::Settings, Live)>> {
+    let mut all = fleet(g)?.tenants;
+    if let Some(t) = &g.tenant {
+        all.retain(|s| &s.name == t);
+    }
+    if all.is_empty() {
+        bail!("no tenant is configured: set tenant_id (or [[tenants]] in the config file)");
+    }
+    Ok(all.into_iter().map(|s| (s, Live::default())).collect())
+}
+
+/// Print the status, or serve the page.
+pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let ts = tenants(g)?;
+    let sink = args.sink.clone();
+    let Some(addr) = args.serve else {
+        let st = build(&ts, sink.as_deref())?;
+        out(&format!("{}\n", serde_json::to_string_pretty(&st)?));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let token = match &args.auth_token_file {
+        Some(p) => Some(crate::mcp::read_token(p)?),
+        None if !addr.ip().is_loopback() => bail!(
+            "refusing to serve the status page on {addr} without authentication: give --auth-token-file FILE (a browser signs in at /login), or listen on 127.0.0.1"
+        ),
+        None => None,
+    };
+    let ts = Arc::new(ts);
+    let src: Source = Arc::new(move || {
+        let (ts, sink) = (ts.clone(), sink.clone());
+        Box::pin(async move { build(&ts, sink.as_deref()) })
+    });
+    let mut app = routes::router(src);
+    if let Some(t) = &token {
+        app = routes::require_token(app, t);
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--serve {addr}"))?;
+    let bound = listener.local_addr()?;
+    out(&format!(
+        "{}\n",
+        serde_json::json!({"url": format!("http://{bound}/")})
+    ));
+    if token.is_none() {
+        warn(&format!("status page at http://{bound}/ (loopback only)"));
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The selected tenant's timeline, for `gaps --svg`.
+pub fn svg(g: &Global) -> anyhow::Result<String> {
+    let ts = tenants(g)?;
+    let st = build(&ts[..1], None)?;
+    Ok(super::page::tenant_svg(&st, &st.tenants[0], true))
+}

@@ -1,0 +1,171 @@
+//! The status of every tenant's feeds over the service's 7-day retention: per content type the
+//! subscription state, data gaps, the collected range, lag, hourly volumes and the last error.
+//! Read-only: the ledger and the sink's checkpoint are opened for reading.
+
+use chrono::{DateTime, Duration, Utc};
+use o365_actions::config::Settings;
+use o365_api::ContentType;
+use o365_collect::status::HourCount;
+use serde::Serialize;
+
+use crate::pass::sink_spec;
+use crate::setup::read_store;
+
+/// Everything the page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// When this was made (the service's clock as last seen).
+    pub now: DateTime<Utc>,
+    /// Start of the time axis: 7 days before `now`.
+    pub from: DateTime<Utc>,
+    /// The tenants.
+    pub tenants: Vec<TenantView>,
+}
+
+/// One tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantView {
+    /// Its configured name.
+    pub name: String,
+    /// Its tenant id.
+    pub tenant_id: String,
+    /// The service's view of it (`serve`: ok, failing, ...); `None` outside `serve`.
+    pub state: Option<String>,
+    /// Its last error, if its last pass failed.
+    pub last_error: Option<String>,
+    /// One lane per content type.
+    pub types: Vec<Lane>,
+}
+
+/// A span of time; `to` is `None` while it goes on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    /// Start.
+    pub from: DateTime<Utc>,
+    /// End (exclusive), `None` for "until now".
+    pub to: Option<DateTime<Utc>>,
+    /// Why (gaps: `action`, `observed`, `retention`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// One content type of one tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lane {
+    /// The content type.
+    pub content_type: &'static str,
+    /// `enabled`, `disabled`, or `unknown` (never seen), from the ledger.
+    pub subscription: String,
+    /// Spans with no content (the subscription was off, or older than the retention).
+    pub gaps: Vec<Span>,
+    /// What collection has done: from the first blob done to the cursor.
+    pub collected: Option<Span>,
+    /// Everything created before this is collected.
+    pub cursor: Option<DateTime<Utc>>,
+    /// How far the cursor is behind the service's clock.
+    pub lag_seconds: Option<i64>,
+    /// Events written so far (of the blobs kept).
+    pub events_written: u64,
+    /// Blobs done (kept).
+    pub blobs_done: u64,
+    /// Blobs and events per hour, oldest first.
+    pub hourly: Vec<HourCount>,
+    /// The last error of this content type in the service's last pass.
+    pub last_error: Option<String>,
+}
+
+/// What the service knows of a tenant right now (from `serve`).
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Its state.
+    pub state: Option<String>,
+    /// Its last error.
+    pub last_error: Option<String>,
+    /// Last error per content type.
+    pub type_errors: Vec<(String, String)>,
+}
+
+/// Build the status of `tenants` (with what the service knows of each), reading `sink`'s
+/// progress (default: the default SQLite sink).
+pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result<Status> {
+    let mut views = vec![];
+    let mut service_now: Option<DateTime<Utc>> = None;
+    for (s, live) in tenants {
+        let tenant = s.tenant().map_err(|e| anyhow::anyhow!("{e}"))?.to_string();
+        let progress = sink_spec(s, sink)?.status(&tenant)?.unwrap_or_default();
+        let store = read_store(s)?;
+        let gaps = match &store {
+            Some(st) => st.gaps(Some(&tenant))?,
+            None => vec![],
+        };
+        let mut lanes = vec![];
+        for ct in ContentType::ALL {
+            let p = progress.iter().find(|t| t.content_type == ct.as_str());
+            if let Some((c, lag)) = p.and_then(|p| Some((p.cursor?, p.lag_seconds?))) {
+                let now = c + Duration::seconds(lag);
+                service_now = Some(service_now.map_or(now, |n| n.max(now)));
+            }
+            let subscription = match &store {
+                Some(st) => st
+                    .last_state(&tenant, ct.as_str())?
+                    .map(|t| t.to_state.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                None => "unknown".into(),
+            };
+            let mut spans: Vec<Span> = gaps
+                .iter()
+                .filter(|g| g.content_type == ct.as_str())
+                .map(|g| Span {
+                    from: g.stopped_at,
+                    to: g.started_at,
+                    source: Some(g.source.as_str().to_string()),
+                })
+                .collect();
+            for (a, b, _) in p.map(|p| p.retention_gaps.clone()).unwrap_or_default() {
+                if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                    spans.push(Span {
+                        from: a,
+                        to: Some(b),
+                        source: Some("retention".into()),
+                    });
+                }
+            }
+            spans.sort_by_key(|g| g.from);
+            lanes.push(Lane {
+                content_type: ct.as_str(),
+                subscription,
+                gaps: spans,
+                collected: p.and_then(|p| {
+                    Some(Span {
+                        from: p.first_done?.min(p.cursor?),
+                        to: p.cursor,
+                        source: None,
+                    })
+                }),
+                cursor: p.and_then(|p| p.cursor),
+                lag_seconds: p.and_then(|p| p.lag_seconds),
+                events_written: p.map_or(0, |p| p.events_written),
+                blobs_done: p.map_or(0, |p| p.blobs_done),
+                hourly: p.map(|p| p.hourly.clone()).unwrap_or_default(),
+                last_error: live
+                    .type_errors
+                    .iter()
+                    .find(|(t, _)| t == ct.as_str())
+                    .map(|(_, e)| e.clone()),
+            });
+        }
+        views.push(TenantView {
+            name: s.name.clone(),
+            tenant_id: tenant,
+            state: live.state.clone(),
+            last_error: live.last_error.clone(),
+            types: lanes,
+        });
+    }
+    let now = service_now.unwrap_or_else(Utc::now).max(Utc::now());
+    Ok(Status {
+        now,
+        from: now - Duration::days(7),
+        tenants: views,
+    })
+}

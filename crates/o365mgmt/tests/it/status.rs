@@ -1,0 +1,240 @@
+//! The status page and its JSON after a scripted history (all started, one type stopped for three
+//! hours of emulated time, restarted, collected), checked in a real browser (Chromium, headless):
+//! one lane per content type, the gap with its bounds; a screenshot kept under target/.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::cli::Emu;
+
+fn chromium() -> &'static str {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return c;
+        }
+    }
+    panic!("no Chromium: install it (Debian: apt-get install chromium); .ci/run does")
+}
+
+fn json_of(c: &mut Command) -> Value {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn advance(e: &Emu, seconds: u64) {
+    e.control(
+        reqwest::Method::POST,
+        "clock/advance",
+        Some(json!({ "seconds": seconds })),
+    );
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
+    let e = Emu::new();
+    json_of(&mut e.cmd(&["start-subscription", "--all", "-o", "json"]));
+    advance(&e, 2 * 3600);
+    let stop = json_of(&mut e.cmd(&["stop-subscription", "Audit.Exchange", "-o", "json"]));
+    assert_eq!(stop["result_value"], true, "{stop}");
+    advance(&e, 3 * 3600);
+    json_of(&mut e.cmd(&["start-subscription", "Audit.Exchange", "-o", "json"]));
+    advance(&e, 600);
+    json_of(&mut e.cmd(&["collect", "--all", "--once", "--since", "6h", "-o", "json"]));
+
+    // The JSON: the gap is there, three hours long, caused by the action; lag is small.
+    let st = json_of(&mut e.cmd(&["status"]));
+    let lanes = st["tenants"][0]["types"].as_array().unwrap();
+    assert_eq!(lanes.len(), 5, "{st}");
+    let ex = lanes
+        .iter()
+        .find(|l| l["content_type"] == "Audit.Exchange")
+        .unwrap();
+    let gaps = ex["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{ex}");
+    let (from, to) = (time(&gaps[0]["from"]), time(&gaps[0]["to"]));
+    let hours = (to - from).num_seconds() as f64 / 3600.0;
+    assert!((hours - 3.0).abs() < 0.02, "the gap lasts {hours} h: {ex}");
+    assert_eq!(gaps[0]["source"], "action");
+    assert_eq!(ex["subscription"], "enabled");
+    let now = time(&st["now"]);
+    assert!(
+        (now - to).num_seconds().abs() < 3600,
+        "the axis ends at the service's time: now {now}, restart {to}"
+    );
+    for l in lanes {
+        let lag = l["lag_seconds"].as_i64().expect("lag after a collection");
+        assert!((0..3600).contains(&lag), "lag {lag} s: {l}");
+        assert!(l["collected"]["to"].is_string(), "{l}");
+    }
+
+    // The page, served, as a browser sees it.
+    let mut server = e
+        .cmd(&["status", "--serve", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api: Value = e.rt.block_on(async {
+        reqwest::get(format!("{url}api/status"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(api["tenants"][0]["types"][1]["gaps"], ex["gaps"]);
+    let profile = e.home.path().join("chromium");
+    let browser = |extra: &[&str]| {
+        Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let dom = String::from_utf8_lossy(&browser(&["--dump-dom"]).stdout).to_string();
+    assert_eq!(dom.matches("class=\"lane\"").count(), 5, "{dom}");
+    let lane = dom
+        .split("<g class=\"lane\" data-content-type=\"Audit.Exchange\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</g>").next())
+        .unwrap_or_else(|| panic!("no Audit.Exchange lane: {dom}"));
+    assert!(
+        lane.contains(&format!(
+            "data-from=\"{}\"",
+            gaps[0]["from"].as_str().unwrap()
+        )) && lane.contains(&format!("data-to=\"{}\"", gaps[0]["to"].as_str().unwrap())),
+        "the gap with its bounds: {lane}"
+    );
+    assert!(lane.contains("data gap, no content from"), "{lane}");
+    for other in ["Audit.General", "DLP.All"] {
+        let l = dom
+            .split(&format!("data-content-type=\"{other}\">"))
+            .nth(1)
+            .unwrap()
+            .split("</g>")
+            .next()
+            .unwrap();
+        assert!(!l.contains("class=\"gap\""), "no gap in {other}: {l}");
+    }
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = browser(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1100,760",
+        "--hide-scrollbars",
+    ]);
+    let png = std::fs::read(&shot).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn beyond_loopback_the_page_needs_a_token() {
+    let e = Emu::new();
+    let o = e.cmd(&["status", "--serve", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--auth-token-file"));
+    // With a token: refused without it, shown with it (header or the cookie /login sets).
+    let token = "0123456789abcdef0123456789abcdef";
+    let file = e.home.path().join("token");
+    std::fs::write(&file, token).unwrap();
+    let mut server = e
+        .cmd(&["status", "--serve", "127.0.0.1:0", "--auth-token-file"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (none, header, cookie) = e.rt.block_on(async {
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let none = c.get(format!("{url}api/status")).send().await.unwrap();
+        let header = c
+            .get(format!("{url}api/status"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let login = c
+            .post(format!("{url}login"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        let set = login
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let cookie = c
+            .get(&url)
+            .header("Cookie", set)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        (none.status(), header, cookie)
+    });
+    assert_eq!(none, 401);
+    assert_eq!(header, 200);
+    assert_eq!(cookie, 200);
+    let _ = server.kill();
+    let _ = server.wait();
+}
