@@ -84,6 +84,14 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
         assert!(l["collected"]["to"].is_string(), "{l}");
     }
 
+    // The timeline as a file.
+    let svg = e.home.path().join("timeline.svg");
+    json_of(e.cmd(&["gaps", "-o", "json", "--svg"]).arg(&svg));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert_eq!(svg.matches("class=\"lane\"").count(), 5);
+    assert_eq!(svg.matches("class=\"gap\"").count(), 1);
+
     // The page, served, as a browser sees it.
     let mut server = e
         .cmd(&["status", "--serve", "127.0.0.1:0"])
