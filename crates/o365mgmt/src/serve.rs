@@ -232,6 +232,9 @@ fn status_source(
                             .ok()
                             .and_then(|v| v.as_str().map(String::from)),
                         last_error: st.last_error.clone(),
+                        failing_since: (st.state == o365_collect::TenantState::Failing)
+                            .then_some(st.since),
+                        last_pass: st.last_pass,
                         type_errors,
                     };
                     Some((s.clone(), live))

@@ -33,6 +33,8 @@ pub struct TenantView {
     pub state: Option<String>,
     /// Its last error, if its last pass failed.
     pub last_error: Option<String>,
+    /// Since when it has been failing.
+    pub last_error_at: Option<DateTime<Utc>>,
     /// One lane per content type.
     pub types: Vec<Lane>,
 }
@@ -72,6 +74,8 @@ pub struct Lane {
     pub hourly: Vec<HourCount>,
     /// The last error of this content type in the service's last pass.
     pub last_error: Option<String>,
+    /// When that pass ended.
+    pub last_error_at: Option<DateTime<Utc>>,
 }
 
 /// What the service knows of a tenant right now (from `serve`).
@@ -81,7 +85,11 @@ pub struct Live {
     pub state: Option<String>,
     /// Its last error.
     pub last_error: Option<String>,
-    /// Last error per content type.
+    /// Since when it has been failing.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When its last pass ended.
+    pub last_pass: Option<DateTime<Utc>>,
+    /// Last error per content type (in the last pass).
     pub type_errors: Vec<(String, String)>,
 }
 
@@ -152,6 +160,12 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
                     .iter()
                     .find(|(t, _)| t == ct.as_str())
                     .map(|(_, e)| e.clone()),
+                last_error_at: live
+                    .type_errors
+                    .iter()
+                    .any(|(t, _)| t == ct.as_str())
+                    .then_some(live.last_pass)
+                    .flatten(),
             });
         }
         views.push(TenantView {
@@ -159,6 +173,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
             tenant_id: tenant,
             state: live.state.clone(),
             last_error: live.last_error.clone(),
+            last_error_at: live.last_error.as_ref().and(live.failing_since),
             types: lanes,
         });
     }

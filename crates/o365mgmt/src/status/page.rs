@@ -167,7 +167,11 @@ fn lane_row(lane: &Lane) -> String {
         esc(&lane.lag_seconds.map(human).unwrap_or_else(|| "-".into())),
         lane.events_written,
         esc(&if gaps.is_empty() { "none".to_string() } else { gaps.join("; ") }),
-        esc(lane.last_error.as_deref().unwrap_or("")),
+        esc(&match (&lane.last_error, lane.last_error_at) {
+            (Some(e), Some(at)) => format!("{} ({e})", stamp(at)),
+            (Some(e), None) => e.clone(),
+            _ => String::new(),
+        }),
     )
 }
 
@@ -186,7 +190,13 @@ pub fn html(st: &Status) -> String {
                 .unwrap_or_default()
         ));
         if let Some(e) = &t.last_error {
-            b.push_str(&format!("<p class=\"error\">Last error: {}</p>", esc(e)));
+            b.push_str(&format!(
+                "<p class=\"error\">Last error{}: {}</p>",
+                t.last_error_at
+                    .map(|at| format!(" (failing since {})", stamp(at)))
+                    .unwrap_or_default(),
+                esc(e)
+            ));
         }
         b.push_str(&tenant_svg(st, t, false));
         b.push_str("<table><caption>The same, as text</caption><thead><tr><th>Content type</th><th>Subscription</th><th>Collected</th><th>Lag</th><th>Events</th><th>Data gaps</th><th>Last error</th></tr></thead><tbody>");
@@ -218,6 +228,7 @@ mod tests {
                 tenant_id: "x\"><img src=x onerror=alert(2)>".into(),
                 state: Some("<b>failing</b>".into()),
                 last_error: Some("<script>alert(3)</script>".into()),
+                last_error_at: Some(now),
                 types: vec![Lane {
                     content_type: "Audit.General",
                     subscription: "enabled".into(),
@@ -233,6 +244,7 @@ mod tests {
                     blobs_done: 0,
                     hourly: vec![],
                     last_error: Some("AF<script>x</script>".into()),
+                    last_error_at: None,
                 }],
             }],
         };

@@ -88,7 +88,10 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
     let svg = e.home.path().join("timeline.svg");
     json_of(e.cmd(&["gaps", "-o", "json", "--svg"]).arg(&svg));
     let svg = std::fs::read_to_string(&svg).unwrap();
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
     assert_eq!(svg.matches("class=\"lane\"").count(), 5);
     assert_eq!(svg.matches("class=\"gap\"").count(), 1);
 
@@ -243,6 +246,98 @@ fn beyond_loopback_the_page_needs_a_token() {
     assert_eq!(none, 401);
     assert_eq!(header, 200);
     assert_eq!(cookie, 200);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn serve_shows_each_tenants_live_state_and_last_error() {
+    let e = Emu::with(o365_emulator::EmulatorConfig::default().with_tenants(2, 1.0));
+    let i = &e.info;
+    let mut toml = format!("state = \"{}\"\n", e.state().display());
+    for (name, t, secret) in [
+        ("good", &i.tenants[0], i.client_secret.as_str()),
+        ("bad", &i.tenants[1], "not-the-secret"),
+    ] {
+        toml.push_str(&format!(
+            "\n[[tenants]]\nname = \"{name}\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{secret}\"\napi_root = \"{}\"\nlogin_endpoint = \"{}\"\n",
+            t.id, i.client_id, i.api_root, i.login_endpoint
+        ));
+    }
+    let config = e.home.path().join("tenants.toml");
+    std::fs::write(&config, toml).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut c = crate::bin();
+    e.configure(&mut c);
+    let mut server = c
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sink",
+            "null",
+            "--since",
+            "1h",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<Value>(&line).unwrap()["listen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |path: &str| -> String {
+        e.rt.block_on(async {
+            match reqwest::get(format!("{url}{path}")).await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        })
+    };
+    let t0 = std::time::Instant::now();
+    let st = loop {
+        let v: Value = serde_json::from_str(&get("/api/status")).unwrap_or(Value::Null);
+        let state = |n: &str| {
+            v["tenants"]
+                .as_array()
+                .and_then(|a| a.iter().find(|t| t["name"] == n))
+                .map(|t| t["state"].clone())
+                .unwrap_or(Value::Null)
+        };
+        if state("good") == "ok" && state("bad") == "failing" {
+            break v;
+        }
+        assert!(t0.elapsed().as_secs() < 60, "never ok and failing: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let bad = st["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "bad")
+        .unwrap();
+    assert!(
+        bad["last_error"].as_str().unwrap().contains("7000215"),
+        "{bad}"
+    );
+    assert!(bad["last_error_at"].is_string(), "{bad}");
+    let page = get("/");
+    assert!(
+        page.contains("data-tenant=\"bad\"") && page.contains("failing since"),
+        "{page}"
+    );
+    assert!(!page.contains("not-the-secret"), "the secret never shows");
     let _ = server.kill();
     let _ = server.wait();
 }
