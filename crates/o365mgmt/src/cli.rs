@@ -122,6 +122,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// The integration's two connectors: DLP and Audit.General records as SOAR alerts, one JSON
+    /// object per line, each alert once (its own checkpoint beside the file).
+    Alerts(AlertsArgs),
     /// Every tenant's feeds at a glance: subscription, data gaps, collection and lag per content
     /// type (JSON); with --serve, as a page in the browser.
     Status(StatusArgs),
@@ -269,7 +272,7 @@ impl std::fmt::Debug for WebhookArgs {
 }
 
 /// How passes run, for `collect` and `serve`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct PassArgs {
     /// Where a content type starts the first time it is collected: a duration back (24h, 3d,
     /// 90m) or a UTC time (RFC 3339) [default: 24h]. Fixed once decided.
@@ -284,6 +287,62 @@ pub struct PassArgs {
     /// Blobs in flight at once, per tenant [default: 8].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
+}
+
+/// `alerts` arguments: the connectors' parameters (their display names in the help).
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    /// Which connector: dlp, audit-general [default: both].
+    #[arg(long, value_name = "CONNECTOR", value_parser = ["dlp", "audit-general"])]
+    pub connector: Option<String>,
+    /// Where the alerts go: a JSON-lines file [default: alerts.jsonl next to the state file].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// One pass, then exit (the default).
+    #[arg(long, conflicts_with = "follow")]
+    pub once: bool,
+    /// Keep going, one pass per --interval, until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub follow: bool,
+    /// How passes run.
+    #[command(flatten)]
+    pub pass: PassArgs,
+    /// "Mask findings?" (DLP): detected values become 0 for digits and X for letters.
+    #[arg(long)]
+    pub mask_findings: bool,
+    /// "Type of Operation Filter" (DLP): operations that make no alert, comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub dlp_operation_filter: String,
+    /// "Type of Policy Filter" (DLP): a record naming one of these policies makes no alert.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub dlp_policy_filter: String,
+    /// "Type of Operation Filter" (Audit.General), comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub audit_operation_filter: String,
+    /// "Status Filter" (Audit.General), comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub audit_status_filter: String,
+    /// "Use operation and status filters as whitelist" (Audit.General; otherwise blacklists).
+    #[arg(long)]
+    pub audit_filters_as_whitelist: bool,
+    /// "Entity Keys to Create Additional Events" (Audit.General).
+    #[arg(long, value_name = "LIST", default_value = "mailMessage, mailbox, ip")]
+    pub entity_keys: String,
+    /// "EventClassId": the event-name field entity events get.
+    #[arg(long, value_name = "FIELD", default_value = "Operation")]
+    pub event_class_id: String,
+    /// "Environment Field Name": a top-level field of the record.
+    #[arg(long, value_name = "FIELD", default_value = "")]
+    pub environment_field: String,
+    /// "Environment Regex Pattern": its whole match is the environment.
+    #[arg(long, value_name = "REGEX", default_value = ".*")]
+    pub environment_regex: String,
+    /// The environment when the field gives none.
+    #[arg(long, value_name = "NAME", default_value = "Default Environment")]
+    pub default_environment: String,
+    /// Start subscriptions that are not enabled (journaled).
+    #[arg(long)]
+    pub auto_start: bool,
 }
 
 /// `status` arguments.

@@ -18,6 +18,16 @@ use crate::{out, warn};
 
 /// Run `collect`.
 pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<ExitCode> {
+    run_into(g, args, fmt, None).await
+}
+
+/// Run `collect`, into `sink` when given instead of `--sink` (the alerts).
+pub async fn run_into(
+    g: &Global,
+    args: &CollectArgs,
+    fmt: Output,
+    sink: Option<SinkSpec>,
+) -> anyhow::Result<ExitCode> {
     if args.all_tenants && args.command.is_none() {
         return crate::serve::collect_all(g, args, fmt).await;
     }
@@ -51,7 +61,10 @@ pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<
     };
     opts.types = types.clone();
     // Everything that can be judged here is judged before any request (exit 2).
-    let spec = sink_spec(&s, args.sink.as_deref())?;
+    let spec = match sink {
+        Some(spec) => spec,
+        None => sink_spec(&s, args.sink.as_deref())?,
+    };
     spec.check()?;
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;

@@ -3,6 +3,7 @@
 #![allow(clippy::result_large_err)]
 
 mod action;
+mod alerts;
 mod cli;
 mod collect;
 mod demo;
@@ -123,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Action => action::run_json(g).await,
         Command::Gaps { svg } => show::gaps(g, svg.as_deref())?,
         Command::Status(args) => status::cmd::run(g, args).await?,
+        Command::Alerts(args) => alerts::run(g, args, setup::output_format(g)).await?,
         Command::Journal { limit } => show::journal(g, *limit)?,
         Command::Config(ConfigCmd::Show) => show::config(g)?,
         Command::Completions { shell } => {

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{IoSlice, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::checkpoint::{beside, Checkpoint, Layout, Tx};
 use crate::local::{EventWriter, Local};
@@ -17,12 +18,31 @@ use crate::status::status_at;
 #[derive(Debug, Clone)]
 pub struct JsonlSink {
     path: PathBuf,
+    map: Option<Arc<dyn LineMap>>,
+}
+
+/// Turns the events of a blob seen for the first time into the lines written, instead of the
+/// events themselves (the alerts: one alert per record, or none). The file, its checkpoint and
+/// its crash safety stay the JSONL sink's.
+pub trait LineMap: Send + Sync + std::fmt::Debug {
+    /// The scheme the sink is named by (`alerts`).
+    fn scheme(&self) -> &'static str;
+    /// The lines (without newlines) for `events`, the raw events of `blob` seen first now.
+    fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Vec<Vec<u8>>;
 }
 
 impl JsonlSink {
     /// JSON lines at `path`.
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self { path, map: None }
+    }
+
+    /// Lines made by `map` at `path`.
+    pub fn mapped(path: PathBuf, map: Arc<dyn LineMap>) -> Self {
+        Self {
+            path,
+            map: Some(map),
+        }
     }
 }
 
@@ -73,14 +93,29 @@ struct Lines {
     file: File,
     path: PathBuf,
     offset: u64,
+    map: Option<Arc<dyn LineMap>>,
 }
 
 impl EventWriter for Lines {
     fn write(&mut self, tx: &Tx<'_>, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
         let (written, picked) = tx.first_sightings(blobs)?;
         let io = |e| SinkError::io(&self.path, e);
-        // Straight from the response buffers to the file: no copy in between.
-        let n = write_lines(&mut self.file, &picked).map_err(io)?;
+        let n = match &self.map {
+            // Straight from the response buffers to the file: no copy in between.
+            None => write_lines(&mut self.file, &picked).map_err(io)?,
+            Some(map) => {
+                // First sightings come blob by blob, `written[i]` of them for blob i.
+                let mut rest = &picked[..];
+                let mut lines: Vec<Vec<u8>> = Vec::new();
+                for (b, w) in blobs.iter().zip(&written) {
+                    let (mine, others) = rest.split_at((*w as usize).min(rest.len()));
+                    rest = others;
+                    lines.extend(map.lines(b, mine));
+                }
+                let refs: Vec<&[u8]> = lines.iter().map(|l| l.as_slice()).collect();
+                write_lines(&mut self.file, &refs).map_err(io)?
+            }
+        };
         self.file.sync_data().map_err(io)?;
         self.offset += n;
         tx.set_offset(self.offset)?;
@@ -90,7 +125,8 @@ impl EventWriter for Lines {
 
 impl SinkKind for JsonlSink {
     fn name(&self) -> String {
-        format!("jsonl:{}", self.path.display())
+        let scheme = self.map.as_ref().map_or("jsonl", |m| m.scheme());
+        format!("{scheme}:{}", self.path.display())
     }
 
     fn check(&self) -> Result<(), SinkError> {
@@ -127,6 +163,7 @@ impl SinkKind for JsonlSink {
             file: f,
             path: self.path.clone(),
             offset,
+            map: self.map.clone(),
         };
         Ok(Box::new(Local::new(cp, lines)))
     }
