@@ -36,12 +36,12 @@ impl Emu {
         })
     }
 
-    fn clock(&self) -> chrono::DateTime<chrono::Utc> {
+    pub(crate) fn clock(&self) -> chrono::DateTime<chrono::Utc> {
         let v = self.control(reqwest::Method::GET, "clock", None);
         chrono::DateTime::from_timestamp_millis(v["now_ms"].as_i64().unwrap()).unwrap()
     }
 
-    fn manifest(&self, ct: &str, start: &str, end: &str) -> BTreeSet<String> {
+    pub(crate) fn manifest(&self, ct: &str, start: &str, end: &str) -> BTreeSet<String> {
         let v = self.control(
             reqwest::Method::GET,
             &format!("manifest?contentType={ct}&startTime={start}&endTime={end}"),

@@ -128,6 +128,7 @@ fn demo_runs_to_the_end() {
     );
 }
 
+mod alerts;
 mod cli;
 mod clouds;
 mod collect;

@@ -1,0 +1,135 @@
+//! `o365mgmt alerts` against the emulator: a day of DLP and Audit.General content becomes one
+//! alert per record, across a SIGKILL and a second run, with nothing twice; filters drop what
+//! they should.
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::Emu;
+
+fn alerts_in(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
+    // Blobs answer after 20 ms: the first run is still going when it is killed.
+    let e = crate::collect::busy_emulator(26.0, 20);
+    let since = (e.clock() - chrono::Duration::hours(25))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let out = e.home.path().join("alerts.jsonl");
+    let args = [
+        "alerts",
+        "--since",
+        &since,
+        "--out",
+        out.to_str().unwrap(),
+        "-o",
+        "json",
+    ];
+    let mut child = e
+        .cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while alerts_in(&out).len() < 50 && child.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no alert written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill(); // SIGKILL mid-run
+    child.wait().unwrap();
+    assert!(killed, "the first run ended before it could be killed");
+    let o = e.cmd(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let alerts = alerts_in(&out);
+    let ids: Vec<String> = alerts
+        .iter()
+        .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+        .collect();
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "{} alerts twice",
+        ids.len() - unique.len()
+    );
+    // Every record of the two types, collected up to each type's cursor, is an alert.
+    let mut want = BTreeSet::new();
+    for t in summary["types"].as_array().unwrap() {
+        let ct = t["content_type"].as_str().unwrap();
+        assert!(["DLP.All", "Audit.General"].contains(&ct), "{ct}");
+        want.extend(e.manifest(ct, &since, t["cursor"].as_str().unwrap()));
+    }
+    assert!(
+        want.len() > 1000,
+        "{} records: too few to prove anything",
+        want.len()
+    );
+    assert_eq!(
+        (
+            want.difference(&unique).count(),
+            unique.difference(&want).count()
+        ),
+        (0, 0),
+        "missing and extra alerts"
+    );
+    let dlp = alerts.iter().find(|a| a["connector"] == "dlp").unwrap();
+    assert_eq!(dlp["device_product"], "Office 365 Management API");
+    assert!(
+        dlp["name"].as_str().unwrap().ends_with(" DLPRuleMatch"),
+        "{dlp}"
+    );
+    assert_eq!(
+        dlp["events"][0]["PolicyDetails_PolicyName"],
+        "U.S. Financial Data"
+    );
+    let audit = alerts
+        .iter()
+        .find(|a| a["connector"] == "audit-general")
+        .unwrap();
+    assert!(audit["name"].as_str().unwrap().contains(", "), "{audit}");
+    // Filters: the DLP policy filter drops every DLP record (reported), into another file.
+    let other = e.home.path().join("filtered.jsonl");
+    let o = e
+        .cmd(&[
+            "alerts",
+            "--connector",
+            "dlp",
+            "--since",
+            &since,
+            "--dlp-policy-filter",
+            "U.S. Financial Data",
+            "--out",
+            other.to_str().unwrap(),
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(alerts_in(&other).len(), 0);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("0 written") && err.contains("filtered out"),
+        "{err}"
+    );
+    // A bad pattern is named before any request.
+    let o = e
+        .cmd(&["alerts", "--environment-regex", "(["])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--environment-regex"));
+}
