@@ -146,7 +146,7 @@ pub enum Command {
     /// Default sink: SQLite (events.sqlite next to the state file), one row per event.
     Collect(CollectArgs),
     /// Serve the actions as MCP tools for AI agents: stdio by default, or streamable HTTP; with
-    /// several [[tenants]], tools take an optional `tenant` (default: --tenant, else the first).
+    /// several `[[tenants]]`, tools take an optional `tenant` (default: --tenant, else the first).
     ///
     /// Tools: office365_management_api_ping, _start_subscription, _stop_subscription,
     /// _list_subscriptions, _list_content. With --http, one JSON line on stdout gives the URL.

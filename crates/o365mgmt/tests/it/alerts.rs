@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::Emu;
-
 fn alerts_in(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
