@@ -360,33 +360,22 @@ impl Generator {
                     event_id(mix(h ^ 13)),
                 );
             }
-            ContentType::General => {
-                let (op, rt, wl) = [
-                    ("MemberAdded", 25, "MicrosoftTeams"),
-                    ("ViewReport", 20, "PowerBI"),
-                    ("TeamCreated", 25, "MicrosoftTeams"),
-                ][(r % 3) as usize];
-                let _ = write!(
-                    s,
-                    r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"{op}","OrganizationId":"{org}","RecordType":{rt},"UserKey":"{}","UserType":0,"Version":1,"Workload":"{wl}","UserId":"{upn}","ClientIP":"{ip}","TeamGuid":"19:{:016x}@thread.skype","TeamName":"Project {}","ItemName":"Project {}","Members":[{{"DisplayName":"{user}","Role":1,"UPN":"{upn}"}}]"#,
-                    event_id(mix(h ^ 14)),
-                    mix(h ^ 15),
-                    r % 50,
-                    r % 50,
-                );
-            }
-            ContentType::DlpAll => {
-                let (rt, wl) =
-                    [(11, "OneDrive"), (13, "Exchange"), (11, "SharePoint")][(r % 3) as usize];
-                let _ = write!(
-                    s,
-                    r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"DLPRuleMatch","OrganizationId":"{org}","RecordType":{rt},"UserId":"DlpPolicyEventBasedAssistant","UserKey":"DlpPolicyEventBasedAssistant","UserType":4,"Version":1,"Workload":"{wl}","ObjectId":"{}","IncidentId":"{}","SensitiveInfoDetectionIsIncluded":false,"PolicyDetails":[{{"PolicyId":"{}","PolicyName":"U.S. Financial Data","Rules":[{{"RuleId":"{}","RuleName":"Low volume of content detected","RuleMode":"Enable","Severity":"Low","Actions":["NotifyUser"],"ActionParameters":[],"ConditionsMatched":{{"SensitiveInformation":[{{"Confidence":75,"Count":1,"SensitiveType":"cb353f78-2b72-4c3c-8827-92ebe4f69fdf"}}]}}}}]}}],"SharePointMetaData":{{"FileName":"Customers.docx","FileOwner":"{user}","From":"{upn}","UniqueID":"{}"}}"#,
-                    event_id(mix(h ^ 16)),
-                    event_id(mix(h ^ 17)),
-                    event_id(mix(h ^ 18)),
-                    event_id(mix(h ^ 19)),
-                    event_id(mix(h ^ 16)),
-                );
+            ContentType::General | ContentType::DlpAll => {
+                let c = crate::records::Ctx {
+                    when: &when,
+                    id: &id,
+                    org,
+                    user,
+                    upn: &upn,
+                    ip: &ip,
+                    domain: &t.domain,
+                    h,
+                };
+                if key.content_type == ContentType::DlpAll {
+                    crate::records::dlp(s, &c);
+                } else {
+                    crate::records::general(s, &c);
+                }
             }
         }
         // Pad to the configured size with a realistic free-text field.

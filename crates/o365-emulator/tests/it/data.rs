@@ -388,7 +388,7 @@ async fn events_look_like_the_real_schema_per_content_type() {
                 assert_eq!(e["Workload"], workload);
             }
             if ct == "DLP.All" {
-                assert_eq!(e["Operation"], "DLPRuleMatch");
+                assert_eq!(e["Operation"], "DlpRuleMatch");
             }
         }
     }

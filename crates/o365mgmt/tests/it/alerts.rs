@@ -86,7 +86,7 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     let dlp = alerts.iter().find(|a| a["connector"] == "dlp").unwrap();
     assert_eq!(dlp["device_product"], "Office 365 Management API");
     assert!(
-        dlp["name"].as_str().unwrap().ends_with(" DLPRuleMatch"),
+        dlp["name"].as_str().unwrap().ends_with(" DlpRuleMatch"),
         "{dlp}"
     );
     assert_eq!(
@@ -98,6 +98,30 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
         .find(|a| a["connector"] == "audit-general")
         .unwrap();
     assert!(audit["name"].as_str().unwrap().contains(", "), "{audit}");
+    // Security & Compliance alerts: a base event and one per mailbox, message and IP entity.
+    let sc = alerts
+        .iter()
+        .find(|a| a["name"] == "SecurityComplianceCenter, AlertTriggered")
+        .expect("an S&C alert");
+    assert_eq!(sc["events"].as_array().unwrap().len(), 4, "{sc}");
+    assert_eq!(sc["events"][1]["Type"], "mailbox");
+    let priorities: BTreeSet<i64> = alerts
+        .iter()
+        .map(|a| a["priority"].as_i64().unwrap())
+        .collect();
+    assert!(
+        priorities.is_superset(&[-1, 40, 60, 80].into()),
+        "priorities {priorities:?}"
+    );
+    // Exchange DLP: the detected card number, in clear without masking.
+    let ex = alerts
+        .iter()
+        .find(|a| a["name"] == "Exchange DlpRuleMatch")
+        .unwrap();
+    let v = ex["events"][0]["PolicyDetails_Rules_1_ConditionsMatched_SensitiveInformation_1_SensitiveInformationDetections_DetectedValues_1_Value"]
+        .as_str()
+        .unwrap();
+    assert!(v.starts_with('4') && v.len() == 19, "{v}");
     // Filters: the DLP policy filter drops every DLP record (reported), into another file.
     let other = e.home.path().join("filtered.jsonl");
     let o = e
@@ -123,6 +147,35 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
         err.contains("0 written") && err.contains("filtered out"),
         "{err}"
     );
+    // Masked: digits 0, letters X.
+    let masked = e.home.path().join("masked.jsonl");
+    let o = e
+        .cmd(&[
+            "alerts",
+            "--connector",
+            "dlp",
+            "--since",
+            &since,
+            "--mask-findings",
+            "--out",
+            masked.to_str().unwrap(),
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let m = alerts_in(&masked);
+    let ex = m
+        .iter()
+        .find(|a| a["name"] == "Exchange DlpRuleMatch")
+        .unwrap();
+    let dv = "PolicyDetails_Rules_1_ConditionsMatched_SensitiveInformation_1_SensitiveInformationDetections_DetectedValues_1";
+    assert_eq!(
+        ex["events"][0][format!("{dv}_Value")],
+        "0000-0000-0000-0000"
+    );
+    assert_eq!(ex["events"][0][format!("{dv}_Name")], "XXXXXX XXXX XXXXXX");
     // A bad pattern is named before any request.
     let o = e
         .cmd(&["alerts", "--environment-regex", "(["])
