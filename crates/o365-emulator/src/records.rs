@@ -64,7 +64,7 @@ pub(crate) fn dlp(s: &mut String, c: &Ctx) {
     let sev = c.pick(0x22, &SEVERITIES);
     let mut policies = vec![policy(c, 0x23, "U.S. Financial Data", sev, rt == 13)];
     // One match in five names a second policy.
-    if mix(c.h ^ 0x24) % 5 == 0 {
+    if mix(c.h ^ 0x24).is_multiple_of(5) {
         policies.push(policy(c, 0x25, "PCI Block", "High", false));
     }
     let (id, org, upn, when) = (c.id, c.org, c.upn, c.when);
@@ -100,7 +100,7 @@ pub(crate) fn dlp(s: &mut String, c: &Ctx) {
             r#","SharePointMetaData":{{"FileName":"{file}","FileOwner":"{}","From":"{upn}","ItemCreationTime":"{when}","SiteCollectionUrl":"{site}","UniqueID":"{}","IsViewableByExternalUsers":{}}}"#,
             c.user,
             c.guid(0x2e),
-            mix(c.h ^ 0x2f) % 4 == 0
+            mix(c.h ^ 0x2f).is_multiple_of(4)
         );
     }
 }
