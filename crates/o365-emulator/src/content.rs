@@ -332,9 +332,11 @@ impl Generator {
             ContentType::Exchange => {
                 let (op, rt) =
                     [("Set-Mailbox", 1), ("MailItemsAccessed", 50), ("Send", 2)][(r % 3) as usize];
+                // Admin cmdlets report "True"; mailbox operations "Succeeded".
+                let result = if rt == 1 { "True" } else { "Succeeded" };
                 let _ = write!(
                     s,
-                    r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"{op}","OrganizationId":"{org}","RecordType":{rt},"ResultStatus":"Succeeded","UserKey":"{}","UserType":0,"Version":1,"Workload":"Exchange","ClientIP":"{ip}","ObjectId":"{upn}","UserId":"{upn}","AppId":"","ClientAppId":"","ExternalAccess":false,"OrganizationName":"{}","OriginatingServer":"HE1PR0102MB3228 (15.20.225.32)","MailboxGuid":"{}","MailboxOwnerUPN":"{upn}","LogonType":0,"InternalLogonType":0,"ClientInfoString":"Client=OWA;Action=ViaProxy","Parameters":[{{"Name":"Identity","Value":"{user}"}}]"#,
+                    r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"{op}","OrganizationId":"{org}","RecordType":{rt},"ResultStatus":"{result}","UserKey":"{}","UserType":0,"Version":1,"Workload":"Exchange","ClientIP":"{ip}","ObjectId":"{upn}","UserId":"{upn}","AppId":"","ClientAppId":"","ExternalAccess":false,"OrganizationName":"{}","OriginatingServer":"HE1PR0102MB3228 (15.20.225.32)","MailboxGuid":"{}","MailboxOwnerUPN":"{upn}","LogonType":0,"InternalLogonType":0,"ClientInfoString":"Client=OWA;Action=ViaProxy","Parameters":[{{"Name":"Identity","Value":"{user}"}}]"#,
                     r % 100_000_000_000,
                     t.domain,
                     event_id(mix(h ^ 7)),
@@ -349,9 +351,11 @@ impl Generator {
                 ][(r % 4) as usize];
                 let file = format!("report-{}.docx", r % 997);
                 let tenant_host = t.domain.split('.').next().unwrap_or("contoso");
+                // Sharing operations have their own record type.
+                let rt = if op == "SharingSet" { 14 } else { 6 };
                 let _ = write!(
                     s,
-                    r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"{op}","OrganizationId":"{org}","RecordType":6,"UserKey":"i:0h.f|membership|{:016x}@live.com","UserType":0,"Version":1,"Workload":"OneDrive","ClientIP":"{ip}","ObjectId":"https://{tenant_host}-my.sharepoint.com/personal/{user}/Documents/{file}","UserId":"{upn}","CorrelationId":"{}","EventSource":"SharePoint","ItemType":"File","ListId":"{}","ListItemUniqueId":"{}","Site":"{}","WebId":"{}","SiteUrl":"https://{tenant_host}-my.sharepoint.com/personal/{user}/","SourceRelativeUrl":"Documents","SourceFileName":"{file}","SourceFileExtension":"docx","UserAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)""#,
+                    r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"{op}","OrganizationId":"{org}","RecordType":{rt},"UserKey":"i:0h.f|membership|{:016x}@live.com","UserType":0,"Version":1,"Workload":"OneDrive","ClientIP":"{ip}","ObjectId":"https://{tenant_host}-my.sharepoint.com/personal/{user}/Documents/{file}","UserId":"{upn}","CorrelationId":"{}","EventSource":"SharePoint","ItemType":"File","ListId":"{}","ListItemUniqueId":"{}","Site":"{}","WebId":"{}","SiteUrl":"https://{tenant_host}-my.sharepoint.com/personal/{user}/","SourceRelativeUrl":"Documents","SourceFileName":"{file}","SourceFileExtension":"docx","UserAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)""#,
                     mix(h ^ 8),
                     event_id(mix(h ^ 9)),
                     event_id(mix(h ^ 10)),
