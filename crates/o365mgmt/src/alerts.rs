@@ -18,11 +18,62 @@ use o365_connectors::{audit_general, dlp, AuditParams, DlpParams, EnvironmentRul
 
 use crate::cli::{AlertsArgs, CollectArgs, Global, Output};
 
+/// Where alerts are POSTed as well as written.
+pub struct Delivery {
+    url: String,
+    http: reqwest::Client,
+    /// The process's runtime: the sink's writer thread waits on it for each POST.
+    rt: tokio::runtime::Handle,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").field("url", &self.url).finish()
+    }
+}
+
+impl Delivery {
+    /// POST one alert, retried with doubling pauses; `Idempotency-Key` is its ticket id, so a
+    /// receiver can drop the repeat a crash between delivery and commit may cause.
+    fn post(&self, key: &str, body: &[u8]) -> Result<(), String> {
+        let mut pause = std::time::Duration::from_millis(200);
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            let r = self.rt.block_on(async {
+                self.http
+                    .post(&self.url)
+                    .header("Content-Type", "application/json")
+                    .header("Idempotency-Key", key)
+                    .body(body.to_vec())
+                    .send()
+                    .await
+            });
+            match r {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
+                Err(e) => last = e.to_string(),
+            }
+            tracing::warn!(attempt, error = %last, url = %self.url, "alert not delivered: retrying");
+            if attempt < self.attempts {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+        Err(format!(
+            "--post {}: {last} after {} attempts; nothing of this group is recorded, its alerts are sent again on the next run",
+            self.url, self.attempts
+        ))
+    }
+}
+
 /// Records to alerts, counting what happened.
 #[derive(Debug)]
 pub struct AlertMap {
     dlp: DlpParams,
     audit: AuditParams,
+    /// Also POST each alert here.
+    post: Option<Delivery>,
     /// Alerts written.
     pub alerts: AtomicU64,
     /// Records a filter dropped.
@@ -36,7 +87,7 @@ impl LineMap for AlertMap {
         "alerts"
     }
 
-    fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Vec<Vec<u8>> {
+    fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
         let mut out = vec![];
         for raw in events {
             let record: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(
@@ -57,6 +108,9 @@ impl LineMap for AlertMap {
             match made {
                 Ok(Some(a)) => match serde_json::to_vec(&a) {
                     Ok(line) => {
+                        if let Some(d) = &self.post {
+                            d.post(&a.ticket_id, &line)?;
+                        }
                         self.alerts.fetch_add(1, Ordering::Relaxed);
                         out.push(line);
                     }
@@ -71,7 +125,7 @@ impl LineMap for AlertMap {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -83,7 +137,29 @@ fn map(a: &AlertsArgs) -> anyhow::Result<AlertMap> {
         &a.default_environment,
     )
     .map_err(|e| anyhow!("--environment-regex: {e}"))?;
+    let post = match &a.post {
+        None => None,
+        Some(url) => {
+            let u = url.trim();
+            let lower = u.to_ascii_lowercase();
+            let loopback = ["http://127.", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| lower.starts_with(p));
+            if !lower.starts_with("https://") && !loopback {
+                anyhow::bail!("--post {u:?}: alerts go only to https:// addresses (http:// is allowed on loopback)");
+            }
+            Some(Delivery {
+                url: u.to_string(),
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(30))
+                    .build()?,
+                rt: tokio::runtime::Handle::current(),
+                attempts: 5,
+            })
+        }
+    };
     Ok(AlertMap {
+        post,
         dlp: DlpParams {
             operation_filter: list(&a.dlp_operation_filter),
             policy_filter: list(&a.dlp_policy_filter),

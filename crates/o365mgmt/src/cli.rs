@@ -298,6 +298,10 @@ pub struct AlertsArgs {
     /// Where the alerts go: a JSON-lines file [default: alerts.jsonl next to the state file].
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Also POST each alert as JSON to URL (https://, or http:// on loopback), retried, with
+    /// its ticket id as `Idempotency-Key`; the file records what was delivered.
+    #[arg(long, value_name = "URL")]
+    pub post: Option<String>,
     /// One pass, then exit (the default).
     #[arg(long, conflicts_with = "follow")]
     pub once: bool,

@@ -27,8 +27,9 @@ pub struct JsonlSink {
 pub trait LineMap: Send + Sync + std::fmt::Debug {
     /// The scheme the sink is named by (`alerts`).
     fn scheme(&self) -> &'static str;
-    /// The lines (without newlines) for `events`, the raw events of `blob` seen first now.
-    fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Vec<Vec<u8>>;
+    /// The lines (without newlines) for `events`, the raw events of `blob` seen first now. An
+    /// error fails the commit: nothing of it is recorded, and it is all done again later.
+    fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Result<Vec<Vec<u8>>, String>;
 }
 
 impl JsonlSink {
@@ -110,7 +111,7 @@ impl EventWriter for Lines {
                 for (b, w) in blobs.iter().zip(&written) {
                     let (mine, others) = rest.split_at((*w as usize).min(rest.len()));
                     rest = others;
-                    lines.extend(map.lines(b, mine));
+                    lines.extend(map.lines(b, mine).map_err(SinkError::Bus)?);
                 }
                 let refs: Vec<&[u8]> = lines.iter().map(|l| l.as_slice()).collect();
                 write_lines(&mut self.file, &refs).map_err(io)?

@@ -184,3 +184,92 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--environment-regex"));
 }
+
+#[test]
+fn alerts_are_posted_retried_and_recorded_once() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    let e = crate::collect::busy_emulator(3.0, 0);
+    let since = (e.clock() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    // A receiver that refuses every 5th request, and everything while `down`.
+    let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let (n, down) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicBool::new(true)));
+    let app = {
+        let (got, n, down) = (got.clone(), n.clone(), down.clone());
+        axum::Router::new().route(
+            "/alerts",
+            axum::routing::post(move |h: axum::http::HeaderMap, body: String| {
+                let (got, n, down) = (got.clone(), n.clone(), down.clone());
+                async move {
+                    if down.load(Ordering::SeqCst) || n.fetch_add(1, Ordering::SeqCst) % 5 == 4 {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    let key = h
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    got.lock()
+                        .unwrap()
+                        .push((key, serde_json::from_str(&body).unwrap()));
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let l =
+        e.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+    let url = format!("http://{}/alerts", l.local_addr().unwrap());
+    e.rt.spawn(async move { axum::serve(l, app).await });
+    let out = e.home.path().join("posted.jsonl");
+    let args = [
+        "alerts",
+        "--connector",
+        "audit-general",
+        "--since",
+        &since,
+        "--post",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+        "-o",
+        "json",
+    ];
+    // Down: the run fails, saying so, and records nothing.
+    let o = e.cmd(&args).output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--post"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(alerts_in(&out).len(), 0);
+    // Up, refusing one request in five: every alert delivered, and recorded once.
+    down.store(false, Ordering::SeqCst);
+    let o = e.cmd(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written = alerts_in(&out);
+    assert!(written.len() > 50, "{} alerts", written.len());
+    let got = got.lock().unwrap().clone();
+    let keys: BTreeSet<String> = got.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys.len(), got.len(), "each alert delivered once");
+    let ids: BTreeSet<String> = written
+        .iter()
+        .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, ids, "what was delivered is what was recorded");
+    assert!(got.iter().all(|(k, v)| v["ticket_id"] == k.as_str()));
+    assert!(
+        n.load(Ordering::SeqCst) as usize > got.len(),
+        "some requests were refused and retried"
+    );
+    // A rerun delivers nothing again.
+    let before = got.len();
+    let o = e.cmd(&args).output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(alerts_in(&out).len(), written.len());
+    assert_eq!(before, ids.len());
+}
