@@ -44,6 +44,40 @@ pub struct Alert {
     pub events: Vec<Map<String, Value>>,
 }
 
+impl Alert {
+    /// The alert of `record` as a connector builds it: `name` is also its description and rule
+    /// generator; the time is the record's; grouping on `IncidentId`.
+    pub(crate) fn of(
+        connector: &'static str,
+        record: &Map<String, Value>,
+        name: String,
+        priority: i32,
+        environment: String,
+        events: Vec<Map<String, Value>>,
+    ) -> Result<Alert, Skip> {
+        let start = creation_ms(record)?;
+        Ok(Alert {
+            connector,
+            ticket_id: field(record, "Id").into(),
+            display_id: uuid::Uuid::new_v4().to_string(),
+            description: name.clone(),
+            rule_generator: name.clone(),
+            name,
+            device_vendor: VENDOR,
+            device_product: PRODUCT,
+            priority,
+            source_grouping_identifier: record
+                .get("IncidentId")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            start_time: start,
+            end_time: start,
+            environment,
+            events,
+        })
+    }
+}
+
 /// Why a record makes no alert (reported, and the record is skipped, not retried forever).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -149,9 +183,4 @@ pub(crate) fn creation_ms(record: &Map<String, Value>) -> Result<i64, Skip> {
 /// A top-level string field, or `""`.
 pub(crate) fn field<'a>(record: &'a Map<String, Value>, k: &str) -> &'a str {
     record.get(k).and_then(|v| v.as_str()).unwrap_or("")
-}
-
-/// A new random display id.
-pub(crate) fn display_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

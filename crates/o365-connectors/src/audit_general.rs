@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::alert::{creation_ms, display_id, field, Alert, EnvironmentRule, Skip, PRODUCT, VENDOR};
+use crate::alert::{creation_ms, field, Alert, EnvironmentRule, Skip};
 use crate::filters::{audit_passes, workload_passes};
 use crate::flatten::flatten;
 
@@ -70,7 +70,8 @@ fn truthy(v: &Value) -> bool {
 /// The alert of one `Audit.General` record: `Ok(None)` when a filter drops it, `Err` when it
 /// cannot make one (a `Data` that is not JSON, `Entities` that is not a list: reported, skipped).
 pub fn alert(record: &Map<String, Value>, p: &AuditParams) -> Result<Option<Alert>, Skip> {
-    let start = creation_ms(record)?;
+    // A record without a valid CreationTime cannot make an alert, filtered or not.
+    creation_ms(record)?;
     let (workload, operation) = (field(record, "Workload"), field(record, "Operation"));
     let status = record.get("Status").and_then(|v| v.as_str());
     let platform = &p.platform_list;
@@ -128,24 +129,13 @@ pub fn alert(record: &Map<String, Value>, p: &AuditParams) -> Result<Option<Aler
         }
         events.push(flatten(&e));
     }
-    let name = format!("{workload}, {operation}");
-    Ok(Some(Alert {
-        connector: "audit-general",
-        ticket_id: field(record, "Id").into(),
-        display_id: display_id(),
-        description: name.clone(),
-        rule_generator: name.clone(),
-        name,
-        device_vendor: VENDOR,
-        device_product: PRODUCT,
-        priority: priority(severity),
-        source_grouping_identifier: record
-            .get("IncidentId")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-        start_time: start,
-        end_time: start,
+    Alert::of(
+        "audit-general",
+        record,
+        format!("{workload}, {operation}"),
+        priority(severity),
         environment,
         events,
-    }))
+    )
+    .map(Some)
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::alert::{creation_ms, display_id, field, Alert, EnvironmentRule, Skip, PRODUCT, VENDOR};
+use crate::alert::{creation_ms, field, Alert, EnvironmentRule, Skip};
 use crate::filters::workload_passes;
 use crate::flatten::flatten;
 
@@ -89,7 +89,8 @@ pub fn alert(record: &Map<String, Value>, p: &DlpParams) -> Result<Option<Alert>
         .get("PolicyDetails")
         .and_then(|v| v.as_array())
         .ok_or_else(|| Skip::malformed(record, "no PolicyDetails list"))?;
-    let start = creation_ms(record)?;
+    // A record without a valid CreationTime cannot make an alert, filtered or not.
+    creation_ms(record)?;
     let (workload, operation) = (field(record, "Workload"), field(record, "Operation"));
     if !workload_passes(workload, &p.platform_list, p.list_as_blacklist)
         || p.operation_filter.iter().any(|o| o == operation)
@@ -125,24 +126,13 @@ pub fn alert(record: &Map<String, Value>, p: &DlpParams) -> Result<Option<Alert>
             flatten(&r)
         })
         .collect();
-    let name = format!("{workload} {operation}");
-    Ok(Some(Alert {
-        connector: "dlp",
-        ticket_id: field(record, "Id").into(),
-        display_id: display_id(),
-        description: name.clone(),
-        rule_generator: name.clone(),
-        name,
-        device_vendor: VENDOR,
-        device_product: PRODUCT,
+    Alert::of(
+        "dlp",
+        record,
+        format!("{workload} {operation}"),
         priority,
-        source_grouping_identifier: record
-            .get("IncidentId")
-            .and_then(|v| v.as_str())
-            .map(String::from),
-        start_time: start,
-        end_time: start,
         environment,
         events,
-    }))
+    )
+    .map(Some)
 }
