@@ -8,6 +8,47 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_o365mgmt"))
 }
 
+/// A long-running command that prints one JSON line on stdout first (where it listens); killed
+/// when dropped, so a failing test leaves no process behind.
+pub struct Served {
+    pub child: std::process::Child,
+    /// Its first line.
+    pub line: serde_json::Value,
+}
+
+impl Served {
+    /// Spawn `c` (stderr discarded) and read its first line.
+    pub fn start(mut c: Command) -> Served {
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let line = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON line ({e}): {line:?}"));
+        Served { child, line }
+    }
+
+    /// A string field of the first line (`url`, `listen`, `mcp_url`).
+    pub fn field(&self, key: &str) -> String {
+        self.line[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key} in {}", self.line))
+            .to_string()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn emulator_prints_one_json_line_serves_and_stops_on_sigterm() {
     let mut child = bin()

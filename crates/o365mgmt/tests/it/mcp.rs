@@ -142,20 +142,8 @@ fn stdio_with_the_typescript_sdk_and_elicitation() {
 #[test]
 fn streamable_http_with_the_typescript_sdk() {
     let e = Emu::new();
-    let mut server = e
-        .cmd(&["mcp", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = serde_json::from_str::<serde_json::Value>(&line).unwrap()["mcp_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = crate::Served::start(e.cmd(&["mcp", "--http", "127.0.0.1:0"]));
+    let url = server.field("mcp_url");
     let mut c = Command::new("node");
     c.arg(crate::node::script("mcp_client.mjs"))
         .arg("http")
@@ -163,8 +151,7 @@ fn streamable_http_with_the_typescript_sdk() {
         .arg("-");
     e.configure(&mut c);
     let out = c.output().unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     ts_report(out, "http");
 }
 

@@ -96,20 +96,8 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
     assert_eq!(svg.matches("class=\"gap\"").count(), 1);
 
     // The page, served, as a browser sees it.
-    let mut server = e
-        .cmd(&["status", "--serve", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = crate::Served::start(e.cmd(&["status", "--serve", "127.0.0.1:0"]));
+    let url = server.field("url");
     let api: Value = e.rt.block_on(async {
         reqwest::get(format!("{url}api/status"))
             .await
@@ -177,8 +165,7 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
         "{} bytes",
         png.len()
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 #[test]
@@ -191,21 +178,10 @@ fn beyond_loopback_the_page_needs_a_token() {
     let token = "0123456789abcdef0123456789abcdef";
     let file = e.home.path().join("token");
     std::fs::write(&file, token).unwrap();
-    let mut server = e
-        .cmd(&["status", "--serve", "127.0.0.1:0", "--auth-token-file"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = serde_json::from_str::<Value>(&line).unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let mut c = e.cmd(&["status", "--serve", "127.0.0.1:0", "--auth-token-file"]);
+    c.arg(&file);
+    let server = crate::Served::start(c);
+    let url = server.field("url");
     let (none, header, cookie) = e.rt.block_on(async {
         let c = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -246,8 +222,7 @@ fn beyond_loopback_the_page_needs_a_token() {
     assert_eq!(none, 401);
     assert_eq!(header, 200);
     assert_eq!(cookie, 200);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 #[test]
@@ -338,6 +313,5 @@ fn serve_shows_each_tenants_live_state_and_last_error() {
         "{page}"
     );
     assert!(!page.contains("not-the-secret"), "the secret never shows");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
