@@ -365,7 +365,10 @@ async fn events_look_like_the_real_schema_per_content_type() {
         let evs = evs.as_array().unwrap();
         assert_eq!(evs.len(), 10);
         let avg = r.text.len() / evs.len();
-        assert!((900..1300).contains(&avg), "{ct}: {avg} bytes per event");
+        // Padded up to the configured ~1 KB; DLP matches carry their message or file and every
+        // policy's rules and detections, and may be bigger (never padded further).
+        let most = if ct == "DLP.All" { 1700 } else { 1300 };
+        assert!((900..most).contains(&avg), "{ct}: {avg} bytes per event");
         let ids: BTreeSet<_> = evs.iter().map(|e| e["Id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), evs.len(), "unique Ids in a blob");
         for e in evs {
