@@ -353,17 +353,31 @@ fn sigkill_the_service_five_times_still_exactly_once() {
         let (mut child, url) = env.serve(&config, &["--sink", &sink]);
         // Until something was written (or there was nothing left to write), then a random
         // moment later.
-        let mut wrote = false;
-        wait_for(120, "events written or every pass done", || {
+        let t0 = Instant::now();
+        let wrote = loop {
             let m = get(&format!("{url}/metrics")).1;
-            wrote = m
+            let wrote = m
                 .lines()
                 .any(|l| l.starts_with("o365_collect_events_total{") && !l.ends_with(" 0"));
-            let idle = readyz(&url).1["tenants"].as_array().is_some_and(|a| {
+            let ready = readyz(&url).1;
+            let idle = ready["tenants"].as_array().is_some_and(|a| {
                 a.len() == 3 && a.iter().all(|t| t["passes"].as_u64().unwrap_or(0) >= 1)
             });
-            wrote || idle
-        });
+            if wrote || idle {
+                break wrote;
+            }
+            // What the service said, for a failure that can be explained.
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "timed out waiting for events written or every pass done (kill {}):\nreadyz {ready}\nmetrics (sink and tenants):\n{}",
+                mid_write,
+                m.lines()
+                    .filter(|l| !l.starts_with('#') && (l.starts_with("o365_sink") || l.starts_with("o365_tenant") || l.starts_with("o365_collect_blobs_total") || l.starts_with("o365_collect_api_requests_total")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
         std::thread::sleep(Duration::from_millis(random_below(&mut seed, 700)));
         let unfinished = readyz(&url).1["tenants"]
             .as_array()
