@@ -140,13 +140,7 @@ pub fn parse_endpoint(field: &'static str, s: &str) -> Result<Url, Error> {
     match u.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match u.host() {
-                Some(url::Host::Ipv4(a)) => a.is_loopback(),
-                Some(url::Host::Ipv6(a)) => a.is_loopback(),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-            if !loopback {
+            if !is_loopback(&u) {
                 return Err(bad("plain http:// is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https://"));
             }
         }
@@ -161,6 +155,32 @@ pub fn parse_endpoint(field: &'static str, s: &str) -> Result<Url, Error> {
         ));
     }
     Ok(u)
+}
+
+/// Whether a URL's host is a loopback address or `localhost` (the only hosts plain `http://`
+/// may go to).
+pub fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// A URL data is sent to (a webhook): `https://`, or `http://` on loopback; why not otherwise.
+pub fn check_destination(s: &str) -> Result<Url, String> {
+    let u = Url::parse(s.trim())
+        .map_err(|e| format!("not a URL ({e}); e.g. https://soar.example.com/alerts"))?;
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" if is_loopback(&u) => Ok(u),
+        "http" => Err(
+            "plain http:// is allowed only on loopback (127.0.0.1, ::1, localhost); use https://"
+                .into(),
+        ),
+        other => Err(format!("{other}:// is not allowed: use https://")),
+    }
 }
 
 /// The origin (`scheme://host:port`) of a URL, for host checks.

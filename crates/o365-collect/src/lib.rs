@@ -34,6 +34,7 @@ mod writer;
 
 // Where events and progress go.
 pub mod checkpoint;
+pub mod forward;
 mod local;
 pub mod sinks;
 pub mod status;

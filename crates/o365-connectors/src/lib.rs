@@ -8,6 +8,7 @@ pub mod audit_general;
 pub mod dlp;
 pub mod filters;
 pub mod flatten;
+pub mod params;
 
 pub use alert::{Alert, EnvironmentRule, Skip};
 pub use audit_general::AuditParams;

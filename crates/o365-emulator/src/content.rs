@@ -135,6 +135,8 @@ pub struct Generator {
     pub duplicate_events: u32,
     /// Fraction of late blobs.
     pub late_rate: f64,
+    /// Fraction of connector records that make no alert.
+    pub malformed_rate: f64,
     /// Delay of late blobs in milliseconds.
     pub late_delay_ms: i64,
     /// Longest event latency in seconds.
@@ -374,6 +376,8 @@ impl Generator {
                     ip: &ip,
                     domain: &t.domain,
                     h,
+                    malformed: ((mix(h ^ 0x50) % 1_000_000) as f64)
+                        < self.malformed_rate * 1_000_000.0,
                 };
                 if key.content_type == ContentType::DlpAll {
                     crate::records::dlp(s, &c);
@@ -382,17 +386,40 @@ impl Generator {
                 }
             }
         }
-        // Pad to the configured size with a realistic free-text field.
+        // Pad to the configured size by lengthening a free-text field the record really has.
         let used = s.len() - start;
         if used + 20 < self.event_size {
-            s.push_str(r#","ClientInfo":""#);
-            let pad = (self.event_size - used - 17).min(PAD_LEN / 2);
+            let pad = (self.event_size - used - 2).min(PAD_LEN / 2);
             let text = pad_text();
             let at = (mix(h ^ 20) % (PAD_LEN - pad) as u64) as usize;
-            s.push_str(&text[at..at + pad]);
-            s.push('"');
+            pad_field(s, start, &text[at..at + pad]);
         }
         s.push('}');
+    }
+}
+
+/// Where padding goes: after one of these texts (the client string of Exchange, the user agent
+/// of SharePoint, OneDrive, Azure AD and Power BI, an alert's comments, a DLP mail's subject),
+/// else as the extra properties Teams records carry.
+const PAD_AFTER: [&str; 4] = [
+    "Client=OWA;Action=ViaProxy",
+    "(Windows NT 10.0; Win64; x64)",
+    r#""Comments":"New alert"#,
+    r#""Subject":""#,
+];
+
+/// Lengthen a free-text field of the record that starts at `start` by `pad`.
+fn pad_field(s: &mut String, start: usize, pad: &str) {
+    for marker in PAD_AFTER {
+        if let Some(i) = s[start..].find(marker) {
+            s.insert_str(start + i + marker.len(), pad);
+            return;
+        }
+    }
+    if s[start..].contains(r#""Workload":"MicrosoftTeams""#) {
+        s.push_str(r#","ExtraProperties":[{"Key":"UserAgent","Value":""#);
+        s.push_str(pad);
+        s.push_str(r#""}]"#);
     }
 }
 
@@ -502,6 +529,7 @@ mod tests {
                 duplicate_rate: 1.0,
                 duplicate_events: 2,
                 late_rate: 0.0,
+                malformed_rate: 0.0,
                 late_delay_ms: 0,
                 latency_max_secs: 100,
             },

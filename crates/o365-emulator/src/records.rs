@@ -19,6 +19,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) domain: &'a str,
     /// The event's hash: every choice below is a function of it.
     pub(crate) h: u64,
+    /// Whether the record is one the connectors cannot turn into an alert.
+    pub(crate) malformed: bool,
 }
 
 impl Ctx<'_> {
@@ -70,12 +72,14 @@ pub(crate) fn dlp(s: &mut String, c: &Ctx) {
     let (id, org, upn, when) = (c.id, c.org, c.upn, c.when);
     let _ = write!(
         s,
-        r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"DlpRuleMatch","OrganizationId":"{org}","RecordType":{rt},"UserKey":"DlpAgent","UserType":4,"Version":1,"Workload":"{wl}","ObjectId":"{}","UserId":"{upn}","IncidentId":"{}","SensitiveInfoDetectionIsIncluded":{},"PolicyDetails":[{}]"#,
+        r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"DlpRuleMatch","OrganizationId":"{org}","RecordType":{rt},"UserKey":"DlpAgent","UserType":4,"Version":1,"Workload":"{wl}","ObjectId":"{}","UserId":"{upn}","IncidentId":"{}","SensitiveInfoDetectionIsIncluded":{}"#,
         c.guid(0x26),
         c.guid(0x27),
         rt == 13,
-        policies.join(",")
     );
+    if !c.malformed {
+        let _ = write!(s, r#","PolicyDetails":[{}]"#, policies.join(","));
+    }
     if rt == 13 {
         let to = c.pick(0x28, &["bob", "dana", "erin"]);
         let subject = c.pick(0x29, &["Invoice May", "Card details", "Payment run"]);
@@ -109,7 +113,8 @@ pub(crate) fn dlp(s: &mut String, c: &Ctx) {
 /// Power BI activity.
 pub(crate) fn general(s: &mut String, c: &Ctx) {
     let (id, org, upn, when, ip) = (c.id, c.org, c.upn, c.when, c.ip);
-    match mix(c.h ^ 0x31) % 6 {
+    let kind = if c.malformed { 0 } else { mix(c.h ^ 0x31) % 6 };
+    match kind {
         0 | 1 => {
             let op = c.pick(0x32, &["AlertTriggered", "AlertEntityGenerated"]);
             let sev = c.pick(0x33, &["Informational", "Low", "Medium", "High"]);
@@ -139,7 +144,13 @@ pub(crate) fn general(s: &mut String, c: &Ctx) {
                 ]
             })
             .to_string();
-            let data = serde_json::Value::String(data).to_string();
+            // A malformed one: `Data` cut short, no longer JSON.
+            let data = if c.malformed {
+                &data[..data.len() / 2]
+            } else {
+                &data
+            };
+            let data = serde_json::Value::String(data.into()).to_string();
             let _ = write!(
                 s,
                 r#"{{"CreationTime":"{when}","Id":"{id}","Operation":"{op}","OrganizationId":"{org}","RecordType":40,"ResultStatus":"Succeeded","UserKey":"SecurityComplianceAlerts","UserType":4,"Version":1,"Workload":"SecurityComplianceCenter","ObjectId":"{}","UserId":"SecurityComplianceAlerts","AlertId":"{}","AlertLinks":[],"AlertType":"System","Name":"{name}","PolicyId":"{}","Status":"{status}","Severity":"{sev}","Category":"{category}","Source":"Office 365 Security & Compliance","Comments":"New alert","Data":{data}"#,

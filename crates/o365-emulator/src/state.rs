@@ -316,6 +316,7 @@ impl State {
             duplicate_rate: d.duplicate_rate,
             duplicate_events: d.duplicate_events,
             late_rate: d.late_rate,
+            malformed_rate: d.malformed_rate,
             late_delay_ms: d.late_delay_secs as i64 * 1000,
             latency_max_secs: d.event_latency_max_secs,
         };

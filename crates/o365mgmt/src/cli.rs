@@ -289,19 +289,19 @@ pub struct PassArgs {
     pub concurrency: Option<u16>,
 }
 
-/// `alerts` arguments: the connectors' parameters (their display names in the help).
+/// `alerts` arguments: the connectors' parameters (their display names in the help). Each may
+/// also be set in the config file's `[alerts]` table (same name with underscores) or come from
+/// an exported connector configuration (`--soar-config`); a flag wins.
 #[derive(Args, Debug)]
 pub struct AlertsArgs {
     /// Which connector: dlp, audit-general [default: both].
     #[arg(long, value_name = "CONNECTOR", value_parser = ["dlp", "audit-general"])]
     pub connector: Option<String>,
-    /// Where the alerts go: a JSON-lines file [default: alerts.jsonl next to the state file].
-    #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
-    /// Also POST each alert as JSON to URL (https://, or http:// on loopback), retried, with
-    /// its ticket id as `Idempotency-Key`; the file records what was delivered.
-    #[arg(long, value_name = "URL")]
-    pub post: Option<String>,
+    /// Where alerts are delivered: stdout, jsonl:PATH, webhook:https://HOST/PATH (each alert
+    /// POSTed as JSON, retried, its ticket id as Idempotency-Key) or kafka://HOST:PORT/TOPIC
+    /// [default: `sink` in [alerts], else stdout].
+    #[arg(long, value_name = "SINK")]
+    pub sink: Option<String>,
     /// One pass, then exit (the default).
     #[arg(long, conflicts_with = "follow")]
     pub once: bool,
@@ -311,39 +311,43 @@ pub struct AlertsArgs {
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,
+    /// "Max events to fetch": alerts delivered per run (per pass with --follow) at most; the
+    /// rest wait for the next [default: all].
+    #[arg(long, value_name = "N", visible_alias = "max-alerts")]
+    pub max_events_to_fetch: Option<String>,
     /// "Mask findings?" (DLP): detected values become 0 for digits and X for letters.
-    #[arg(long)]
-    pub mask_findings: bool,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub mask_findings: Option<String>,
     /// "Type of Operation Filter" (DLP): operations that make no alert, comma-separated.
-    #[arg(long, value_name = "LIST", default_value = "")]
-    pub dlp_operation_filter: String,
+    #[arg(long, value_name = "LIST")]
+    pub dlp_operation_filter: Option<String>,
     /// "Type of Policy Filter" (DLP): a record naming one of these policies makes no alert.
-    #[arg(long, value_name = "LIST", default_value = "")]
-    pub dlp_policy_filter: String,
+    #[arg(long, value_name = "LIST")]
+    pub dlp_policy_filter: Option<String>,
     /// "Type of Operation Filter" (Audit.General), comma-separated.
-    #[arg(long, value_name = "LIST", default_value = "")]
-    pub audit_operation_filter: String,
+    #[arg(long, value_name = "LIST")]
+    pub audit_operation_filter: Option<String>,
     /// "Status Filter" (Audit.General), comma-separated.
-    #[arg(long, value_name = "LIST", default_value = "")]
-    pub audit_status_filter: String,
+    #[arg(long, value_name = "LIST")]
+    pub audit_status_filter: Option<String>,
     /// "Use operation and status filters as whitelist" (Audit.General; otherwise blacklists).
-    #[arg(long)]
-    pub audit_filters_as_whitelist: bool,
-    /// "Entity Keys to Create Additional Events" (Audit.General).
-    #[arg(long, value_name = "LIST", default_value = "mailMessage, mailbox, ip")]
-    pub entity_keys: String,
-    /// "EventClassId": the event-name field entity events get.
-    #[arg(long, value_name = "FIELD", default_value = "Operation")]
-    pub event_class_id: String,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub audit_filters_as_whitelist: Option<String>,
+    /// "Entity Keys to Create Additional Events" (Audit.General) [default: mailMessage, mailbox, ip].
+    #[arg(long, value_name = "LIST")]
+    pub entity_keys: Option<String>,
+    /// "EventClassId": the event-name field entity events get [default: Operation].
+    #[arg(long, value_name = "FIELD")]
+    pub event_class_id: Option<String>,
     /// "Environment Field Name": a top-level field of the record.
-    #[arg(long, value_name = "FIELD", default_value = "")]
-    pub environment_field: String,
-    /// "Environment Regex Pattern": its whole match is the environment.
-    #[arg(long, value_name = "REGEX", default_value = ".*")]
-    pub environment_regex: String,
-    /// The environment when the field gives none.
-    #[arg(long, value_name = "NAME", default_value = "Default Environment")]
-    pub default_environment: String,
+    #[arg(long, value_name = "FIELD")]
+    pub environment_field: Option<String>,
+    /// "Environment Regex Pattern": its whole match is the environment [default: .*].
+    #[arg(long, value_name = "REGEX")]
+    pub environment_regex: Option<String>,
+    /// The environment when the field gives none [default: Default Environment].
+    #[arg(long, value_name = "NAME")]
+    pub default_environment: Option<String>,
     /// Start subscriptions that are not enabled (journaled).
     #[arg(long)]
     pub auto_start: bool,

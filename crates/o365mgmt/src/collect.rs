@@ -3,6 +3,7 @@
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
 use chrono::Utc;
@@ -18,15 +19,21 @@ use crate::{out, warn};
 
 /// Run `collect`.
 pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<ExitCode> {
-    run_into(g, args, fmt, None).await
+    run_into(g, args, fmt, None, None).await
 }
 
-/// Run `collect`, into `sink` when given instead of `--sink` (the alerts).
+/// Work after each pass (the alerts' delivery), run on a blocking thread; an error is reported
+/// and fails the exit status, and the next pass goes on.
+pub type AfterPass = Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>;
+
+/// Run `collect`, into `sink` when given instead of `--sink` (the alerts), with `after` run
+/// after each pass.
 pub async fn run_into(
     g: &Global,
     args: &CollectArgs,
     fmt: Output,
     sink: Option<SinkSpec>,
+    after: Option<AfterPass>,
 ) -> anyhow::Result<ExitCode> {
     if args.all_tenants && args.command.is_none() {
         return crate::serve::collect_all(g, args, fmt).await;
@@ -138,6 +145,17 @@ pub async fn run_into(
             p.suspend(|| report(&summary, &spec, fmt, summary_to_stderr));
         } else {
             report(&summary, &spec, fmt, summary_to_stderr);
+        }
+        if let Some(after) = &after {
+            let after = after.clone();
+            let done = tokio::task::spawn_blocking(move || after())
+                .await
+                .map_err(|e| anyhow!("{e}"))
+                .and_then(|r| r);
+            if let Err(e) = done {
+                warn(&format!("{e:#}"));
+                code = ExitCode::from(1);
+            }
         }
         if !args.follow || stop.is_stopped() {
             break;

@@ -32,6 +32,9 @@ pub fn fleet(g: &Global) -> Result<config::Fleet, ConfigError> {
 /// Files, environment and flags, with the tenant asked for.
 pub fn loader(g: &Global) -> Result<config::Loader, ConfigError> {
     let mut l = Settings::loader(g.config.as_deref(), g.soar_config.as_deref())?;
+    // An exported connector configuration also holds the connectors' parameters: `alerts`
+    // reads them; no command warns about them.
+    l.claim_soar(o365_connectors::params::is_soar_name);
     for (k, v) in &g.settings.0 {
         l.set(k.name, v.clone(), Source::Flag(k.flag));
     }

@@ -20,12 +20,8 @@ pub fn check(w: &WebhookArgs) -> anyhow::Result<()> {
     };
     match &w.webhook_url {
         Some(u) => {
-            let lower = u.trim().to_ascii_lowercase();
-            let loopback = ["http://127.", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| lower.starts_with(p));
-            if !lower.starts_with("https://") && !loopback {
-                bail!("--webhook-url {u:?}: the service posts only to https:// addresses (http:// is allowed on loopback for tests); give the HTTPS address at which it reaches --webhook, e.g. https://collector.example.com/o365");
+            if let Err(why) = o365_api::cloud::check_destination(u) {
+                bail!("--webhook-url {u:?}: {why}; give the HTTPS address at which the service reaches --webhook, e.g. https://collector.example.com/o365");
             }
             Ok(())
         }

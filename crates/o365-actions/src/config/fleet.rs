@@ -137,7 +137,9 @@ pub(super) fn resolve_one(l: Loader) -> Result<Settings, ConfigError> {
             }
         }
     };
-    Settings::resolve(&name, raw, l.warnings)
+    let mut warnings = l.warnings.clone();
+    warnings.extend(l.unused_soar());
+    Settings::resolve(&name, raw, warnings)
 }
 
 /// Every tenant.
@@ -151,7 +153,8 @@ pub(super) fn resolve_all(l: Loader) -> Result<Fleet, ConfigError> {
         let raw = tenant_values(&l.values, t, false);
         tenants.push(Settings::resolve(&t.name, raw, vec![])?);
     }
-    let mut warnings = l.warnings;
+    let mut warnings = l.warnings.clone();
+    warnings.extend(l.unused_soar());
     for (i, a) in tenants.iter().enumerate() {
         for b in &tenants[i + 1..] {
             if a.tenant_id.as_ref().map(|t| &t.value) == b.tenant_id.as_ref().map(|t| &t.value)

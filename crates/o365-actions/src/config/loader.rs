@@ -21,7 +21,17 @@ pub struct Loader {
     pub(super) warnings: Vec<String>,
     /// Problems found while loading, reported by `resolve`.
     pub(super) errors: Vec<ConfigError>,
+    /// Top-level tables of the file owned by a command (`[alerts]`).
+    sections: BTreeMap<String, (toml::Table, std::path::PathBuf)>,
+    /// Parameters of the SOAR export unknown to the actions, with the file: a command may
+    /// claim them (the connectors' parameters); the rest are warned about.
+    soar_other: Vec<(String, String, std::path::PathBuf)>,
+    /// Which of `soar_other` a command claimed.
+    soar_claimed: Option<fn(&str) -> bool>,
 }
+
+/// Top-level tables of the config file that belong to a command rather than to the settings.
+pub const SECTIONS: [&str; 1] = ["alerts"];
 
 /// A file's text, read with a size cap.
 fn read_text(path: &Path, field: &str) -> Result<String, ConfigError> {
@@ -72,11 +82,21 @@ impl Loader {
                 holds_secret |= self.tenant_tables(v, path)?;
                 continue;
             }
+            if SECTIONS.contains(&k.as_str()) {
+                let Some(t) = v.as_table() else {
+                    return Err(ConfigError::new(
+                        &field,
+                        format!("`{k}` must be a table: write it as [{k}] followed by its keys"),
+                    ));
+                };
+                self.sections.insert(k.clone(), (t.clone(), path.into()));
+                continue;
+            }
             let Some(key) = Key::named(k) else {
                 return Err(ConfigError::new(
                     &field,
                     format!(
-                        "unknown key {k:?}{}; known keys: {}, and [[tenants]]",
+                        "unknown key {k:?}{}; known keys: {}, [[tenants]] and [alerts]",
                         // `tenants` takes tables: suggest it only for an array.
                         did_you_mean(
                             k,
@@ -224,18 +244,14 @@ impl Loader {
         };
         let mut holds_secret = false;
         for (name, value) in pairs {
-            let Some(key) = Key::by_soar_name(&name) else {
-                self.warnings.push(format!(
-                    "--soar-config {}: ignoring unknown parameter {name:?}{}",
-                    path.display(),
-                    did_you_mean(&name, KEYS.iter().filter_map(|k| k.soar))
-                ));
-                continue;
-            };
             let s = match value {
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Null => continue,
                 other => other.to_string(),
+            };
+            let Some(key) = Key::by_soar_name(&name) else {
+                self.soar_other.push((name, s, path.into()));
+                continue;
             };
             holds_secret |= key.secret && !s.is_empty();
             self.set(key.name, s, Source::SoarConfig(path.into()));
@@ -244,6 +260,37 @@ impl Loader {
             self.check_private(path);
         }
         Ok(())
+    }
+
+    /// A command's table of the config file (`[alerts]`), with the file it is in.
+    pub fn section(&self, name: &str) -> Option<&(toml::Table, std::path::PathBuf)> {
+        self.sections.get(name)
+    }
+
+    /// The SOAR export's parameters that `claims` recognises (a command's own), as
+    /// `(name, value)`; the others are still warned about when the settings are resolved.
+    pub fn claim_soar(&mut self, claims: fn(&str) -> bool) -> Vec<(String, String)> {
+        self.soar_claimed = Some(claims);
+        self.soar_other
+            .iter()
+            .filter(|(n, _, _)| claims(n))
+            .map(|(n, v, _)| (n.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Warnings for the SOAR export's parameters nobody uses.
+    pub(super) fn unused_soar(&self) -> Vec<String> {
+        self.soar_other
+            .iter()
+            .filter(|(n, _, _)| !self.soar_claimed.is_some_and(|c| c(n)))
+            .map(|(name, _, path)| {
+                format!(
+                    "--soar-config {}: ignoring unknown parameter {name:?}{}",
+                    path.display(),
+                    did_you_mean(name, KEYS.iter().filter_map(|k| k.soar))
+                )
+            })
+            .collect()
     }
 
     /// Take `O365_*` variables from an environment.

@@ -30,6 +30,10 @@ pub trait LineMap: Send + Sync + std::fmt::Debug {
     /// The lines (without newlines) for `events`, the raw events of `blob` seen first now. An
     /// error fails the commit: nothing of it is recorded, and it is all done again later.
     fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Result<Vec<Vec<u8>>, String>;
+    /// Whether what the lines become is written to standard output (then reports are not).
+    fn output_on_stdout(&self) -> bool {
+        false
+    }
 }
 
 impl JsonlSink {
@@ -175,6 +179,10 @@ impl SinkKind for JsonlSink {
 
     fn checkpoint_path(&self) -> Option<PathBuf> {
         Some(beside(&self.path))
+    }
+
+    fn writes_stdout(&self) -> bool {
+        self.map.as_ref().is_some_and(|m| m.output_on_stdout())
     }
 }
 

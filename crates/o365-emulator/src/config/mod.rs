@@ -109,6 +109,10 @@ pub struct DataConfig {
     pub event_latency_max_secs: u64,
     /// Upper bound on memory used by pre-serialised blobs, in MiB.
     pub blob_cache_mib: usize,
+    /// Fraction of `DLP.All` and `Audit.General` records the connectors cannot turn into an
+    /// alert: a DLP match without `PolicyDetails`, a Security & Compliance alert whose `Data`
+    /// is not JSON.
+    pub malformed_rate: f64,
 }
 
 /// Per-tenant request budget.
@@ -271,6 +275,7 @@ impl Default for DataConfig {
             duplicate_rate: 0.05,
             duplicate_events: 3,
             late_rate: 0.05,
+            malformed_rate: 0.0,
             late_delay_secs: 3600,
             event_latency_max_secs: 5400,
             blob_cache_mib: 256,

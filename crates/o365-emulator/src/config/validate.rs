@@ -27,6 +27,7 @@ impl EmulatorConfig {
         for (name, v) in [
             ("data.duplicate_rate", self.data.duplicate_rate),
             ("data.late_rate", self.data.late_rate),
+            ("data.malformed_rate", self.data.malformed_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return err(format!("{name} = {v}: must be between 0.0 and 1.0"));

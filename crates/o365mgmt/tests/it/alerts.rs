@@ -1,6 +1,7 @@
 //! `o365mgmt alerts` against the emulator: a day of DLP and Audit.General content becomes one
 //! alert per record, across a SIGKILL and a second run, with nothing twice; filters drop what
-//! they should.
+//! they should; a cap delivers the rest in later runs; malformed records are skipped and
+//! reported; webhook and Kafka deliveries arrive once.
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
@@ -23,16 +24,11 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     let since = (e.clock() - chrono::Duration::hours(25))
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
-    let out = e.home.path().join("alerts.jsonl");
-    let args = [
-        "alerts",
-        "--since",
-        &since,
-        "--out",
-        out.to_str().unwrap(),
-        "-o",
-        "json",
-    ];
+    // The spool (every alert made) is next to the state; delivered ones go to `out`.
+    let spool = e.home.path().join("alerts.jsonl");
+    let out = e.home.path().join("delivered.jsonl");
+    let sink = format!("jsonl:{}", out.display());
+    let args = ["alerts", "--since", &since, "--sink", &sink, "-o", "json"];
     let mut child = e
         .cmd(&args)
         .stdout(Stdio::null())
@@ -40,7 +36,7 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while alerts_in(&out).len() < 50 && child.try_wait().unwrap().is_none() {
+    while alerts_in(&spool).len() < 50 && child.try_wait().unwrap().is_none() {
         assert!(t0.elapsed() < Duration::from_secs(60), "no alert written");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -52,6 +48,11 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     let alerts = alerts_in(&out);
+    assert_eq!(
+        alerts,
+        alerts_in(&spool),
+        "everything made was delivered, in order"
+    );
     let ids: Vec<String> = alerts
         .iter()
         .map(|a| a["ticket_id"].as_str().unwrap().to_string())
@@ -122,50 +123,73 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
         .as_str()
         .unwrap();
     assert!(v.starts_with('4') && v.len() == 19, "{v}");
-    // Filters: the DLP policy filter drops every DLP record (reported), into another file.
-    let other = e.home.path().join("filtered.jsonl");
-    let o = e
-        .cmd(&[
+    // A cap ("Max events to fetch"): a new sink gets the spool a third at a time, each once.
+    let capped = e.home.path().join("capped.jsonl");
+    let third = (alerts.len() as u64).div_ceil(3).to_string();
+    let capped_sink = format!("jsonl:{}", capped.display());
+    let mut waiting = vec![];
+    for _ in 0..3 {
+        let o = e
+            .cmd(&[
+                "alerts",
+                "--since",
+                &since,
+                "--sink",
+                &capped_sink,
+                "--max-events-to-fetch",
+                &third,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        waiting.push(alerts_in(&capped).len());
+        if alerts_in(&capped).len() < alerts.len() {
+            assert!(err.contains("the rest come next run"), "{err}");
+        }
+    }
+    assert_eq!(alerts_in(&capped), alerts, "all of them, in order, once");
+    let t: usize = third.parse().unwrap();
+    assert_eq!(waiting[..2], [t, 2 * t], "{waiting:?}");
+    // Filters and masking apply when alerts are made: a fresh state and spool for each.
+    let fresh = |name: &str, extra: &[&str]| -> (std::process::Output, Vec<Value>) {
+        let dir = e.home.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("out.jsonl");
+        let sink = format!("jsonl:{}", file.display());
+        let mut a = vec![
             "alerts",
             "--connector",
             "dlp",
             "--since",
             &since,
-            "--dlp-policy-filter",
-            "U.S. Financial Data",
-            "--out",
-            other.to_str().unwrap(),
+            "--sink",
+            &sink,
             "-o",
             "json",
-        ])
-        .output()
-        .unwrap();
+        ];
+        a.extend_from_slice(extra);
+        let o = e
+            .cmd(&a)
+            .env("O365_STATE", dir.join("state.sqlite"))
+            .output()
+            .unwrap();
+        (o, alerts_in(&file))
+    };
+    // The DLP policy filter drops every DLP record (reported).
+    let (o, got) = fresh("filtered", &["--dlp-policy-filter", "U.S. Financial Data"]);
     assert!(o.status.success());
-    assert_eq!(alerts_in(&other).len(), 0);
+    assert_eq!(got.len(), 0);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("0 written") && err.contains("filtered out"),
+        err.contains("alerts: 0 made") && err.contains("filtered out"),
         "{err}"
     );
     // Masked: digits 0, letters X.
-    let masked = e.home.path().join("masked.jsonl");
-    let o = e
-        .cmd(&[
-            "alerts",
-            "--connector",
-            "dlp",
-            "--since",
-            &since,
-            "--mask-findings",
-            "--out",
-            masked.to_str().unwrap(),
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let (o, m) = fresh("masked", &["--mask-findings"]);
     assert!(o.status.success());
-    let m = alerts_in(&masked);
     let ex = m
         .iter()
         .find(|a| a["name"] == "Exchange DlpRuleMatch")
@@ -224,52 +248,252 @@ fn alerts_are_posted_retried_and_recorded_once() {
             .unwrap();
     let url = format!("http://{}/alerts", l.local_addr().unwrap());
     e.rt.spawn(async move { axum::serve(l, app).await });
-    let out = e.home.path().join("posted.jsonl");
+    let sink = format!("webhook:{url}");
+    let spool = e.home.path().join("alerts.jsonl");
     let args = [
         "alerts",
         "--connector",
         "audit-general",
         "--since",
         &since,
-        "--post",
-        &url,
-        "--out",
-        out.to_str().unwrap(),
+        "--sink",
+        &sink,
         "-o",
         "json",
     ];
-    // Down: the run fails, saying so, and records nothing.
+    // Down: the alerts are made, their delivery fails, saying so (exit 1).
     let o = e.cmd(&args).output().unwrap();
-    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--post"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        err.contains("delivering alerts to webhook:") && err.contains("HTTP 503"),
+        "{err}"
     );
-    assert_eq!(alerts_in(&out).len(), 0);
-    // Up, refusing one request in five: every alert delivered, and recorded once.
+    let made = alerts_in(&spool);
+    assert!(made.len() > 50, "{} alerts", made.len());
+    assert!(got.lock().unwrap().is_empty());
+    // Up, refusing one request in five: every alert delivered once, in order.
     down.store(false, Ordering::SeqCst);
     let o = e.cmd(&args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let written = alerts_in(&out);
-    assert!(written.len() > 50, "{} alerts", written.len());
     let got = got.lock().unwrap().clone();
-    let keys: BTreeSet<String> = got.iter().map(|(k, _)| k.clone()).collect();
-    assert_eq!(keys.len(), got.len(), "each alert delivered once");
-    let ids: BTreeSet<String> = written
+    let keys: Vec<String> = got.iter().map(|(k, _)| k.clone()).collect();
+    let ids: Vec<String> = made
         .iter()
         .map(|a| a["ticket_id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(keys, ids, "what was delivered is what was recorded");
-    assert!(got.iter().all(|(k, v)| v["ticket_id"] == k.as_str()));
+    assert_eq!(
+        keys, ids,
+        "what was delivered is what was made, once each, in order"
+    );
+    assert!(got.iter().zip(&made).all(|((_, v), m)| v == m));
     assert!(
         n.load(Ordering::SeqCst) as usize > got.len(),
         "some requests were refused and retried"
     );
     // A rerun delivers nothing again.
-    let before = got.len();
     let o = e.cmd(&args).output().unwrap();
     assert!(o.status.success());
-    assert_eq!(alerts_in(&out).len(), written.len());
-    assert_eq!(before, ids.len());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 delivered"));
+}
+
+#[test]
+fn malformed_records_are_skipped_and_reported_not_a_stalled_connector() {
+    let mut cfg = o365_emulator::EmulatorConfig::default().with_all_subscriptions(3.0);
+    cfg.throttle.requests_per_minute = 1_000_000;
+    cfg.data.malformed_rate = 0.1;
+    let e = crate::cli::Emu::with(cfg);
+    let since = (e.clock() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let spool = e.home.path().join("alerts.jsonl");
+    let sink = format!("jsonl:{}", e.home.path().join("out.jsonl").display());
+    let o = e
+        .cmd(&["alerts", "--since", &since, "--sink", &sink, "-o", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // "alerts: N made (F records filtered out, S skipped: ...)"
+    let skipped: u64 = err
+        .lines()
+        .find(|l| l.contains("alerts: ") && l.contains(" made ("))
+        .and_then(|l| l.split(" skipped").next())
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no skip count in {err}"));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut want = BTreeSet::new();
+    for t in summary["types"].as_array().unwrap() {
+        let ct = t["content_type"].as_str().unwrap();
+        want.extend(e.manifest(ct, &since, t["cursor"].as_str().unwrap()));
+    }
+    let made: BTreeSet<String> = alerts_in(&spool)
+        .iter()
+        .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(made.is_subset(&want));
+    assert!(skipped > 0, "{err}");
+    assert_eq!(
+        made.len() as u64 + skipped,
+        want.len() as u64,
+        "every record is an alert or a reported skip"
+    );
+    assert!(
+        err.contains("record skipped"),
+        "the skips are logged: {err}"
+    );
+}
+
+#[test]
+fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
+    let broker = crate::kafka::Broker::start();
+    let e = crate::collect::busy_emulator(3.0, 0);
+    let since = (e.clock() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let sink = broker.sink("alerts");
+    let args = ["alerts", "--since", &since, "--sink", &sink, "-o", "json"];
+    let o = e.cmd(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let spool = e.home.path().join("alerts.jsonl");
+    let made: Vec<String> = alerts_in(&spool)
+        .iter()
+        .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(made.len() > 50, "{} alerts", made.len());
+    let read = broker.read_alerts("alerts");
+    assert!(
+        read == made,
+        "each alert once, in order: {} read, {} made",
+        read.len(),
+        made.len()
+    );
+    // A second run adds nothing.
+    let o = e.cmd(&args).output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(broker.read_alerts("alerts").len(), made.len());
+    // A stop after sending a batch, before recording it: the batch is found in the topic and
+    // not sent again (the cursor set back with the batch pending, as such a stop leaves it).
+    let cursor =
+        rusqlite::Connection::open(e.home.path().join("alerts.jsonl.forward.sqlite")).unwrap();
+    let end: i64 = cursor
+        .query_row("SELECT offset FROM forward", [], |r| r.get(0))
+        .unwrap();
+    cursor
+        .execute(
+            "UPDATE forward SET offset = 0, delivered = 0, pending_from = 0, pending_to = ?1, pending_note = '0:0'",
+            [end],
+        )
+        .unwrap();
+    let o = e.cmd(&args).env("O365_LOG", "info").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let read = broker.read_alerts("alerts");
+    assert!(
+        read == made,
+        "nothing sent twice: {} read, {} made; {err}",
+        read.len(),
+        made.len()
+    );
+}
+
+#[test]
+fn a_connector_export_and_the_alerts_table_configure_alerts() {
+    let e = crate::collect::busy_emulator(3.0, 0);
+    let since = (e.clock() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    // An exported DLP connector configuration, loaded as is.
+    let export = e.home.path().join("dlp-connector.json");
+    std::fs::write(
+        &export,
+        r#"{"Api Root": "https://manage.office.com", "Mask findings?": "True", "Max events to fetch": "10",
+            "Type of Operation Filter": "DlpRuleUndo", "PythonProcessTimeout": "180",
+            "Fetch Max Hours Backwards": "8", "DeviceProductField": "Product Name"}"#,
+    )
+    .unwrap();
+    let out = e.home.path().join("out.jsonl");
+    let sink = format!("jsonl:{}", out.display());
+    let soar = ["--soar-config", export.to_str().unwrap()];
+    // The export's Api Root is the real service: the emulator's comes from the environment.
+    let mut c = e.cmd(
+        &[
+            &soar[..],
+            &[
+                "alerts",
+                "--connector",
+                "dlp",
+                "--since",
+                &since,
+                "--sink",
+                &sink,
+                "-o",
+                "json",
+            ],
+        ]
+        .concat(),
+    );
+    c.env("O365_API_ROOT", &e.info.api_root);
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("ignoring unknown parameter"), "{err}");
+    let got = alerts_in(&out);
+    assert_eq!(got.len(), 10, "Max events to fetch");
+    let dv = "PolicyDetails_Rules_1_ConditionsMatched_SensitiveInformation_1_SensitiveInformationDetections_DetectedValues_1_Value";
+    let masked = got
+        .iter()
+        .find_map(|a| a["events"][0][dv].as_str())
+        .expect("a detected value");
+    assert!(
+        masked.chars().all(|c| c == '0' || c == '-'),
+        "masked: {masked}"
+    );
+    // The config file's [alerts] table: the sink and a parameter; a flag wins over it.
+    let cfg = e.home.path().join("o365.toml");
+    let table_out = e.home.path().join("table.jsonl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[alerts]\nsink = \"jsonl:{}\"\nmax_events_to_fetch = 3\nmask_findings = false\n",
+            table_out.display()
+        ),
+    )
+    .unwrap();
+    let o = e
+        .cmd(&[
+            "--config",
+            cfg.to_str().unwrap(),
+            "alerts",
+            "--connector",
+            "dlp",
+            "--since",
+            &since,
+            "--max-events-to-fetch",
+            "4",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(alerts_in(&table_out).len(), 4);
+    // A bad value is named with where it came from, before any request.
+    std::fs::write(&cfg, "[alerts]\nmask_findings = \"maybe\"\n").unwrap();
+    let before = e.requests();
+    let o = e
+        .cmd(&["--config", cfg.to_str().unwrap(), "alerts", "-o", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mask_findings")
+            && err.contains("maybe")
+            && err.contains("[alerts]")
+            && err.contains("true or false"),
+        "{err}"
+    );
+    assert_eq!(e.requests(), before);
 }

@@ -103,6 +103,35 @@ impl Broker {
 }
 
 impl Broker {
+    /// The ticket ids of the alerts in `topic`, in the order read, duplicates kept.
+    pub fn read_alerts(&self, topic: &str) -> Vec<String> {
+        let out = Command::new(python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/kafka_alerts.py"
+            ))
+            .args([&self.addr, topic])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kafka_alerts.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["bad"],
+            serde_json::json!([]),
+            "records without their ticket id as key or the offset header"
+        );
+        v["ticket_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Write `events` of `tenant` outside any transaction (what a killed transaction leaves
     /// visible on a broker that does not hide aborted data), read back like the sink's.
     pub fn produce_stray(&self, topic: &str, tenant: &str, events: &[serde_json::Value]) {

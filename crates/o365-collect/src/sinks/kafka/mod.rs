@@ -6,12 +6,12 @@
 mod batch;
 mod owned;
 mod producer;
-mod reader;
+pub(crate) mod reader;
 mod ready;
 mod records;
 mod spec;
 mod tail;
-mod topics;
+pub(crate) mod topics;
 mod writer;
 
 use std::time::Duration;

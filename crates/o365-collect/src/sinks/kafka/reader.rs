@@ -15,14 +15,14 @@ use crate::sinks::SinkError;
 const READ_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a fetch at the end of a partition waits for news: reading to the end is done when
 /// the end is reported, so this bounds the wait of every catch-up.
-pub(super) const FETCH_WAIT_MS: &str = "10";
+pub(crate) const FETCH_WAIT_MS: &str = "10";
 
 fn bus(what: &str, e: impl std::fmt::Display) -> SinkError {
     SinkError::Bus(format!("kafka: {what}: {e}"))
 }
 
 /// A consumer context for which reaching the end of a partition is news, not an error.
-pub(super) struct EndIsNews;
+pub(crate) struct EndIsNews;
 
 impl rdkafka::ClientContext for EndIsNews {
     fn error(&self, error: KafkaError, reason: &str) {

@@ -14,6 +14,11 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Create the events and checkpoint topics when they do not exist.
 pub(super) fn ensure(spec: &KafkaSpec) -> Result<(), SinkError> {
+    ensure_topics(spec, true)
+}
+
+/// Create the topic (and, with `checkpoints`, the checkpoint topic) when it does not exist.
+pub(crate) fn ensure_topics(spec: &KafkaSpec, checkpoints: bool) -> Result<(), SinkError> {
     let probe: BaseConsumer = spec
         .config()
         .set("group.id", format!("{}-probe", spec.prefix))
@@ -38,7 +43,7 @@ pub(super) fn ensure(spec: &KafkaSpec) -> Result<(), SinkError> {
             TopicReplication::Fixed(spec.replication),
         ));
     }
-    if !exists(&spec.checkpoint_topic) {
+    if checkpoints && !exists(&spec.checkpoint_topic) {
         wanted.push(
             NewTopic::new(
                 &spec.checkpoint_topic,

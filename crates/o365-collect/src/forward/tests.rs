@@ -1,0 +1,156 @@
+use super::*;
+use crate::sinks::jsonl::{JsonlSink, LineMap};
+use crate::sinks::BlobOut;
+use std::sync::Arc;
+
+/// Each event becomes the line `{"ticket_id": "<its Id>"}`.
+#[derive(Debug)]
+struct Ids;
+
+impl LineMap for Ids {
+    fn scheme(&self) -> &'static str {
+        "ids"
+    }
+    fn lines(&self, _: &BlobOut, events: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+        Ok(events.iter().map(|e| e.to_vec()).collect())
+    }
+}
+
+/// A spool with `n` committed lines (through the JSONL sink, as the collector writes it).
+fn spool(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join("alerts.jsonl");
+    let spec = crate::SinkSpec::new(JsonlSink::mapped(path.clone(), Arc::new(Ids)));
+    let mut sink = spec.open().unwrap();
+    let body: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"Id":"id-{i}","CreationTime":"2026-11-28T10:00:00","ticket_id":"id-{i}"}}"#
+            )
+        })
+        .collect();
+    let events =
+        o365_api::event::decode_blob_shared(format!("[{}]", body.join(",")).into_bytes().into())
+            .unwrap();
+    let blob = BlobOut {
+        tenant: "t".into(),
+        content_type: o365_api::ContentType::DlpAll,
+        content_id: "c1".into(),
+        content_created: chrono::Utc::now(),
+        events,
+        lost: None,
+    };
+    sink.commit(&[blob], &[]).unwrap();
+    path
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn ids(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["ticket_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_cap_leaves_the_rest_for_the_next_run_and_each_line_arrives_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), 12);
+    let out = dir.path().join("out.jsonl");
+    let rt = rt();
+    let mut runs = vec![];
+    loop {
+        let mut f =
+            Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+        let r = f.forward(Some(5)).unwrap();
+        runs.push((r.delivered, r.waiting));
+        if r.waiting == 0 {
+            assert_eq!(r.total, 12);
+            break;
+        }
+    }
+    assert_eq!(runs, [(5, 7), (5, 2), (2, 0)]);
+    let want: Vec<String> = (0..12).map(|i| format!("id-{i}")).collect();
+    assert_eq!(ids(&out), want);
+    // Nothing new: nothing more.
+    let mut f = Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+    assert_eq!(f.forward(None).unwrap().delivered, 0);
+    assert_eq!(ids(&out).len(), 12);
+}
+
+#[test]
+fn lines_written_but_not_recorded_are_cut_and_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), 6);
+    let out = dir.path().join("out.jsonl");
+    let rt = rt();
+    {
+        let mut f =
+            Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+        assert_eq!(f.forward(Some(2)).unwrap().delivered, 2);
+    }
+    // A stop after writing, before recording: the file has lines the cursor does not.
+    let mut extra = std::fs::OpenOptions::new().append(true).open(&out).unwrap();
+    std::io::Write::write_all(
+        &mut extra,
+        b"{\"ticket_id\":\"id-2\"}\n{\"ticket_id\":\"id-3\"}\n",
+    )
+    .unwrap();
+    drop(extra);
+    let mut f = Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+    assert_eq!(f.forward(None).unwrap().delivered, 4);
+    let want: Vec<String> = (0..6).map(|i| format!("id-{i}")).collect();
+    assert_eq!(ids(&out), want);
+}
+
+#[test]
+fn uncommitted_spool_lines_are_not_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), 3);
+    // Half a write beyond the committed length (the collector stopped mid-commit).
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&spool)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"ticket_id\":\"torn\"}\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let rt = rt();
+    let mut fw = Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+    let r = fw.forward(None).unwrap();
+    assert_eq!((r.delivered, r.waiting), (3, 0));
+    assert!(!ids(&out).contains(&"torn".to_string()));
+}
+
+#[test]
+fn targets_parse_and_refuse_with_the_forms() {
+    assert!(Target::parse("stdout").unwrap().writes_stdout());
+    assert_eq!(
+        Target::parse("jsonl:/a/b.jsonl").unwrap().name(),
+        "jsonl:/a/b.jsonl"
+    );
+    let w = Target::parse("webhook:https://soar.example.com/in?token=s3cret").unwrap();
+    assert!(!w.name().contains("s3cret"), "{}", w.name());
+    assert!(Target::parse("webhook:http://10.0.0.1/in")
+        .unwrap_err()
+        .contains("loopback"));
+    assert!(Target::parse("webhook:http://127.0.0.1:9/in").is_ok());
+    assert!(Target::parse("kafka://k:9092/alerts").is_ok());
+    for bad in ["sqlite:x", "file.jsonl", "jsonl:"] {
+        let e = Target::parse(bad).unwrap_err();
+        assert!(
+            e.contains("stdout") || e.contains("give a file"),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! Forwarding to a webhook: each line POSTed as JSON, in order, retried with doubling pauses,
+//! with its key as `Idempotency-Key`; recorded after each answer of 2xx.
+
+use std::time::Duration;
+
+use super::cursor::{Cursor, Position};
+use super::file::advance;
+use super::{shown_url, Line, Output};
+use crate::sinks::SinkError;
+
+/// Attempts per line before the run gives up (the line is sent again on the next run).
+const ATTEMPTS: u32 = 5;
+/// The first pause between attempts; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(200);
+const MAX_PAUSE: Duration = Duration::from_secs(5);
+
+pub(super) struct Webhook {
+    url: url::Url,
+    http: reqwest::Client,
+    rt: tokio::runtime::Handle,
+}
+
+impl Webhook {
+    pub(super) fn new(url: url::Url, rt: tokio::runtime::Handle) -> Result<Self, SinkError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| SinkError::Bus(format!("webhook: {e}")))?;
+        Ok(Self { url, http, rt })
+    }
+
+    /// One line, retried; why not, after the last attempt.
+    fn post(&self, line: &Line) -> Result<(), String> {
+        let key = line.key();
+        let mut pause = FIRST_PAUSE;
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            let r = self.rt.block_on(
+                self.http
+                    .post(self.url.clone())
+                    .header("Content-Type", "application/json")
+                    .header("Idempotency-Key", &key)
+                    .body(line.text.clone())
+                    .send(),
+            );
+            match r {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
+                // Without the URL: its query may hold a secret.
+                Err(e) => last = e.without_url().to_string(),
+            }
+            tracing::warn!(attempt, error = %last, url = %shown_url(&self.url), "alert not delivered: retrying");
+            if attempt < ATTEMPTS {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+        }
+        Err(last)
+    }
+}
+
+impl Output for Webhook {
+    fn deliver(
+        &mut self,
+        lines: &[Line],
+        pos: &mut Position,
+        cursor: &Cursor,
+    ) -> Result<(), SinkError> {
+        for (i, line) in lines.iter().enumerate() {
+            if let Err(why) = self.post(line) {
+                return Err(SinkError::Bus(format!(
+                    "{why} after {ATTEMPTS} attempts; this alert and the ones after it are sent again on the next run"
+                )));
+            }
+            advance(pos, cursor, &lines[i..=i], None)?;
+        }
+        Ok(())
+    }
+}

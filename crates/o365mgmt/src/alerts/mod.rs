@@ -1,0 +1,93 @@
+//! `o365mgmt alerts`: the connectors' alerts from the effectively-once collector. Records
+//! become alerts in a spool (`alerts.jsonl` next to the state file: every alert once, its own
+//! checkpoint), and after each pass the alerts not yet delivered go to `--sink`, at most
+//! "Max events to fetch" per run, the rest in the next.
+
+mod map;
+mod params;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use anyhow::anyhow;
+use o365_collect::forward::{Forwarder, Target};
+use o365_collect::sinks::jsonl::JsonlSink;
+use o365_collect::SinkSpec;
+
+use crate::cli::{AlertsArgs, CollectArgs, Global, Output};
+pub use map::AlertMap;
+
+/// The spool of a configuration: every alert made, in order.
+pub fn spool_path(s: &o365_actions::config::Settings) -> PathBuf {
+    crate::pass::data_dir(s).join("alerts.jsonl")
+}
+
+/// Run `alerts`: collect the connectors' content types into the spool, deliver after each pass.
+pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<ExitCode> {
+    let mut l = crate::setup::loader(g)?;
+    let set = params::resolve(&mut l, a)?;
+    let s = l.resolve()?;
+    let target = Target::parse(&set.sink).map_err(|e| anyhow!("--sink {:?}: {e}", set.sink))?;
+    let spool = spool_path(&s);
+    let m = Arc::new(AlertMap::new(
+        set.params.dlp.clone(),
+        set.params.audit.clone(),
+        target.writes_stdout(),
+    ));
+    let forwarder = {
+        let (spool, target) = (spool.clone(), target.clone());
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || Forwarder::open(&spool, target, rt)).await??
+    };
+    let forwarder = Arc::new(Mutex::new(forwarder));
+    let max = set.params.max_alerts;
+    let after: crate::collect::AfterPass = {
+        let (forwarder, m) = (forwarder.clone(), m.clone());
+        Arc::new(move || {
+            let mut f = forwarder.lock().unwrap_or_else(|p| p.into_inner());
+            let r = f
+                .forward(max)
+                .map_err(|e| anyhow!("delivering alerts to {}: {e}", f.name()))?;
+            crate::warn(&format!(
+                "alerts: {} made ({} records filtered out, {} skipped: they make no alert); {} delivered to {}, {} waiting{}",
+                m.alerts.swap(0, Ordering::Relaxed),
+                m.filtered.swap(0, Ordering::Relaxed),
+                m.skipped.swap(0, Ordering::Relaxed),
+                r.delivered,
+                f.name(),
+                r.waiting,
+                match (max, r.waiting) {
+                    (Some(n), w) if w > 0 => format!(" (at most {n} per run: the rest come next run)"),
+                    _ => String::new(),
+                }
+            ));
+            Ok(())
+        })
+    };
+    let types: Vec<String> = match params::which(a) {
+        o365_connectors::params::Which::Dlp => vec!["DLP.All".into()],
+        o365_connectors::params::Which::Audit => vec!["Audit.General".into()],
+        o365_connectors::params::Which::Both => vec!["DLP.All".into(), "Audit.General".into()],
+    };
+    let mut pass = a.pass.clone();
+    if pass.since.is_none() {
+        pass.since = set.since.clone();
+    }
+    let args = CollectArgs {
+        command: None,
+        types,
+        all: false,
+        all_tenants: false,
+        once: a.once,
+        follow: a.follow,
+        pass,
+        sink: None,
+        auto_start: a.auto_start,
+        metrics_addr: None,
+        webhook: Default::default(),
+    };
+    let spec = SinkSpec::new(JsonlSink::mapped(spool, m));
+    crate::collect::run_into(g, &args, fmt, Some(spec), Some(after)).await
+}
