@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+pub mod alerts;
 mod confirm;
 mod http;
 mod output;
@@ -20,6 +21,7 @@ mod server;
 mod stdio;
 mod tools;
 
+pub use alerts::{AlertQuery, AlertsReader};
 pub use http::{require_token, router, HttpServer, MAX_BODY, MAX_SESSIONS};
 pub use resources::CollectStatus;
 pub use server::McpServer;

@@ -9,6 +9,7 @@ use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 use rmcp::ErrorData as McpError;
 use serde_json::{json, Value};
 
+use crate::alerts::{AlertQuery, AlertsReader};
 use crate::server::Tenant;
 
 /// The collection status of the tenant (cursors, lag, blobs, events, gaps per content type), as
@@ -19,7 +20,7 @@ pub type CollectStatus = Arc<dyn Fn() -> Result<Value, String> + Send + Sync>;
 pub const TENANTS: &str = "o365://tenants";
 
 /// Per-tenant resources: path after `o365://{tenant}/`, title, description.
-pub const PER_TENANT: [(&str, &str, &str); 4] = [
+pub const PER_TENANT: [(&str, &str, &str); 5] = [
     (
         "subscriptions",
         "Subscriptions",
@@ -39,6 +40,11 @@ pub const PER_TENANT: [(&str, &str, &str); 4] = [
         "collect/status",
         "Collection status",
         "Per content type: the collector's cursor, lag, blobs and events done, and gaps.",
+    ),
+    (
+        "alerts",
+        "Alerts",
+        "The last 50 SOAR alerts the connectors made (DLP and Audit.General), newest first.",
     ),
 ];
 
@@ -82,7 +88,11 @@ pub fn templates() -> Vec<ResourceTemplate> {
 }
 
 /// Read one resource.
-pub async fn read(tenants: &[Tenant], uri: &str) -> Result<ResourceContents, McpError> {
+pub async fn read(
+    tenants: &[Tenant],
+    alerts: Option<&AlertsReader>,
+    uri: &str,
+) -> Result<ResourceContents, McpError> {
     let names: Vec<String> = tenants.iter().map(|t| tenant_name(&t.runner)).collect();
     let not_found = || {
         McpError::resource_not_found(
@@ -145,6 +155,16 @@ pub async fn read(tenants: &[Tenant], uri: &str) -> Result<ResourceContents, Mcp
             "collect/status" => match &t.status {
                 Some(f) => f().map_err(failed)?,
                 None => json!({"note": "collection status is not available from this server"}),
+            },
+            "alerts" => match alerts {
+                Some(reader) => {
+                    let q = AlertQuery {
+                        limit: 50,
+                        ..AlertQuery::default()
+                    };
+                    Value::Array(reader(tenant, &q).map_err(failed)?)
+                }
+                None => json!({"note": "alerts are not available from this server"}),
             },
             _ => return Err(not_found()),
         }

@@ -23,6 +23,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::alerts::AlertsReader;
 use crate::resources::{self, CollectStatus};
 use crate::tools::{check_arguments, tools};
 use crate::{confirm, prompts};
@@ -38,6 +39,8 @@ pub(crate) struct Tenant {
 #[derive(Clone)]
 pub struct McpServer {
     tenants: Arc<Vec<Tenant>>,
+    /// Where the connectors' alerts are read, when this server knows.
+    alerts: Option<AlertsReader>,
     /// This session's subscribed resource URIs.
     subscribed: Arc<Mutex<BTreeSet<String>>>,
     /// This session's log level (`None`: no log messages until the client sets one).
@@ -67,9 +70,17 @@ impl McpServer {
                     .map(|(runner, status)| Tenant { runner, status })
                     .collect(),
             ),
+            alerts: None,
             subscribed: Default::default(),
             level: Default::default(),
         }
+    }
+
+    /// The same server, also listing the connectors' alerts read with `reader` (the tool
+    /// `office365_management_api_list_alerts` and the resources `o365://{tenant}/alerts`).
+    pub fn with_alerts(mut self, reader: AlertsReader) -> Self {
+        self.alerts = Some(reader);
+        self
     }
 
     /// The default tenant's runner.
@@ -81,6 +92,7 @@ impl McpServer {
     pub fn session(&self) -> Self {
         Self {
             tenants: self.tenants.clone(),
+            alerts: self.alerts.clone(),
             subscribed: Default::default(),
             level: Default::default(),
         }
@@ -135,6 +147,9 @@ impl McpServer {
             }
         };
         let runner = &self.tenant(tenant.as_deref())?.runner;
+        if let (crate::alerts::TOOL, Some(reader)) = (name, &self.alerts) {
+            return crate::alerts::call(reader, &resources::tenant_name(runner), &args);
+        }
         let tools = tools();
         let Some(tool) = tools.iter().find(|t| t.name == name) else {
             let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -252,7 +267,7 @@ impl ServerHandler for McpServer {
         )
         .with_server_info(Implementation::new("o365mgmt", env!("CARGO_PKG_VERSION")))
         .with_instructions(
-            "Office 365 Management Activity API for one Microsoft 365 tenant: ping to check the connection, start/stop/list audit-log content subscriptions, list available content. Every call needs case_id and alert_group_identifiers (may be empty). Results follow the SOAR integration's result object: status, result_value, output_message, json_result. Resources: o365://tenants and o365://{tenant}/subscriptions, /gaps, /journal, /collect/status. Stopping a subscription loses the content of the stopped time for good: the server asks the user first when the client supports it.",
+            "Office 365 Management Activity API for one Microsoft 365 tenant: ping to check the connection, start/stop/list audit-log content subscriptions, list available content. Every call needs case_id and alert_group_identifiers (may be empty). Results follow the SOAR integration's result object: status, result_value, output_message, json_result. Resources: o365://tenants and o365://{tenant}/subscriptions, /gaps, /journal, /collect/status, /alerts. office365_management_api_list_alerts (when listed) reads the SOAR alerts the connectors made. Stopping a subscription loses the content of the stopped time for good: the server asks the user first when the client supports it.",
         )
     }
 
@@ -261,9 +276,13 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(crate::tools::tools_for(
-            &self.names(),
-        )))
+        let mut tools = crate::tools::tools_for(&self.names());
+        if self.alerts.is_some() {
+            let mut t = crate::alerts::tool();
+            crate::tools::add_tenant_argument(&mut t, &self.names());
+            tools.push(t);
+        }
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -347,7 +366,7 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let c = resources::read(&self.tenants, &request.uri).await?;
+        let c = resources::read(&self.tenants, self.alerts.as_ref(), &request.uri).await?;
         Ok(ReadResourceResult::new(vec![c]).into())
     }
 

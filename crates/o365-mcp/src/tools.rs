@@ -81,23 +81,30 @@ pub fn tools_for(tenants: &[String]) -> Vec<Tool> {
         if let Ok(kind) = ActionKind::parse(&t.name) {
             t.output_schema = Some(std::sync::Arc::new(crate::output::output_schema(kind)));
         }
-        if tenants.len() > 1 {
-            let mut schema = (*t.input_schema).clone();
-            if let Some(Value::Object(props)) = schema.get_mut("properties") {
-                props.insert(
-                    "tenant".into(),
-                    json!({
-                        "type": "string",
-                        "enum": tenants,
-                        "default": tenants[0],
-                        "description": format!("The tenant to act for (default: {})", tenants[0]),
-                    }),
-                );
-            }
-            t.input_schema = std::sync::Arc::new(schema);
-        }
+        add_tenant_argument(t, tenants);
     }
     v
+}
+
+/// With more than one tenant, a tool takes an optional `tenant` (one of `tenants`, the first by
+/// default).
+pub fn add_tenant_argument(t: &mut Tool, tenants: &[String]) {
+    if tenants.len() < 2 {
+        return;
+    }
+    let mut schema = (*t.input_schema).clone();
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props.insert(
+            "tenant".into(),
+            json!({
+                "type": "string",
+                "enum": tenants,
+                "default": tenants[0],
+                "description": format!("The tenant to act for (default: {})", tenants[0]),
+            }),
+        );
+    }
+    t.input_schema = std::sync::Arc::new(schema);
 }
 
 /// Check arguments against an action's argument table: required present, no unknown names,

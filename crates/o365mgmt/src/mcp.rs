@@ -57,6 +57,7 @@ pub fn server(g: &Global, sink: Option<String>) -> anyhow::Result<o365_mcp::McpS
     }
     let first = tenants.first().context("no tenant is configured")?;
     let store = open_store(first)?;
+    let alerts = crate::alerts::reader(&tenants);
     let tenants = tenants
         .into_iter()
         .map(|s| {
@@ -72,7 +73,7 @@ pub fn server(g: &Global, sink: Option<String>) -> anyhow::Result<o365_mcp::McpS
             )
         })
         .collect();
-    Ok(o365_mcp::McpServer::with_tenants(tenants))
+    Ok(o365_mcp::McpServer::with_tenants(tenants).with_alerts(alerts))
 }
 
 /// A bearer token from a file: at least 16 characters; a warning when others can read it.

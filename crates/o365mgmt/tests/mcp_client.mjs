@@ -46,11 +46,15 @@ async function exercise(client, elicits) {
   check(caps.resources?.subscribe && caps.prompts && caps.completions && caps.logging, "capabilities");
 
   const { tools } = await client.listTools();
-  check(tools.length === 5, `five tools, got ${tools.length}`);
+  check(tools.length === 6, `six tools, got ${tools.length}`);
   for (const t of tools) {
     check(t.outputSchema?.type === "object", `${t.name} has an outputSchema`);
   }
   check(tools.find((t) => t.name === P + "stop_subscription").annotations.destructiveHint === true, "stop is destructive");
+
+  // The alerts (none made here): the SDK validates the result against the output schema.
+  const alerts = await client.callTool({ name: P + "list_alerts", arguments: { limit: 3 } });
+  check(Array.isArray(alerts.structuredContent.alerts) && alerts.structuredContent.count === alerts.structuredContent.alerts.length, "list_alerts answers");
 
   await client.setLoggingLevel("info");
   // callTool validates structuredContent against the tool's outputSchema (ajv) itself.

@@ -88,7 +88,7 @@ async def resources_prompts_and_more(session, elicits):
     check(all(r.description and r.mimeType == "application/json" for r in res.values()), "each resource described, JSON")
     tpl = {t.uriTemplate for t in (await session.list_resource_templates()).resourceTemplates}
     check(tpl == {"o365://{tenant}/subscriptions", "o365://{tenant}/gaps", "o365://{tenant}/journal",
-                  "o365://{tenant}/collect/status"}, f"templates {tpl}")
+                  "o365://{tenant}/collect/status", "o365://{tenant}/alerts"}, f"templates {tpl}")
     tenants = json.loads((await session.read_resource(AnyUrl("o365://tenants"))).contents[0].text)
     check(tenants[0]["name"] == "default" and tenants[0]["cloud"] == "commercial", f"tenants {tenants}")
     status = json.loads((await session.read_resource(AnyUrl("o365://default/collect/status"))).contents[0].text)
@@ -138,10 +138,12 @@ async def exercise(session, elicits=False):
     p = "office365_management_api_"
     check(
         set(tools) == {p + "ping", p + "start_subscription", p + "stop_subscription",
-                       p + "list_subscriptions", p + "list_content"},
+                       p + "list_subscriptions", p + "list_content", p + "list_alerts"},
         f"tool names: {sorted(tools)}",
     )
     for name, t in tools.items():
+        if name == p + "list_alerts":
+            continue  # not an action of the integration: no case context
         props = t.inputSchema["properties"]
         check(props["case_id"]["type"] == "string", f"{name}: case_id is a string")
         check(props["alert_group_identifiers"] == {"type": "array", "items": {"type": "string"},
@@ -278,9 +280,39 @@ async def fleet(session, names, ids):
     check(f"o365://{names[1]}/gaps" in got.messages[0].content.text, "prompt for the second tenant")
 
 
+async def alerts(session, expected):
+    await session.initialize()
+    name = "office365_management_api_list_alerts"
+    tools = {t.name: t for t in (await session.list_tools()).tools}
+    tool = tools.get(name)
+    check(tool is not None and tool.annotations.readOnlyHint and tool.outputSchema, "list_alerts listed, read-only, with an output schema")
+    res = await session.call_tool(name, {"limit": 5, "connector": "dlp"})
+    check(not res.isError, f"list_alerts succeeds: {res.content}")
+    jsonschema.validate(res.structuredContent, tool.outputSchema)
+    got = [a["ticket_id"] for a in res.structuredContent["alerts"]]
+    check(got == expected["dlp5"], f"the five newest DLP alerts, newest first: {got}")
+    check(res.structuredContent["count"] == 5, "count")
+    res = await session.call_tool(name, {"min_priority": 80, "limit": 200})
+    high = res.structuredContent["alerts"]
+    check(high and all(a["priority"] >= 80 for a in high), "min_priority filters")
+    check(len(high) == expected["high"], f"every alert of priority 80 or more: {len(high)}")
+    await expect_protocol_error(session, name, {"limit": 0}, "1 to 200")
+    await expect_protocol_error(session, name, {"connector": "soar"}, "audit-general")
+    r = json.loads((await session.read_resource(AnyUrl("o365://default/alerts"))).contents[0].text)
+    check([a["ticket_id"] for a in r] == expected["last50"], "the alerts resource: the last 50, newest first")
+
+
 async def main():
     mode = sys.argv[1]
-    if mode == "fleet":
+    if mode == "alerts":
+        # alerts BINARY EXPECTED.json
+        with open(sys.argv[3]) as f:
+            expected = json.load(f)
+        params = StdioServerParameters(command=sys.argv[2], args=["mcp"], env=dict(os.environ))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await alerts(session, expected)
+    elif mode == "fleet":
         # fleet BINARY CONFIG NAME=ID,NAME=ID
         pairs = [p.split("=") for p in sys.argv[4].split(",")]
         params = StdioServerParameters(command=sys.argv[2], args=["--config", sys.argv[3], "mcp"], env=dict(os.environ))

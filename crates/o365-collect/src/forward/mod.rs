@@ -12,7 +12,10 @@
 pub mod cursor;
 mod file;
 mod kafka;
+mod recent;
 mod webhook;
+
+pub use recent::recent;
 
 use std::io::{BufRead as _, BufReader, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};

@@ -154,3 +154,34 @@ fn targets_parse_and_refuse_with_the_forms() {
         );
     }
 }
+
+#[test]
+fn recent_reads_the_newest_committed_lines_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough lines to span several blocks.
+    let spool = spool(dir.path(), 3000);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&spool)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"ticket_id\":\"uncommitted\"}\n").unwrap();
+    let id = |v: &serde_json::Value| v["ticket_id"].as_str().unwrap().to_string();
+    let last: Vec<String> = recent(&spool, 3, |_| true)
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(last, ["id-2999", "id-2998", "id-2997"]);
+    let all = recent(&spool, 10_000, |_| true).unwrap();
+    assert_eq!(all.len(), 3000);
+    assert_eq!(id(&all[2999]), "id-0");
+    let sevens: Vec<String> = recent(&spool, 2, |v| id(v).ends_with('7'))
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(sevens, ["id-2997", "id-2987"]);
+    assert!(recent(&dir.path().join("none.jsonl"), 5, |_| true)
+        .unwrap()
+        .is_empty());
+}

@@ -19,9 +19,40 @@ use o365_collect::SinkSpec;
 use crate::cli::{AlertsArgs, CollectArgs, Global, Output};
 pub use map::AlertMap;
 
-/// The spool of a configuration: every alert made, in order.
+/// A tenant's spool: every alert made for it, in order (`alerts.jsonl` next to the state file,
+/// `alerts-NAME.jsonl` for a `[[tenants]]` entry).
 pub fn spool_path(s: &o365_actions::config::Settings) -> PathBuf {
-    crate::pass::data_dir(s).join("alerts.jsonl")
+    let file = if s.name == o365_actions::config::DEFAULT_TENANT {
+        "alerts.jsonl".to_string()
+    } else {
+        let safe: String = s
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("alerts-{safe}.jsonl")
+    };
+    crate::pass::data_dir(s).join(file)
+}
+
+/// Reads each tenant's recent alerts from its spool, for MCP.
+pub fn reader(tenants: &[o365_actions::config::Settings]) -> o365_mcp::AlertsReader {
+    let spools: std::collections::HashMap<String, PathBuf> = tenants
+        .iter()
+        .map(|s| (s.name.clone(), spool_path(s)))
+        .collect();
+    Arc::new(move |tenant: &str, q: &o365_mcp::AlertQuery| {
+        let Some(spool) = spools.get(tenant) else {
+            return Err(format!("no tenant {tenant:?}"));
+        };
+        o365_collect::forward::recent(spool, q.limit, |a| q.keeps(a)).map_err(|e| e.to_string())
+    })
 }
 
 /// Run `alerts`: collect the connectors' content types into the spool, deliver after each pass.

@@ -497,3 +497,41 @@ fn a_connector_export_and_the_alerts_table_configure_alerts() {
     );
     assert_eq!(e.requests(), before);
 }
+
+#[test]
+fn mcp_lists_the_alerts_to_the_python_sdk() {
+    let e = crate::collect::busy_emulator(3.0, 0);
+    let since = (e.clock() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let sink = format!("jsonl:{}", e.home.path().join("out.jsonl").display());
+    let o = e
+        .cmd(&["alerts", "--since", &since, "--sink", &sink, "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let made = alerts_in(&e.home.path().join("alerts.jsonl"));
+    let id = |a: &Value| a["ticket_id"].as_str().unwrap().to_string();
+    let newest: Vec<&Value> = made.iter().rev().collect();
+    let expected = serde_json::json!({
+        "dlp5": newest.iter().filter(|a| a["connector"] == "dlp").take(5).map(|a| id(a)).collect::<Vec<_>>(),
+        "high": made.iter().filter(|a| a["priority"].as_i64().unwrap() >= 80).count().min(200),
+        "last50": newest.iter().take(50).map(|a| id(a)).collect::<Vec<_>>(),
+    });
+    assert_eq!(expected["dlp5"].as_array().unwrap().len(), 5);
+    let file = e.home.path().join("expected.json");
+    std::fs::write(&file, expected.to_string()).unwrap();
+    let mut c = std::process::Command::new(crate::python::python());
+    c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py"))
+        .arg("alerts")
+        .arg(env!("CARGO_BIN_EXE_o365mgmt"))
+        .arg(&file);
+    e.configure(&mut c);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "MCP client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
