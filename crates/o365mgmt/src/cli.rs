@@ -299,7 +299,7 @@ pub struct AlertsArgs {
     pub connector: Option<String>,
     /// Where alerts are delivered: stdout, jsonl:PATH, webhook:https://HOST/PATH (each alert
     /// POSTed as JSON, retried, its ticket id as Idempotency-Key) or kafka://HOST:PORT/TOPIC
-    /// [default: `sink` in [alerts], else stdout].
+    /// [default: the `sink` key of the config file's alerts table, else stdout].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// One pass, then exit (the default).
