@@ -160,6 +160,8 @@ fn run(
     stats: Arc<SinkStats>,
 ) -> Result<(), SinkError> {
     const LINGER: Duration = Duration::from_millis(200);
+    // Big blobs make a group big: it is committed once it holds this much, however few blobs.
+    const GROUP_BYTES: usize = 16 << 20;
     let mut group = Group {
         stats,
         ..Group::default()
@@ -169,7 +171,10 @@ fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                WriterMsg::Blob(b, a) => group.blobs.push((*b, a)),
+                WriterMsg::Blob(b, a) => {
+                    group.bytes += b.events.iter().map(|e| e.raw_str().len()).sum::<usize>();
+                    group.blobs.push((*b, a));
+                }
                 WriterMsg::Cursor(c, done) => {
                     // Cursors go with the data before them, in the same commit.
                     group.cursors.push((c, done));
@@ -188,7 +193,7 @@ fn run(
                     let _ = reply.send(sink.done_since(&t, ct, since).map_err(|e| sink_err(&e)));
                 }
             }
-            if group.blobs.len() >= batch {
+            if group.blobs.len() >= batch || group.bytes >= GROUP_BYTES {
                 break;
             }
             next = match rx.try_recv() {
@@ -216,6 +221,8 @@ fn run(
 #[derive(Default)]
 struct Group {
     blobs: Vec<(BlobOut, Ack)>,
+    /// Bytes of the events in `blobs`.
+    bytes: usize,
     cursors: Vec<(CursorMove, Reply<()>)>,
     stats: Arc<SinkStats>,
 }
@@ -228,6 +235,7 @@ impl Group {
             return Ok(());
         }
         let (blobs, acks): (Vec<BlobOut>, Vec<Ack>) = self.blobs.drain(..).unzip();
+        self.bytes = 0;
         let (cursors, replies): (Vec<CursorMove>, Vec<Reply<()>>) = self.cursors.drain(..).unzip();
         let t0 = Instant::now();
         let s = &self.stats;
