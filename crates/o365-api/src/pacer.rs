@@ -89,13 +89,21 @@ mod tests {
             for (i, a) in v.iter().enumerate() {
                 for (j, b) in v.iter().enumerate().skip(i) {
                     let allowed = burst + rate * (b - a) + 1e-6;
-                    assert!((j - i + 1) as f64 <= allowed + 1.0, "{rpm}/min: {} turns in {:.3} s", j - i + 1, b - a);
+                    assert!(
+                        (j - i + 1) as f64 <= allowed + 1.0,
+                        "{rpm}/min: {} turns in {:.3} s",
+                        j - i + 1,
+                        b - a
+                    );
                 }
             }
             // And the budget is used: the last turn comes when the rate says.
             let last = v.last().unwrap();
             let due = (n as f64 - burst) / rate;
-            assert!((last - due).abs() < 0.05, "{rpm}/min: last turn {last:.3} s, due {due:.3} s");
+            assert!(
+                (last - due).abs() < 0.05,
+                "{rpm}/min: last turn {last:.3} s, due {due:.3} s"
+            );
         }
     }
 
