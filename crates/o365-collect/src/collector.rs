@@ -111,7 +111,7 @@ impl Collector {
             None => Some(Writer::start(
                 &self.spec,
                 self.opts.batch_blobs,
-                self.opts.concurrency + 16,
+                self.opts.concurrency.div_ceil(2).max(2),
             )?),
         };
         let writer = match (&self.writer, &own) {
