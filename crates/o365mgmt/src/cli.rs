@@ -122,8 +122,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
-    /// The integration's two connectors: DLP and Audit.General records as SOAR alerts, one JSON
-    /// object per line, each alert once (its own checkpoint beside the file).
+    /// The integration's two connectors: DLP and Audit.General records as SOAR alerts (one JSON
+    /// object each), made once into a spool beside the state file and delivered to --sink
+    /// (stdout, a JSONL file, a webhook or Kafka), at most --max-events-to-fetch per run.
     Alerts(AlertsArgs),
     /// Every tenant's feeds at a glance: subscription, data gaps, collection and lag per content
     /// type (JSON); with --serve, as a page in the browser.
@@ -149,7 +150,8 @@ pub enum Command {
     /// several `[[tenants]]`, tools take an optional `tenant` (default: --tenant, else the first).
     ///
     /// Tools: office365_management_api_ping, _start_subscription, _stop_subscription,
-    /// _list_subscriptions, _list_content. With --http, one JSON line on stdout gives the URL.
+    /// _list_subscriptions, _list_content, and _list_alerts (what `alerts` made). With --http,
+    /// one JSON line on stdout gives the URL.
     Mcp {
         /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8931; port 0 picks one) at /mcp.
         #[arg(long, value_name = "ADDR")]
