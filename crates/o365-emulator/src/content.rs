@@ -389,55 +389,13 @@ impl Generator {
         // Pad to the configured size by lengthening a free-text field the record really has.
         let used = s.len() - start;
         if used + 20 < self.event_size {
-            let pad = (self.event_size - used - 2).min(PAD_LEN / 2);
-            let text = pad_text();
-            let at = (mix(h ^ 20) % (PAD_LEN - pad) as u64) as usize;
-            pad_field(s, start, &text[at..at + pad]);
+            let pad = (self.event_size - used - 2).min(crate::padding::PAD_LEN / 2);
+            let text = crate::padding::pad_text();
+            let at = (mix(h ^ 20) % (crate::padding::PAD_LEN - pad) as u64) as usize;
+            crate::padding::pad_field(s, start, &text[at..at + pad]);
         }
         s.push('}');
     }
-}
-
-/// Where padding goes: after one of these texts (the client string of Exchange, the user agent
-/// of SharePoint, OneDrive, Azure AD and Power BI, an alert's comments, a DLP mail's subject),
-/// else as the extra properties Teams records carry.
-const PAD_AFTER: [&str; 4] = [
-    "Client=OWA;Action=ViaProxy",
-    "(Windows NT 10.0; Win64; x64)",
-    r#""Comments":"New alert"#,
-    r#""Subject":""#,
-];
-
-/// Lengthen a free-text field of the record that starts at `start` by `pad`.
-fn pad_field(s: &mut String, start: usize, pad: &str) {
-    for marker in PAD_AFTER {
-        if let Some(i) = s[start..].find(marker) {
-            s.insert_str(start + i + marker.len(), pad);
-            return;
-        }
-    }
-    if s[start..].contains(r#""Workload":"MicrosoftTeams""#) {
-        s.push_str(r#","ExtraProperties":[{"Key":"UserAgent","Value":""#);
-        s.push_str(pad);
-        s.push_str(r#""}]"#);
-    }
-}
-
-const PAD_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 ;=/.";
-const PAD_LEN: usize = 16 * 1024;
-
-/// A fixed pseudo-random text; padding is a slice of it (copying beats generating per byte).
-fn pad_text() -> &'static str {
-    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TEXT.get_or_init(|| {
-        let mut k = 0x5eed_u64;
-        (0..PAD_LEN)
-            .map(|_| {
-                k = mix(k);
-                PAD_CHARS[(k % PAD_CHARS.len() as u64) as usize] as char
-            })
-            .collect()
-    })
 }
 
 const USERS: [&str; 12] = [

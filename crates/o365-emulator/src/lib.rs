@@ -23,6 +23,7 @@ pub mod content;
 pub mod control;
 mod feed_content;
 mod feed_subscriptions;
+mod padding;
 mod records;
 pub mod state;
 pub mod tls;

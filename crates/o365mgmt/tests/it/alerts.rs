@@ -9,6 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The emulator's time `h` hours ago, as `--since` takes it.
+fn hours_ago(e: &crate::cli::Emu, h: i64) -> String {
+    (e.clock() - chrono::Duration::hours(h))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
 fn alerts_in(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -21,9 +28,7 @@ fn alerts_in(path: &std::path::Path) -> Vec<Value> {
 fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     // Blobs answer after 20 ms: the first run is still going when it is killed.
     let e = crate::collect::busy_emulator(26.0, 20);
-    let since = (e.clock() - chrono::Duration::hours(25))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    let since = hours_ago(&e, 25);
     // The spool (every alert made) is next to the state; delivered ones go to `out`.
     let spool = e.home.path().join("alerts.jsonl");
     let out = e.home.path().join("delivered.jsonl");
@@ -214,9 +219,7 @@ fn alerts_are_posted_retried_and_recorded_once() {
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::sync::{Arc, Mutex};
     let e = crate::collect::busy_emulator(3.0, 0);
-    let since = (e.clock() - chrono::Duration::hours(2))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    let since = hours_ago(&e, 2);
     // A receiver that refuses every 5th request, and everything while `down`.
     let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let (n, down) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicBool::new(true)));
@@ -303,9 +306,7 @@ fn malformed_records_are_skipped_and_reported_not_a_stalled_connector() {
     cfg.throttle.requests_per_minute = 1_000_000;
     cfg.data.malformed_rate = 0.1;
     let e = crate::cli::Emu::with(cfg);
-    let since = (e.clock() - chrono::Duration::hours(2))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    let since = hours_ago(&e, 2);
     let spool = e.home.path().join("alerts.jsonl");
     let sink = format!("jsonl:{}", e.home.path().join("out.jsonl").display());
     let o = e
@@ -349,9 +350,7 @@ fn malformed_records_are_skipped_and_reported_not_a_stalled_connector() {
 fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
     let broker = crate::kafka::Broker::start();
     let e = crate::collect::busy_emulator(3.0, 0);
-    let since = (e.clock() - chrono::Duration::hours(2))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    let since = hours_ago(&e, 2);
     let sink = broker.sink("alerts");
     let args = ["alerts", "--since", &since, "--sink", &sink, "-o", "json"];
     let o = e.cmd(&args).output().unwrap();
@@ -401,9 +400,7 @@ fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
 #[test]
 fn a_connector_export_and_the_alerts_table_configure_alerts() {
     let e = crate::collect::busy_emulator(3.0, 0);
-    let since = (e.clock() - chrono::Duration::hours(2))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    let since = hours_ago(&e, 2);
     // An exported DLP connector configuration, loaded as is.
     let export = e.home.path().join("dlp-connector.json");
     std::fs::write(
@@ -501,9 +498,7 @@ fn a_connector_export_and_the_alerts_table_configure_alerts() {
 #[test]
 fn mcp_lists_the_alerts_to_the_python_sdk() {
     let e = crate::collect::busy_emulator(3.0, 0);
-    let since = (e.clock() - chrono::Duration::hours(2))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
+    let since = hours_ago(&e, 2);
     let sink = format!("jsonl:{}", e.home.path().join("out.jsonl").display());
     let o = e
         .cmd(&["alerts", "--since", &since, "--sink", &sink, "-o", "json"])

@@ -106,16 +106,13 @@ impl Broker {
     /// The ticket ids of the alerts in `topic`, in the order read, duplicates kept.
     pub fn read_alerts(&self, topic: &str) -> Vec<String> {
         let out = Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/kafka_alerts.py"
-            ))
-            .args([&self.addr, topic])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_read.py"))
+            .args([&self.addr, topic, "--alerts"])
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "kafka_alerts.py: {}",
+            "kafka_read.py --alerts: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
