@@ -216,12 +216,9 @@ pub struct CollectArgs {
     /// Collect every configured tenant (each with its content_types), concurrently.
     #[arg(long, conflicts_with = "types")]
     pub all_tenants: bool,
-    /// One pass, then exit (the default).
-    #[arg(long, conflicts_with = "follow")]
-    pub once: bool,
-    /// Keep collecting, one pass per --interval, until SIGINT/SIGTERM.
-    #[arg(long)]
-    pub follow: bool,
+    /// One pass or keep going.
+    #[command(flatten)]
+    pub run: FollowArgs,
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,
@@ -291,6 +288,17 @@ pub struct PassArgs {
     pub concurrency: Option<u16>,
 }
 
+/// `--once` or `--follow`, for the commands that collect.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct FollowArgs {
+    /// One pass, then exit (the default).
+    #[arg(long, conflicts_with = "follow")]
+    pub once: bool,
+    /// Keep going, one pass per --interval, until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub follow: bool,
+}
+
 /// `alerts` arguments: the connectors' parameters (their display names in the help). Each may
 /// also be set in the config file's `[alerts]` table (same name with underscores) or come from
 /// an exported connector configuration (`--soar-config`); a flag wins.
@@ -304,12 +312,9 @@ pub struct AlertsArgs {
     /// [default: the `sink` key of the config file's alerts table, else stdout].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
-    /// One pass, then exit (the default).
-    #[arg(long, conflicts_with = "follow")]
-    pub once: bool,
-    /// Keep going, one pass per --interval, until SIGINT/SIGTERM.
-    #[arg(long)]
-    pub follow: bool,
+    /// One pass or keep going.
+    #[command(flatten)]
+    pub run: FollowArgs,
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,

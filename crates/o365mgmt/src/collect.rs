@@ -45,12 +45,12 @@ pub async fn run_into(
     if let Some(CollectCmd::Status { sink }) = &args.command {
         return status(&s, sink.as_deref(), fmt);
     }
-    if args.pass.interval.is_some() && !args.follow {
+    if args.pass.interval.is_some() && !args.run.follow {
         bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");
     }
     let (mut opts, mut interval) = crate::pass::options(&args.pass)?;
     if args.webhook.webhook.is_some() {
-        if !args.follow {
+        if !args.run.follow {
             bail!("--webhook receives notifications while collecting goes on: add --follow");
         }
         crate::webhook::check(&args.webhook)?;
@@ -157,7 +157,7 @@ pub async fn run_into(
                 code = ExitCode::from(1);
             }
         }
-        if !args.follow || stop.is_stopped() {
+        if !args.run.follow || stop.is_stopped() {
             break;
         }
         let notified = async {

@@ -58,7 +58,7 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     }
     let (collect, mut interval) = options(&args.pass)?;
     if args.webhook.webhook.is_some() {
-        if !args.follow {
+        if !args.run.follow {
             bail!("--webhook receives notifications while collecting goes on: add --follow");
         }
         if args.pass.interval.is_none() {
@@ -69,14 +69,14 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     let webhook = crate::webhook::start(&args.webhook, Default::default()).await?;
     let opts = TenantOptions {
         collect,
-        follow: args.follow,
+        follow: args.run.follow,
         interval,
         auto_start: args.auto_start,
         webhook,
     };
     let fleet = Arc::new(start(&tenants[0], args.sink.as_deref(), opts, 64)?);
     fleet.apply(tenants).await;
-    if args.follow {
+    if args.run.follow {
         crate::shutdown_signal().await;
     } else {
         let f = fleet.clone();
