@@ -55,14 +55,7 @@ impl Jsonl {
     pub(super) fn open(path: &Path) -> Result<Self, SinkError> {
         let io = |e| SinkError::io(path, e);
         o365_store::files::check_regular("the alerts file", path).map_err(io)?;
-        if let Some(dir) = path.parent() {
-            o365_store::files::create_private_dir(dir).map_err(io)?;
-        }
-        let mut o = std::fs::OpenOptions::new();
-        o.create(true).truncate(false).read(true).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let file = o.open(path).map_err(io)?;
+        let file = crate::sinks::jsonl::open_file(path).map_err(io)?;
         if file.try_lock().is_err() {
             return Err(io(std::io::Error::other(
                 "another process is writing alerts to this file; stop it first or use another --sink",

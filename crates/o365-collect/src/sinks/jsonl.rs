@@ -83,7 +83,7 @@ pub(crate) fn write_lines(w: &mut impl Write, lines: &[&[u8]]) -> std::io::Resul
 }
 
 /// Open the events file for appending, private to the user when created.
-fn open_file(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_file(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
         o365_store::files::create_private_dir(dir)?;
     }
