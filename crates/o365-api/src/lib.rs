@@ -37,6 +37,7 @@ pub mod event;
 pub mod ids;
 pub mod limits;
 pub mod proxy;
+pub mod seconds;
 pub mod types;
 pub mod window;
 

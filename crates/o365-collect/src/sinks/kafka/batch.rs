@@ -143,7 +143,7 @@ pub(super) fn write(
             key.push_str(e.id());
             created.clear();
             if let Some(t) = &e.creation_time {
-                seconds(t, &mut created);
+                o365_api::seconds::push_seconds(t, &mut created);
             }
             p.send(
                 BaseRecord::to(&spec.topic)
@@ -206,43 +206,4 @@ pub(super) fn write(
         }
     }
     Ok(w)
-}
-
-/// `t` as `YYYY-MM-DDTHH:MM:SS` (chrono's formatter costs more than the rest of a record).
-fn seconds(t: &chrono::NaiveDateTime, out: &mut String) {
-    use chrono::{Datelike as _, Timelike as _};
-    let Ok(year) = u32::try_from(t.year()).map(|y| y.min(9999)) else {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S"));
-        return;
-    };
-    let mut b = *b"0000-00-00T00:00:00";
-    let mut put = |at: usize, digits: usize, mut v: u32| {
-        for i in (at..at + digits).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
-    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn seconds_are_written_as_chrono_writes_them(secs in 0i64..253_402_300_799, nanos in 0u32..1_000_000_000) {
-            let t = chrono::DateTime::from_timestamp(secs, nanos).unwrap().naive_utc();
-            let mut s = String::new();
-            super::seconds(&t, &mut s);
-            prop_assert_eq!(s, t.format("%Y-%m-%dT%H:%M:%S").to_string());
-        }
-    }
 }
