@@ -172,7 +172,7 @@ fn run(
         while let Some(msg) = next.take() {
             match msg {
                 WriterMsg::Blob(b, a) => {
-                    group.bytes += b.events.iter().map(|e| e.raw_str().len()).sum::<usize>();
+                    group.bytes += b.events.iter().map(|e| e.raw.len()).sum::<usize>();
                     group.blobs.push((*b, a));
                 }
                 WriterMsg::Cursor(c, done) => {

@@ -57,7 +57,7 @@ pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
 /// `CreationTime` as stored (`YYYY-MM-DDTHH:MM:SS`, empty when absent).
 fn creation_key(e: &o365_api::SharedEvent) -> String {
     e.creation_time
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .map(|t| o365_api::seconds::seconds(&t))
         .unwrap_or_default()
 }
 
@@ -92,7 +92,10 @@ impl EventWriter for Rows {
                     bind(&e.workload())?;
                     bind(&e.user_id())?;
                     bind(&b.content_id)?;
-                    bind(&e.raw_str())?;
+                    // Text as it came: its UTF-8 was checked when the blob was decoded.
+                    bind(&rusqlite::types::ToSqlOutput::Borrowed(
+                        rusqlite::types::ValueRef::Text(&e.raw),
+                    ))?;
                     bind(&dedup_key(&b.tenant, e.id()))?;
                 }
                 w += st.raw_execute().map_err(&sql)? as u64;
