@@ -191,8 +191,19 @@ impl Env {
                 )
                 .output()
                 .unwrap();
-            let v: Value = serde_json::from_slice(&out.stdout)
-                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+            // A broker just thawed may still refuse connections for a moment: ask again.
+            let v: Value = match serde_json::from_slice(&out.stdout) {
+                Ok(v) => v,
+                Err(e) if t0.elapsed() < Duration::from_secs(90) => {
+                    eprintln!(
+                        "collect status failed ({e}), asking again: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+                Err(e) => panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)),
+            };
             let moved = v["types"].as_array().is_some_and(|rows| {
                 rows.iter().all(|r| {
                     r["cursor"]

@@ -8,6 +8,20 @@ use std::time::{Duration, Instant};
 
 use crate::python::{python, tansu};
 
+/// Where the broker's log goes: appended to the file `O365_TEST_BROKER_LOG` names (with
+/// `RUST_LOG` for its level), else nowhere.
+fn broker_log() -> Stdio {
+    std::env::var_os("O365_TEST_BROKER_LOG")
+        .and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
 /// A broker on 127.0.0.1, in memory; killed when dropped.
 pub struct Broker {
     child: Child,
@@ -33,8 +47,8 @@ impl Broker {
                 &url,
             ])
             .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(broker_log())
+            .stderr(broker_log())
             .spawn()
             .expect("tansu starts");
         let addr = format!("127.0.0.1:{port}");
