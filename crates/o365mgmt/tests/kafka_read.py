@@ -7,7 +7,6 @@ where every record's key must be "TENANT/ID" and its "tenant" header must match.
 Alerts (`o365mgmt alerts --sink kafka://...`): prints {"ticket_ids": [...], "bad": [...]}, in the
 order read per partition (partition 0 first), where every record's key must be its alert's
 ticket_id and it must carry the o365-spool-offset header.
-Records written by kafka_settle.py (header o365-test=settle) are skipped.
 """
 import json
 import sys
@@ -42,11 +41,9 @@ while len(done) < len(parts):
             done.add(m.partition())
             continue
         raise SystemExit(str(m.error()))
-    headers = dict((k, v.decode()) for k, v in (m.headers() or []))
-    if headers.get("o365-test") == "settle":  # written by kafka_settle.py, not by o365mgmt
-        continue
     records += 1
     key = (m.key() or b"").decode()
+    headers = dict((k, v.decode()) for k, v in (m.headers() or []))
     value = json.loads(m.value())  # events and alerts are JSON
     if alerts:
         if key != value.get("ticket_id") or not headers.get("o365-spool-offset", "").isdigit():

@@ -194,11 +194,7 @@ impl Env {
             // A broker just thawed may still refuse connections for a moment: ask again.
             let v: Value = match serde_json::from_slice(&out.stdout) {
                 Ok(v) => v,
-                Err(e) if t0.elapsed() < Duration::from_secs(90) => {
-                    eprintln!(
-                        "collect status failed ({e}), asking again: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
+                Err(_) if t0.elapsed() < Duration::from_secs(90) => {
                     std::thread::sleep(Duration::from_secs(1));
                     continue;
                 }
@@ -397,12 +393,10 @@ fn sigkill_the_service_five_times_still_exactly_once() {
     let broker = Broker::start();
     let env = Env::new(3, 24.0, |cfg| cfg.faults.latency_ms = 20);
     let config = env.config(&env.tenants);
-    let sink = broker.sink("audit");
-    // A kill can leave a commit the broker acknowledged pending behind a transaction that was
-    // open beside it (tansu finishes it only when a later transaction on the partition ends):
-    // until then nothing can read the topic to its end, the restarted service included. The
-    // settler is the later transaction a busy topic would have.
-    let _settler = broker.settle("audit");
+    // The tenants' transactions one at a time: when transactions on one partition end together,
+    // tansu can leave one of them counted as open for good, and after a kill nothing could read
+    // the topic to its end again, the restarted service included (docs/fleet.md).
+    let sink = format!("{}?transactions=one_at_a_time", broker.sink("audit"));
     let mut seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(7) as u64 | 1;
     let mut mid_write = 0;
     for _ in 0..5 {

@@ -168,36 +168,6 @@ impl Broker {
     }
 }
 
-/// A producer committing a small transaction on every partition of a topic every few seconds
-/// (`tests/kafka_settle.py`), so that no transaction stays pending on a broker that finishes a
-/// prepared commit only when a later transaction on its partition ends (tansu 0.6); stopped when
-/// dropped. Its records carry the header `o365-test=settle` and `Broker::read` skips them.
-pub struct Settler(Child);
-
-impl Broker {
-    /// Start a [`Settler`] on `topic`.
-    pub fn settle(&self, topic: &str) -> Settler {
-        let child = Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/kafka_settle.py"
-            ))
-            .args([&self.addr, topic])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("kafka_settle.py starts");
-        Settler(child)
-    }
-}
-
-impl Drop for Settler {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = Command::new("kill")

@@ -7,6 +7,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::producer::TenantProducer;
 use super::records::TenantState;
+use super::spec::Transactions;
 
 /// A tenant not in the state its next step needs (never expected).
 pub(super) fn state_error() -> KafkaError {
@@ -61,17 +62,18 @@ impl Owned {
 }
 
 /// Run `job` for each tenant named, side by side (one thread each: their brokers' round trips
-/// overlap), and return the results by tenant.
+/// overlap) or one after another as `how` says, and return the results by tenant.
 pub(super) fn side_by_side<T: Send>(
     owned: &mut HashMap<String, Owned>,
     tenants: &HashSet<&str>,
+    how: Transactions,
     job: impl Fn(&str, &mut Owned) -> Result<T, KafkaError> + Sync,
 ) -> Vec<(String, Result<T, KafkaError>)> {
     let mut mine: Vec<(&String, &mut Owned)> = owned
         .iter_mut()
         .filter(|(t, _)| tenants.contains(t.as_str()))
         .collect();
-    if mine.len() == 1 {
+    if mine.len() == 1 || how == Transactions::OneAtATime {
         return mine
             .drain(..)
             .map(|(t, o)| (t.clone(), job(t, o)))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rdkafka::ClientConfig;
 
 /// Options of the sink itself (the rest, with a dot in the name, go to librdkafka).
-const OWN: [(&str, &str); 4] = [
+const OWN: [(&str, &str); 5] = [
     (
         "checkpoint_topic",
         "topic of the checkpoints (default: TOPIC.checkpoints)",
@@ -23,7 +23,36 @@ const OWN: [(&str, &str); 4] = [
         "replication_factor",
         "replication of the topics when they are created (default: 1)",
     ),
+    (
+        "transactions",
+        "side_by_side (default) or one_at_a_time: how the tenants' transactions of one commit run",
+    ),
 ];
+
+/// How the tenants' transactions of one commit (and their producers' starts) run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transactions {
+    /// Each in its own thread: their round trips to the broker overlap.
+    #[default]
+    SideBySide,
+    /// One after another, so that no two end at once: for brokers whose bookkeeping breaks when
+    /// transactions on one partition end together (tansu 0.6 can then keep a partition's last
+    /// stable offset behind for good after a crash).
+    OneAtATime,
+}
+
+impl Transactions {
+    /// From the option's value.
+    fn parse(v: &str) -> Result<Self, String> {
+        match v {
+            "side_by_side" => Ok(Self::SideBySide),
+            "one_at_a_time" => Ok(Self::OneAtATime),
+            _ => Err(format!(
+                "transactions = {v:?}: side_by_side (the default) or one_at_a_time"
+            )),
+        }
+    }
+}
 
 /// librdkafka settings whose values are secrets.
 const SECRET: [&str; 4] = [
@@ -58,6 +87,8 @@ pub struct KafkaSpec {
     pub partitions: i32,
     /// Replication factor of created topics.
     pub replication: i32,
+    /// How the tenants' transactions of one commit run.
+    pub transactions: Transactions,
     /// librdkafka settings passed through.
     pub client: BTreeMap<String, String>,
 }
@@ -136,6 +167,7 @@ impl KafkaSpec {
             prefix: "o365mgmt".into(),
             partitions: 1,
             replication: 1,
+            transactions: Transactions::default(),
             client: BTreeMap::new(),
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -158,6 +190,7 @@ impl KafkaSpec {
                 }
                 "partitions" => s.partitions = number(&v, 10_000)?,
                 "replication_factor" => s.replication = number(&v, 10)?,
+                "transactions" => s.transactions = Transactions::parse(&v)?,
                 k if RESERVED.contains(&k) => {
                     return Err(format!(
                         "{k} is set by the sink itself (exactly-once needs it); leave it out"
@@ -243,6 +276,9 @@ mod tests {
         );
         assert!(!format!("{s:?}").contains("p@ss"));
         assert_eq!(s.transactional_id("t1"), "o365mgmt-t1");
+        assert_eq!(s.transactions, Transactions::SideBySide);
+        let one = KafkaSpec::parse("//a:9092/audit?transactions=one_at_a_time").unwrap();
+        assert_eq!(one.transactions, Transactions::OneAtATime);
         for (bad, want) in [
             ("a:9092/t", "after kafka://"),
             ("//a/t", "HOST:PORT"),
@@ -251,6 +287,10 @@ mod tests {
             ("//a:9092/t?transactional.id=x", "set by the sink"),
             ("//a:9092/t?color=red", "unknown option"),
             ("//a:9092/t?partitions=0", "1 to 10000"),
+            (
+                "//a:9092/t?transactions=sometimes",
+                "\"sometimes\": side_by_side (the default) or one_at_a_time",
+            ),
         ] {
             let e = KafkaSpec::parse(bad).unwrap_err();
             assert!(e.contains(want), "{bad}: {e}");

@@ -165,7 +165,7 @@ impl Sink for KafkaWriter {
             .filter(|t| !out.failed.iter().any(|(f, _)| f == t))
             .collect();
         let now = ms(Utc::now());
-        let (spec, id) = (&self.spec, self.id.as_str());
+        let (spec, id, how) = (&self.spec, self.id.as_str(), self.spec.transactions);
         // The events topic's end before any of these transactions: their tails.
         let mut before = HashMap::new();
         if go
@@ -188,7 +188,7 @@ impl Sink for KafkaWriter {
             }
         }
         let before = &before;
-        let results = side_by_side(&mut self.owned, &go, |t, o| {
+        let results = side_by_side(&mut self.owned, &go, how, |t, o| {
             let batch = batches.get(t).ok_or(state_error())?;
             o.transaction(
                 |p, st| super::batch::write(spec, before, id, p, st, batch, now),
