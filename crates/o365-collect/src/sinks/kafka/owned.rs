@@ -96,3 +96,40 @@ pub(super) fn side_by_side<T: Send>(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// The most jobs seen running at once over four tenants, each job waiting (up to 500 ms)
+    /// for another to be running beside it.
+    fn most_at_once(how: Transactions) -> usize {
+        let mut owned: HashMap<String, Owned> =
+            (0..4).map(|i| (format!("t{i}"), Owned::new())).collect();
+        let names: Vec<String> = owned.keys().cloned().collect();
+        let tenants: HashSet<&str> = names.iter().map(String::as_str).collect();
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let results = side_by_side(&mut owned, &tenants, how, |_, _| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            let t0 = Instant::now();
+            while running.load(Ordering::SeqCst) < 2 && t0.elapsed() < Duration::from_millis(500) {
+                std::thread::yield_now();
+            }
+            most.fetch_max(running.load(Ordering::SeqCst), Ordering::SeqCst);
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        });
+        assert_eq!(results.len(), 4);
+        assert!(results.iter().all(|(_, r)| r.is_ok()));
+        most.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn one_at_a_time_never_overlaps_side_by_side_does() {
+        assert_eq!(most_at_once(Transactions::OneAtATime), 1);
+        assert!(most_at_once(Transactions::SideBySide) >= 2);
+    }
+}
