@@ -1,4 +1,4 @@
-//! A tenant this instance writes, and transactions of several tenants run side by side.
+//! A tenant this instance writes, and jobs for several tenants, side by side or one at a time.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -63,7 +63,7 @@ impl Owned {
 
 /// Run `job` for each tenant named, side by side (one thread each: their brokers' round trips
 /// overlap) or one after another as `how` says, and return the results by tenant.
-pub(super) fn side_by_side<T: Send>(
+pub(super) fn each_tenant<T: Send>(
     owned: &mut HashMap<String, Owned>,
     tenants: &HashSet<&str>,
     how: Transactions,
@@ -111,7 +111,7 @@ mod tests {
         let names: Vec<String> = owned.keys().cloned().collect();
         let tenants: HashSet<&str> = names.iter().map(String::as_str).collect();
         let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        let results = side_by_side(&mut owned, &tenants, how, |_, _| {
+        let results = each_tenant(&mut owned, &tenants, how, |_, _| {
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
             let t0 = Instant::now();

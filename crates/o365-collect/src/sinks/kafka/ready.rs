@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 
-use super::owned::{side_by_side, state_error, Owned};
+use super::owned::{each_tenant, state_error, Owned};
 use super::producer::TenantProducer;
 use super::records::*;
 use super::tail::{Ends, Visible};
@@ -96,7 +96,7 @@ impl KafkaWriter {
             self.owned.entry(t.to_string()).or_insert_with(Owned::new);
         }
         let spec = &self.spec;
-        let started = side_by_side(&mut self.owned, &new, self.spec.transactions, |t, o| {
+        let started = each_tenant(&mut self.owned, &new, self.spec.transactions, |t, o| {
             o.producer = Some(TenantProducer::start(spec, t)?);
             o.scanned = false;
             Ok(())
@@ -189,7 +189,7 @@ impl KafkaWriter {
             }
         };
         let (spec, id) = (&self.spec, self.id.as_str());
-        let done = side_by_side(&mut self.owned, &first, self.spec.transactions, |t, o| {
+        let done = each_tenant(&mut self.owned, &first, self.spec.transactions, |t, o| {
             let rec = TailRec {
                 w: id.to_string(),
                 partitions: ends.clone(),
@@ -235,7 +235,7 @@ impl KafkaWriter {
         let names: HashSet<&str> = new.keys().map(String::as_str).collect();
         let (spec, id) = (&self.spec, self.id.as_str());
         let at = ms(Utc::now());
-        let done = side_by_side(&mut self.owned, &names, self.spec.transactions, |t, o| {
+        let done = each_tenant(&mut self.owned, &names, self.spec.transactions, |t, o| {
             let keys = new.get(t).ok_or(state_error())?;
             let rec = FoundRec {
                 w: id.to_string(),

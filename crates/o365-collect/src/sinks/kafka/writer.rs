@@ -14,7 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::BaseRecord;
 
 use super::batch::Batch;
-use super::owned::{side_by_side, state_error, Owned};
+use super::owned::{each_tenant, state_error, Owned};
 use super::producer::{is_fenced, TenantProducer};
 use super::reader::Reader;
 use super::records::*;
@@ -188,7 +188,7 @@ impl Sink for KafkaWriter {
             }
         }
         let before = &before;
-        let results = side_by_side(&mut self.owned, &go, how, |t, o| {
+        let results = each_tenant(&mut self.owned, &go, how, |t, o| {
             let batch = batches.get(t).ok_or(state_error())?;
             o.transaction(
                 |p, st| super::batch::write(spec, before, id, p, st, batch, now),
