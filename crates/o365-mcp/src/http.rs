@@ -43,11 +43,18 @@ async fn jsonrpc_only(req: Request, next: Next) -> Response {
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return jsonrpc_error(
+            let mut r = jsonrpc_error(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 -32600,
                 &format!("Invalid request: the body is larger than {MAX_BODY} bytes"),
-            )
+            );
+            // The rest of the body is not read: the connection cannot carry another request,
+            // and a client that tried would find it closed without an answer.
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            return r;
         }
     };
     let v: serde_json::Value = match serde_json::from_slice(&bytes) {

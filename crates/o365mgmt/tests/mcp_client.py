@@ -249,6 +249,7 @@ async def bad_http_requests(url, headers):
         check(r.status_code == 400 and r.json()["error"]["code"] == -32600, f"not JSON-RPC: invalid request ({r.status_code})")
         r = await c.post(url, headers=h, content=b"[" + b" " * (5 << 20) + b"]")
         check(r.status_code == 413 and r.json()["error"]["code"] == -32600, f"oversized body refused ({r.status_code})")
+        check(r.headers.get("connection") == "close", f"oversized body: the connection closed, not reused ({r.headers})")
         r = await c.post(url, headers={**h, "Origin": "http://evil.example"},
                          content=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode())
         check(r.status_code == 403, f"foreign Origin refused ({r.status_code})")
