@@ -165,7 +165,7 @@ impl Sink for KafkaWriter {
             .filter(|t| !out.failed.iter().any(|(f, _)| f == t))
             .collect();
         let now = ms(Utc::now());
-        let (spec, id, how) = (&self.spec, self.id.as_str(), self.spec.transactions);
+        let (spec, id) = (&self.spec, self.id.as_str());
         // The events topic's end before any of these transactions: their tails.
         let mut before = HashMap::new();
         if go
@@ -188,7 +188,7 @@ impl Sink for KafkaWriter {
             }
         }
         let before = &before;
-        let results = each_tenant(&mut self.owned, &go, how, |t, o| {
+        let results = each_tenant(&mut self.owned, &go, spec.transactions, |t, o| {
             let batch = batches.get(t).ok_or(state_error())?;
             o.transaction(
                 |p, st| super::batch::write(spec, before, id, p, st, batch, now),
