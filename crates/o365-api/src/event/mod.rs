@@ -6,6 +6,8 @@ use serde_json::value::RawValue;
 
 use crate::Error;
 
+mod pass;
+
 /// One audit event: the raw JSON bytes as served, plus the fields a collector needs.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -166,41 +168,48 @@ impl SharedEvent {
     }
 }
 
-/// Decode a blob in one validating pass plus a short scan of each event's leading keys: the
-/// events share `body` (no copy), and only the fields a collector needs are extracted.
+/// Decode a blob in one validating pass that also finds each event's bounds and the fields a
+/// collector needs: the events share `body` (no copy).
 pub fn decode_blob_shared(body: bytes::Bytes) -> Result<Vec<SharedEvent>, Error> {
-    let raws: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| Error::Decode {
-        what: "content blob".into(),
-        path: format!("$ (line {} column {})", e.line(), e.column()),
-        message: e.to_string(),
+    let elements = pass::pass(&body).map_err(|e| {
+        let before = &body[..e.at.min(body.len())];
+        let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+        let column = before.len()
+            - before
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |n| n + 1)
+            + 1;
+        Error::Decode {
+            what: "content blob".into(),
+            path: format!("$ (line {line} column {column})"),
+            message: format!("{} (at byte {})", e.what, e.at),
+        }
     })?;
-    let base = body.as_ptr() as usize;
-    let mut out = Vec::with_capacity(raws.len());
-    for (i, raw) in raws.into_iter().enumerate() {
-        let s = raw.get();
-        let start = s.as_ptr() as usize - base;
-        let f = match scan::fields(s.as_bytes()) {
-            Some(f) => f,
-            None => scan::fields_slow(s).map_err(|e| Error::Decode {
+    let mut out = Vec::with_capacity(elements.len());
+    for (i, el) in elements.into_iter().enumerate() {
+        let Some(f) = el.found else {
+            return Err(Error::Decode {
                 what: "content blob".into(),
                 path: format!("$[{i}]"),
-                message: e.to_string(),
-            })?,
+                message: "every event must be a JSON object".into(),
+            });
         };
         let id = f.id.ok_or_else(|| Error::Decode {
             what: "content blob".into(),
             path: format!("$[{i}].Id"),
-            message: "every event must have an Id".into(),
+            message: "every event must have an Id (a string)".into(),
         })?;
+        let raw = body.slice(el.start..el.end);
         let creation_time = f.creation_time.as_ref().and_then(|t| match t {
             Text::Range(a, b) => {
-                let v = &s.as_bytes()[*a as usize..*b as usize];
+                let v = &raw[*a as usize..*b as usize];
                 fast_time(v).or_else(|| std::str::from_utf8(v).ok().and_then(parse_creation_time))
             }
             Text::Owned(o) => parse_creation_time(o),
         });
         out.push(SharedEvent {
-            raw: body.slice(start..start + s.len()),
+            raw,
             id,
             creation_time,
             record_type: f.record_type,
@@ -210,181 +219,6 @@ pub fn decode_blob_shared(body: bytes::Bytes) -> Result<Vec<SharedEvent>, Error>
         });
     }
     Ok(out)
-}
-
-/// A scanner for the leading keys of one (already validated) JSON object.
-mod scan {
-    use super::Text;
-
-    #[derive(Default)]
-    pub struct Found {
-        pub id: Option<Text>,
-        pub creation_time: Option<Text>,
-        pub record_type: Option<i64>,
-        pub operation: Option<Text>,
-        pub workload: Option<Text>,
-        pub user_id: Option<Text>,
-        seen: u8,
-    }
-
-    fn ws(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
-        }
-        i
-    }
-
-    /// Index just past the string starting at `i` (which holds the opening quote).
-    fn string_end(b: &[u8], i: usize) -> Option<usize> {
-        let mut j = i + 1;
-        loop {
-            let k = b.get(j..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
-            j += k;
-            if b[j] == b'\\' {
-                j += 2;
-            } else {
-                return Some(j + 1);
-            }
-        }
-    }
-
-    fn value_end(b: &[u8], i: usize) -> Option<usize> {
-        match *b.get(i)? {
-            b'"' => string_end(b, i),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut j = i;
-                loop {
-                    match *b.get(j)? {
-                        b'"' => {
-                            j = string_end(b, j)?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some(j + 1);
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-            }
-            _ => {
-                let mut j = i;
-                while j < b.len()
-                    && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-                {
-                    j += 1;
-                }
-                Some(j)
-            }
-        }
-    }
-
-    /// A string value at `b[at..end]` (quotes included): a range when plain, else unescaped.
-    fn string_value(b: &[u8], at: usize, end: usize) -> Option<Text> {
-        let v = &b[at..end];
-        if v.first() != Some(&b'"') {
-            return None;
-        }
-        if v[1..v.len() - 1].contains(&b'\\') {
-            serde_json::from_slice(v).ok().map(Text::Owned)
-        } else {
-            Some(Text::Range(at as u32 + 1, end as u32 - 1))
-        }
-    }
-
-    /// The six fields, scanning keys until all are found; `None` if the object looks unusual.
-    pub fn fields(b: &[u8]) -> Option<Found> {
-        let mut f = Found::default();
-        let mut i = ws(b, 0);
-        if b.get(i) != Some(&b'{') {
-            return None;
-        }
-        i = ws(b, i + 1);
-        if b.get(i) == Some(&b'}') {
-            return Some(f);
-        }
-        loop {
-            if b.get(i) != Some(&b'"') {
-                return None;
-            }
-            let kend = string_end(b, i)?;
-            let key = &b[i + 1..kend - 1];
-            i = ws(b, kend);
-            if b.get(i) != Some(&b':') {
-                return None;
-            }
-            i = ws(b, i + 1);
-            let vend = value_end(b, i)?;
-            let v = &b[i..vend];
-            let bit = match key {
-                b"Id" => {
-                    f.id = string_value(b, i, vend);
-                    1
-                }
-                b"CreationTime" => {
-                    f.creation_time = string_value(b, i, vend);
-                    2
-                }
-                b"RecordType" => {
-                    let digits = if v.first() == Some(&b'"') && v.len() >= 2 {
-                        &v[1..v.len() - 1]
-                    } else {
-                        v
-                    };
-                    f.record_type = std::str::from_utf8(digits)
-                        .ok()
-                        .and_then(|s| s.parse().ok());
-                    4
-                }
-                b"Operation" => {
-                    f.operation = string_value(b, i, vend);
-                    8
-                }
-                b"Workload" => {
-                    f.workload = string_value(b, i, vend);
-                    16
-                }
-                b"UserId" => {
-                    f.user_id = string_value(b, i, vend);
-                    32
-                }
-                _ => 0,
-            };
-            f.seen |= bit;
-            if f.seen == 63 {
-                return Some(f);
-            }
-            i = ws(b, vend);
-            match b.get(i)? {
-                b',' => i = ws(b, i + 1),
-                b'}' => return Some(f),
-                _ => return None,
-            }
-        }
-    }
-
-    /// The same, through serde (for anything the scanner declined).
-    pub fn fields_slow(s: &str) -> Result<Found, serde_json::Error> {
-        let f: super::Fields = serde_json::from_str(s)?;
-        Ok(Found {
-            id: f.id.map(|c| Text::Owned(c.into_owned())),
-            creation_time: f.creation_time.map(|c| Text::Owned(c.into_owned())),
-            record_type: match f.record_type {
-                Some(serde_json::Value::Number(n)) => n.as_i64(),
-                Some(serde_json::Value::String(s)) => s.parse().ok(),
-                _ => None,
-            },
-            operation: f.operation.map(|c| Text::Owned(c.into_owned())),
-            workload: f.workload.map(|c| Text::Owned(c.into_owned())),
-            user_id: f.user_id.map(|c| Text::Owned(c.into_owned())),
-            seen: 0,
-        })
-    }
 }
 
 #[cfg(test)]
