@@ -1,7 +1,6 @@
 //! Audit events: each event's raw bytes as served, and the few fields a collector needs.
 
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::Error;
@@ -25,22 +24,6 @@ pub struct Event {
     pub workload: Option<String>,
     /// `UserId`.
     pub user_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Fields<'a> {
-    #[serde(rename = "Id", borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "CreationTime", borrow)]
-    creation_time: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "RecordType")]
-    record_type: Option<serde_json::Value>,
-    #[serde(rename = "Operation", borrow)]
-    operation: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "Workload", borrow)]
-    workload: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "UserId", borrow)]
-    user_id: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Parse an event `CreationTime` (`YYYY-MM-DDTHH:MM:SS`, optional fraction and `Z`).
@@ -73,39 +56,26 @@ fn fast_time(b: &[u8]) -> Option<NaiveDateTime> {
     )
 }
 
-/// Decode a blob (a JSON array of events), keeping each event's bytes.
+/// Decode a blob (a JSON array of events), each event owning a copy of its bytes.
 pub fn decode_blob(body: &[u8]) -> Result<Vec<Event>, Error> {
-    let raws: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(|e| Error::Decode {
-        what: "content blob".into(),
-        path: format!("$ (line {} column {})", e.line(), e.column()),
-        message: e.to_string(),
-    })?;
-    raws.into_iter()
+    decode_blob_shared(bytes::Bytes::copy_from_slice(body))?
+        .into_iter()
         .enumerate()
-        .map(|(i, raw)| {
-            let f: Fields = serde_json::from_str(raw.get()).map_err(|e| Error::Decode {
-                what: "content blob".into(),
-                path: format!("$[{i}]"),
-                message: e.to_string(),
-            })?;
-            let id = f.id.ok_or_else(|| Error::Decode {
-                what: "content blob".into(),
-                path: format!("$[{i}].Id"),
-                message: "every event must have an Id".into(),
-            })?;
-            let record_type = match f.record_type {
-                Some(serde_json::Value::Number(n)) => n.as_i64(),
-                Some(serde_json::Value::String(s)) => s.parse().ok(),
-                _ => None,
-            };
+        .map(|(i, e)| {
+            let raw =
+                RawValue::from_string(e.raw_str().to_owned()).map_err(|err| Error::Decode {
+                    what: "content blob".into(),
+                    path: format!("$[{i}]"),
+                    message: err.to_string(),
+                })?;
             Ok(Event {
-                id: id.into_owned(),
-                creation_time: f.creation_time.as_deref().and_then(parse_creation_time),
-                record_type,
-                operation: f.operation.map(|c| c.into_owned()),
-                workload: f.workload.map(|c| c.into_owned()),
-                user_id: f.user_id.map(|c| c.into_owned()),
                 raw,
+                id: e.id().to_owned(),
+                creation_time: e.creation_time,
+                record_type: e.record_type,
+                operation: e.operation().map(str::to_owned),
+                workload: e.workload().map(str::to_owned),
+                user_id: e.user_id().map(str::to_owned),
             })
         })
         .collect()
@@ -226,7 +196,7 @@ mod shared_tests {
     use super::*;
 
     #[test]
-    fn shared_decode_matches_the_serde_decode() {
+    fn both_decodes_give_the_fields_as_written() {
         let body = br#"[
           {"CreationTime":"2026-11-26T20:27:32","Id":"a-1","Operation":"Send","RecordType":2,"Workload":"Exchange","UserId":"grace@x","Big":{"n":[1,{"s":"}]\"x"}]}},
           {"Id":"b\u002d2","Nested":{"Id":"not-this"},"CreationTime":"2026-11-26T20:27:32.123Z","RecordType":"15","Operation":"Op \"quoted\"","UserId":null},
@@ -257,9 +227,38 @@ mod shared_tests {
                 )
             );
         }
-        assert_eq!(b[1].id(), "b-2");
-        assert_eq!(b[1].operation(), Some("Op \"quoted\""));
-        assert_eq!(b[3].record_type, Some(-1));
+        let fields: Vec<_> = b
+            .iter()
+            .map(|e| {
+                (
+                    e.id(),
+                    e.record_type,
+                    e.operation(),
+                    e.workload(),
+                    e.user_id(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (
+                    "a-1",
+                    Some(2),
+                    Some("Send"),
+                    Some("Exchange"),
+                    Some("grace@x")
+                ),
+                ("b-2", Some(15), Some("Op \"quoted\""), None, None),
+                ("c-3", None, None, None, None),
+                ("d-4", Some(-1), None, Some("W"), None),
+            ]
+        );
+        let t = |s| parse_creation_time(s);
+        assert_eq!(b[0].creation_time, t("2026-11-26T20:27:32"));
+        assert_eq!(b[1].creation_time, t("2026-11-26T20:27:32.123"));
+        assert!(b[1].creation_time.is_some() && b[2].creation_time.is_none());
+        assert!(b[3].raw_str().starts_with("{  \"Id\" : \"d-4\""));
         assert!(
             decode_blob_shared(bytes::Bytes::from_static(b"[{\"x\":1}]")).is_err(),
             "Id required"
