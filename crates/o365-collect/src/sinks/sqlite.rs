@@ -54,11 +54,13 @@ pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
     )?)))
 }
 
-/// `CreationTime` as stored (`YYYY-MM-DDTHH:MM:SS`, empty when absent).
-fn creation_key(e: &o365_api::SharedEvent) -> String {
-    e.creation_time
-        .map(|t| o365_api::seconds::seconds(&t))
-        .unwrap_or_default()
+/// `CreationTime` as stored (`YYYY-MM-DDTHH:MM:SS`, empty when absent), written into `out`.
+fn creation_key<'a>(e: &o365_api::SharedEvent, out: &'a mut String) -> &'a str {
+    out.clear();
+    if let Some(t) = &e.creation_time {
+        o365_api::seconds::push_seconds(t, out);
+    }
+    out
 }
 
 struct Rows;
@@ -67,6 +69,8 @@ impl EventWriter for Rows {
     fn write(&mut self, tx: &Tx<'_>, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
         let sql = tx.sql();
         let mut written_per_blob = Vec::with_capacity(blobs.len());
+        // SQLite copies bound text, so one buffer serves every row.
+        let mut time = String::with_capacity(19);
         // Multi-row statements: far less per-row overhead than one statement per event.
         for b in blobs {
             let mut w = 0;
@@ -86,7 +90,7 @@ impl EventWriter for Rows {
                     bind(&b.tenant)?;
                     bind(&e.id())?;
                     bind(&b.content_type.as_str())?;
-                    bind(&creation_key(e))?;
+                    bind(&creation_key(e, &mut time))?;
                     bind(&e.record_type)?;
                     bind(&e.operation())?;
                     bind(&e.workload())?;
