@@ -64,17 +64,8 @@ pub(super) fn pass(b: &[u8]) -> Result<Vec<Element>, Invalid> {
                 end: p.i,
                 found,
             });
-            p.ws();
-            match p.peek() {
-                Some(b',') => {
-                    p.i += 1;
-                    p.ws();
-                }
-                Some(b']') => {
-                    p.i += 1;
-                    break;
-                }
-                _ => return Err(p.invalid("expected `,` or `]` after an event")),
+            if !p.comma_or(b']', "expected `,` or `]` after an event")? {
+                break;
             }
         }
     }
@@ -104,6 +95,23 @@ impl Pass<'_> {
             what
         };
         Invalid { at: self.i, what }
+    }
+
+    /// After a member: `true` past a comma (another follows), `false` past `close`.
+    fn comma_or(&mut self, close: u8, what: &'static str) -> Result<bool, Invalid> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(self.invalid(what)),
+        }
     }
 
     fn ws(&mut self) {
@@ -321,17 +329,8 @@ impl Pass<'_> {
                 &self.b[start..],
                 value,
             );
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.invalid("expected `,` or `}`")),
+            if !self.comma_or(b'}', "expected `,` or `}`")? {
+                return Ok(());
             }
         }
     }
@@ -403,12 +402,12 @@ fn utf8_char(b: &[u8]) -> Option<usize> {
     std::str::from_utf8(c).ok().map(|_| width)
 }
 
-/// How many bytes from the start of `b` need no attention in a string: up to the first `"`, `\`,
-/// control character or (in a short run) non-ASCII byte. A long run is found with `memchr2` and
-/// checked in bulk (control characters; UTF-8, so valid non-ASCII text needs no attention).
 /// Bytes of a string looked at eight at a time before a run counts as long.
 const SHORT: usize = 64;
 
+/// How many bytes from the start of `b` need no attention in a string: up to the first `"`, `\`,
+/// control character or (in a short run) non-ASCII byte. A long run is found with `memchr2` and
+/// checked in bulk (control characters; UTF-8, so valid non-ASCII text needs no attention).
 #[inline]
 fn plain_run(b: &[u8]) -> usize {
     const ONES: u64 = u64::MAX / 255;
@@ -448,16 +447,17 @@ fn long_run(rest: &[u8]) -> usize {
     let (lo, hi) = run
         .iter()
         .fold((u8::MAX, 0u8), |(lo, hi), &c| (lo.min(c), hi.max(c)));
-    let clean = match lo < 0x20 {
-        true => &run[..run.iter().position(|&c| c < 0x20).unwrap_or(run.len())],
-        false => run,
+    let clean = if lo < 0x20 {
+        &run[..run.iter().position(|&c| c < 0x20).unwrap_or(run.len())]
+    } else {
+        run
     };
     // The run ends before an ASCII byte, so valid text in it is whole characters.
-    let valid = match hi >= 0x80 {
-        true => std::str::from_utf8(clean).map_or_else(|e| e.valid_up_to(), |_| clean.len()),
-        false => clean.len(),
-    };
-    valid
+    if hi >= 0x80 {
+        std::str::from_utf8(clean).map_or_else(|e| e.valid_up_to(), |_| clean.len())
+    } else {
+        clean.len()
+    }
 }
 
 #[cfg(test)]
