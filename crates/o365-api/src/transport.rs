@@ -222,7 +222,8 @@ pub(crate) fn transport(url: &str, e: reqwest::Error) -> Error {
     }
 }
 
-/// Read a body of at most `limit` bytes, copied once.
+/// Read a body of at most `limit` bytes: a body that arrives in one chunk (the common case) is
+/// kept as it came, a longer one is copied once into one buffer.
 pub(crate) async fn read_limited(
     mut r: reqwest::Response,
     limit: usize,
@@ -233,27 +234,72 @@ pub(crate) async fn read_limited(
         what: what.into(),
         limit,
     };
-    if r.content_length().is_some_and(|n| n as usize > limit) {
+    let announced = r.content_length();
+    if announced.is_some_and(|n| n as usize > limit) {
         return Err(too_large());
     }
-    // Reserve what the server announced (bounded), so the body is copied once.
-    let mut buf = bytes::BytesMut::with_capacity(
-        r.content_length()
-            .map(|n| n as usize)
-            .unwrap_or(0)
-            .min(limit)
-            .min(64 << 20),
-    );
+    // The first chunk as it came; a second one starts the copy into `buf`.
+    let mut first: Option<Bytes> = None;
+    let mut buf = bytes::BytesMut::new();
     loop {
         match r.chunk().await {
             Ok(Some(c)) => {
-                if buf.len() + c.len() > limit {
+                let so_far = first.as_ref().map_or(0, Bytes::len) + buf.len();
+                if so_far + c.len() > limit {
                     return Err(too_large());
+                }
+                if first.is_none() && buf.is_empty() {
+                    first = Some(c);
+                    continue;
+                }
+                if let Some(f) = first.take() {
+                    // Reserve what the server announced (bounded), so the body is copied once.
+                    let announced = announced.map_or(0, |n| n as usize).min(limit).min(64 << 20);
+                    buf.reserve(announced.max(f.len() + c.len()));
+                    buf.extend_from_slice(&f);
                 }
                 buf.extend_from_slice(&c);
             }
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => return Ok(first.unwrap_or_else(|| buf.freeze())),
             Err(e) => return Err(transport(url, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response whose body arrives in `chunks`.
+    fn response(chunks: &[&'static str]) -> reqwest::Response {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .collect();
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+        http::Response::new(body).into()
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_chunk_or_in_many_is_read_whole_and_bounded() {
+        let cases: [&[&'static str]; 5] = [
+            &[],
+            &["[1,2,3]"],
+            &["[1,", "2", ",3]"],
+            &["", "[1,2,3]"],
+            &["[1,2,3]", ""],
+        ];
+        for chunks in cases {
+            let got = read_limited(response(chunks), 7, "blob", "https://x/y")
+                .await
+                .unwrap();
+            assert_eq!(got, chunks.concat().as_bytes(), "{chunks:?}");
+        }
+        for chunks in [&["[1,2,3]!"][..], &["[1,2", ",3]!"]] {
+            let e = read_limited(response(chunks), 7, "blob", "https://x/y")
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::TooLarge { limit: 7, .. }), "{e}");
         }
     }
 }
