@@ -254,8 +254,8 @@ pub(crate) async fn read_limited(
                 }
                 if let Some(f) = first.take() {
                     // Reserve what the server announced (bounded), so the body is copied once.
-                    let announced = announced.map_or(0, |n| n as usize).min(limit).min(64 << 20);
-                    buf.reserve(announced.max(f.len() + c.len()));
+                    let want = announced.map_or(0, |n| n as usize).min(limit).min(64 << 20);
+                    buf.reserve(want.max(f.len() + c.len()));
                     buf.extend_from_slice(&f);
                 }
                 buf.extend_from_slice(&c);

@@ -62,12 +62,8 @@ pub fn decode_blob(body: &[u8]) -> Result<Vec<Event>, Error> {
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            let raw =
-                RawValue::from_string(e.raw_str().to_owned()).map_err(|err| Error::Decode {
-                    what: "content blob".into(),
-                    path: format!("$[{i}]"),
-                    message: err.to_string(),
-                })?;
+            let raw = RawValue::from_string(e.raw_str().to_owned())
+                .map_err(|err| blob_error(format!("$[{i}]"), err.to_string()))?;
             Ok(Event {
                 raw,
                 id: e.id().to_owned(),
@@ -79,6 +75,15 @@ pub fn decode_blob(body: &[u8]) -> Result<Vec<Event>, Error> {
             })
         })
         .collect()
+}
+
+/// A content blob that cannot be decoded: where (`path`) and why.
+fn blob_error(path: String, message: impl Into<String>) -> Error {
+    Error::Decode {
+        what: "content blob".into(),
+        path,
+        message: message.into(),
+    }
 }
 
 /// A field's text: a range of the raw event when it needs no unescaping, else owned.
@@ -150,25 +155,24 @@ pub fn decode_blob_shared(body: bytes::Bytes) -> Result<Vec<SharedEvent>, Error>
                 .rposition(|&c| c == b'\n')
                 .map_or(0, |n| n + 1)
             + 1;
-        Error::Decode {
-            what: "content blob".into(),
-            path: format!("$ (line {line} column {column})"),
-            message: format!("{} (at byte {})", e.what, e.at),
-        }
+        blob_error(
+            format!("$ (line {line} column {column})"),
+            format!("{} (at byte {})", e.what, e.at),
+        )
     })?;
     let mut out = Vec::with_capacity(elements.len());
     for (i, el) in elements.into_iter().enumerate() {
         let Some(f) = el.found else {
-            return Err(Error::Decode {
-                what: "content blob".into(),
-                path: format!("$[{i}]"),
-                message: "every event must be a JSON object".into(),
-            });
+            return Err(blob_error(
+                format!("$[{i}]"),
+                "every event must be a JSON object",
+            ));
         };
-        let id = f.id.ok_or_else(|| Error::Decode {
-            what: "content blob".into(),
-            path: format!("$[{i}].Id"),
-            message: "every event must have an Id (a string)".into(),
+        let id = f.id.ok_or_else(|| {
+            blob_error(
+                format!("$[{i}].Id"),
+                "every event must have an Id (a string)",
+            )
         })?;
         let raw = body.slice(el.start..el.end);
         let creation_time = f.creation_time.as_ref().and_then(|t| match t {
