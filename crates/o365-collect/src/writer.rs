@@ -166,7 +166,19 @@ fn run(
         stats,
         ..Group::default()
     };
-    while let Some(first) = rx.blocking_recv() {
+    let idle_every = sink.idle_every();
+    loop {
+        let first = match idle_every {
+            None => rx.blocking_recv(),
+            // A sink that must be served while idle (a group member) waits in slices.
+            Some(every) => loop {
+                match rt.block_on(async { tokio::time::timeout(every, rx.recv()).await }) {
+                    Ok(m) => break m,
+                    Err(_) => sink.idle(),
+                }
+            },
+        };
+        let Some(first) = first else { break };
         let started = Instant::now();
         let mut next = Some(first);
         while let Some(msg) = next.take() {

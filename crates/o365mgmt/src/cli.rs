@@ -383,10 +383,16 @@ pub struct ServeArgs {
     /// sqlite:PATH, jsonl:PATH, kafka://HOST:PORT/TOPIC, stdout or null [default: sqlite:events.sqlite next to the state file].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
-    /// This instance's share of the tenants, K/N: N instances with the same configuration
-    /// collect disjoint sets of tenants (a stable hash of the tenant's name).
+    /// This instance's share of the tenants, K/N, for the local sinks: N instances with the same
+    /// configuration collect disjoint sets of tenants (a stable hash of the tenant's name). With
+    /// a Kafka sink the instances share the tenants through Kafka's group protocol instead.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// This instance's name in the fleet's Kafka group (static membership: an instance that
+    /// comes back under the same name within the session timeout gets its tenants back); unique
+    /// per instance [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub instance_id: Option<String>,
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,

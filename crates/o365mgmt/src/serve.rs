@@ -12,40 +12,101 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use o365_actions::config::Settings;
-use o365_collect::{Fleet, Shard, TenantOptions, TenantState, TenantStatus};
+use o365_collect::sinks::Held;
+use o365_collect::{Fleet, Shard, SinkSpec, TenantOptions, TenantState, TenantStatus};
 
 use crate::cli::{CollectArgs, Global, Output, ServeArgs};
 use crate::pass::{duration, options, self_usage, sink_spec};
 use crate::setup::{fleet, open_store};
 use crate::{out, warn};
 
-/// The tenants of this instance: every configured one in its shard.
-fn tenants(g: &Global, shard: Shard) -> anyhow::Result<Vec<Settings>> {
+/// Every configured tenant (warnings shown), or why none is.
+fn configured(g: &Global) -> anyhow::Result<Vec<Settings>> {
     let f = fleet(g)?;
     for w in &f.warnings {
         warn(w);
     }
-    let all = f.tenants.len();
-    let mine: Vec<Settings> = f
-        .tenants
-        .into_iter()
-        .filter(|t| shard.owns(&t.name))
-        .collect();
-    if all == 0 {
+    if f.tenants.is_empty() {
         bail!("no tenant is configured: set tenant_id (and client_id, a secret) at the top level of the config file, or add [[tenants]] tables");
     }
-    tracing::info!(shard = %shard, configured = all, here = mine.len(), "tenants of this instance");
-    Ok(mine)
+    Ok(f.tenants)
+}
+
+/// How this instance finds its share of the tenants.
+#[derive(Clone)]
+enum Share {
+    /// A fixed share of a stable hash (`--shard`, local sinks).
+    Shard(Shard),
+    /// What the fleet's Kafka group gives this instance, as it changes.
+    Group(tokio::sync::watch::Receiver<Held>),
+}
+
+impl Share {
+    /// The configured tenants that are this instance's now.
+    fn mine(&self, all: Vec<Settings>) -> Vec<Settings> {
+        let n = all.len();
+        let mine: Vec<Settings> = match self {
+            Share::Shard(shard) => all.into_iter().filter(|t| shard.owns(&t.name)).collect(),
+            Share::Group(held) => {
+                let held = held.borrow().clone();
+                all.into_iter()
+                    .filter(|t| t.tenant().is_ok_and(|id| held.holds(id)))
+                    .collect()
+            }
+        };
+        tracing::info!(
+            configured = n,
+            here = mine.len(),
+            "tenants of this instance"
+        );
+        mine
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Share::Shard(s) => s.to_string(),
+            Share::Group(held) => {
+                let h = held.borrow();
+                format!("group {} as {}", h.group, h.instance)
+            }
+        }
+    }
+}
+
+/// The tenants of this instance: every configured one in its shard.
+fn tenants(g: &Global, shard: Shard) -> anyhow::Result<Vec<Settings>> {
+    Ok(Share::Shard(shard).mine(configured(g)?))
+}
+
+/// This instance's name in a fleet: `--instance-id`, else the host name.
+fn instance_id(given: Option<&str>) -> anyhow::Result<String> {
+    let id = match given {
+        Some(v) => v.trim().to_string(),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "o365mgmt".into()),
+    };
+    let ok = (1..=200).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    if !ok {
+        bail!("--instance-id {id:?}: use 1 to 200 letters, digits, '.', '_' or '-', unique per instance (e.g. the pod or host name)");
+    }
+    Ok(id)
 }
 
 /// Open the fleet's sink, state and options; `settings` gives the process-wide settings.
 fn start(
     settings: &Settings,
-    sink: Option<&str>,
+    spec: SinkSpec,
     opts: TenantOptions,
     max_in_flight: usize,
 ) -> anyhow::Result<Fleet> {
-    let spec = sink_spec(settings, sink)?;
     spec.check()?;
     let store = open_store(settings)?;
     Ok(Fleet::start(spec, opts, Some(store), max_in_flight)?)
@@ -74,7 +135,8 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
         auto_start: args.auto_start,
         webhook,
     };
-    let fleet = Arc::new(start(&tenants[0], args.sink.as_deref(), opts, 64)?);
+    let spec = sink_spec(&tenants[0], args.sink.as_deref())?;
+    let fleet = Arc::new(start(&tenants[0], spec, opts, 64)?);
     fleet.apply(tenants).await;
     if args.run.follow {
         crate::shutdown_signal().await;
@@ -127,6 +189,8 @@ struct App {
     fleet: Arc<Fleet>,
     ready_after: chrono::Duration,
     webhook: Option<o365_collect::webhook::Webhooks>,
+    /// What the fleet's group gives this instance (a Kafka sink), as it changes.
+    held: Option<tokio::sync::watch::Receiver<Held>>,
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -149,6 +213,19 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             "# HELP o365_webhook_rejected_total Webhook requests refused (wrong Webhook-AuthID, not a notification).\n# TYPE o365_webhook_rejected_total counter\no365_webhook_rejected_total {}\n# HELP o365_webhook_unrouted_total Notified content items of no tenant of this instance.\n# TYPE o365_webhook_unrouted_total counter\no365_webhook_unrouted_total {}\n",
             m.notifications_rejected.load(std::sync::atomic::Ordering::Relaxed),
             m.notifications_received.load(std::sync::atomic::Ordering::Relaxed),
+        ));
+    }
+    if let Some(held) = &app.held {
+        let h = held.borrow().clone();
+        text.push_str(&format!(
+            "# HELP o365_fleet_assigned_tenants Tenants the fleet's group gave this instance.\n# TYPE o365_fleet_assigned_tenants gauge\no365_fleet_assigned_tenants {}\n\
+# HELP o365_fleet_assigned_partitions Partitions of the assignment topic this instance holds.\n# TYPE o365_fleet_assigned_partitions gauge\no365_fleet_assigned_partitions {}\n\
+# HELP o365_fleet_rebalances_total Rebalances of the fleet's group this instance took part in.\n# TYPE o365_fleet_rebalances_total counter\no365_fleet_rebalances_total {}\n\
+# HELP o365_fleet_generation The fleet group's generation this instance is in (-1 before it joined).\n# TYPE o365_fleet_generation gauge\no365_fleet_generation {}\n",
+            tenants.len(),
+            h.partitions.len(),
+            h.rebalances,
+            h.generation
         ));
     }
     text.push_str("# HELP o365_tenant_failing Whether the tenant's last pass failed (1) or not (0).\n# TYPE o365_tenant_failing gauge\n");
@@ -186,8 +263,16 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     for s in &mut statuses {
         s.summary = None;
     }
-    let (ok, failing) = ready(&statuses, app.ready_after);
-    let body = serde_json::json!({"ready": ok, "failing": failing, "tenants": statuses});
+    let (mut ok, failing) = ready(&statuses, app.ready_after);
+    let held = app.held.as_ref().map(|h| h.borrow().clone());
+    if held.as_ref().is_some_and(|h| !h.joined) {
+        // Not in the group yet: nobody knows which tenants are this instance's.
+        ok = false;
+    }
+    let mut body = serde_json::json!({"ready": ok, "failing": failing, "tenants": statuses});
+    if let Some(h) = held {
+        body["fleet"] = fleet_json(&h, &statuses);
+    }
     let code = if ok {
         StatusCode::OK
     } else {
@@ -199,6 +284,21 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// What this instance holds in the fleet, for /readyz and /api/status.
+fn fleet_json(h: &Held, statuses: &[TenantStatus]) -> serde_json::Value {
+    serde_json::json!({
+        "instance": h.instance,
+        "group": h.group,
+        "joined": h.joined,
+        "generation": h.generation,
+        "partition_count": h.partition_count,
+        "partitions": h.partitions,
+        "tenants": statuses.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        "rebalances": h.rebalances,
+        "last_rebalance": h.last_rebalance,
+    })
 }
 
 /// The listener's routes: probes open, /metrics (and /mcp) behind the token when one is set.
@@ -282,8 +382,8 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
 /// `o365mgmt serve`.
 pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let shard = match &args.shard {
-        Some(s) => Shard::parse(s).map_err(|e| anyhow!(e))?,
-        None => Shard::ALL,
+        Some(s) => Some(Shard::parse(s).map_err(|e| anyhow!(e))?),
+        None => None,
     };
     let (collect, mut interval) = options(&args.pass)?;
     if args.webhook.webhook.is_some() && args.pass.interval.is_none() {
@@ -299,12 +399,21 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         )?,
         None => chrono::Duration::minutes(10),
     };
-    let tenants = tenants(g, shard)?;
-    let process = fleet(g)?
-        .tenants
-        .into_iter()
-        .next()
-        .context("no tenant is configured")?;
+    let all = configured(g)?;
+    let process = all.first().context("no tenant is configured")?.clone();
+    let spec = sink_spec(&process, args.sink.as_deref())?;
+    // A Kafka sink shares the tenants among the instances by Kafka's group protocol.
+    let instance = instance_id(args.instance_id.as_deref())?;
+    let (spec, share) = match spec.in_fleet(&instance) {
+        Some(_) if shard.is_some() => bail!(
+            "--shard is for the local sinks: with a Kafka sink the instances share the tenants through Kafka's group protocol (give each instance its own --instance-id); leave out --shard"
+        ),
+        Some((spec, held)) => (spec, Share::Group(held)),
+        None if args.instance_id.is_some() => bail!(
+            "--instance-id names an instance of a fleet that shares tenants through Kafka: give a kafka:// --sink, or leave it out (use --shard K/N with the local sinks)"
+        ),
+        None => (spec, Share::Shard(shard.unwrap_or(Shard::ALL))),
+    };
     let webhook = crate::webhook::start(&args.webhook, Default::default()).await?;
     let opts = TenantOptions {
         collect,
@@ -314,22 +423,34 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         webhook: webhook.clone(),
     };
     let max = args.max_in_flight.unwrap_or(64) as usize;
-    let fleet = Arc::new(start(&process, args.sink.as_deref(), opts, max)?);
+    let fleet = Arc::new(start(&process, spec, opts, max)?);
+    let held = match &share {
+        Share::Group(h) => Some(h.clone()),
+        Share::Shard(_) => None,
+    };
     let app = Arc::new(App {
         fleet: fleet.clone(),
         ready_after,
         webhook,
+        held,
     });
     let routes = routes(g, args, app, args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("--listen {}", args.listen))?;
     let bound = listener.local_addr()?;
-    let applied = fleet.apply(tenants).await;
-    out(&format!(
-        "{}\n",
-        serde_json::json!({"listen": format!("http://{bound}"), "shard": shard.to_string(), "tenants": applied.added})
-    ));
+    let applied = fleet.apply(share.mine(all)).await;
+    let mut first =
+        serde_json::json!({"listen": format!("http://{bound}"), "tenants": applied.added});
+    match &share {
+        Share::Shard(s) => first["shard"] = s.to_string().into(),
+        Share::Group(h) => {
+            let h = h.borrow();
+            first["instance"] = h.instance.clone().into();
+            first["group"] = h.group.clone().into();
+        }
+    }
+    out(&format!("{first}\n"));
     let stop = o365_collect::Stop::default();
     let server = tokio::spawn({
         let stop = stop.clone();
@@ -339,7 +460,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 .await
         }
     });
-    reload_until_stopped(g, shard, &fleet).await;
+    follow_until_stopped(g, share, &fleet).await;
     tracing::info!("stopping: blobs in flight finish, progress is saved");
     let result = finish(&fleet).await;
     stop.stop();
@@ -362,32 +483,62 @@ async fn finish(fleet: &Fleet) -> anyhow::Result<()> {
     }
 }
 
-/// Reload the tenants on SIGHUP until SIGINT or SIGTERM.
-async fn reload_until_stopped(g: &Global, shard: Shard, fleet: &Fleet) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            crate::shutdown_signal().await;
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = crate::shutdown_signal() => return,
-                _ = hup.recv() => match tenants(g, shard) {
-                    Ok(t) => {
-                        let applied = fleet.apply(t).await;
-                        tracing::info!(added = ?applied.added, removed = ?applied.removed, restarted = ?applied.restarted, unchanged = applied.unchanged.len(), "configuration reloaded");
+/// Until SIGINT or SIGTERM: reload the tenants on SIGHUP, and follow what the fleet's group
+/// gives this instance (tenants of revoked partitions stop, those of assigned ones start).
+async fn follow_until_stopped(g: &Global, share: Share, fleet: &Fleet) {
+    let mut held = match &share {
+        Share::Group(h) => Some(h.clone()),
+        Share::Shard(_) => None,
+    };
+    let group_changed = |held: &mut Option<tokio::sync::watch::Receiver<Held>>| {
+        let mut h = held.clone();
+        async move {
+            match &mut h {
+                Some(h) => {
+                    if h.changed().await.is_err() {
+                        std::future::pending::<()>().await;
                     }
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "configuration not reloaded: the tenants keep running as they were"),
-                },
+                }
+                None => std::future::pending::<()>().await,
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (g, shard, fleet);
-        crate::shutdown_signal().await;
+    };
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let reload = async {
+            match &mut hup {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let reload = std::future::pending::<()>();
+        tokio::select! {
+            _ = crate::shutdown_signal() => return,
+            _ = reload => match configured(g) {
+                Ok(all) => {
+                    let applied = fleet.apply(share.mine(all)).await;
+                    tracing::info!(added = ?applied.added, removed = ?applied.removed, restarted = ?applied.restarted, unchanged = applied.unchanged.len(), "configuration reloaded");
+                }
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "configuration not reloaded: the tenants keep running as they were"),
+            },
+            _ = group_changed(&mut held) => {
+                if let Some(h) = &mut held {
+                    h.borrow_and_update();
+                }
+                match configured(g) {
+                    Ok(all) => {
+                        let applied = fleet.apply(share.mine(all)).await;
+                        tracing::info!(share = %share.describe(), added = ?applied.added, removed = ?applied.removed, "the fleet's group changed this instance's share");
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "configuration unreadable: the tenants keep running as they were"),
+                }
+            }
+        }
     }
 }
 

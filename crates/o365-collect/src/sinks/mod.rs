@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use o365_api::ContentType;
 
 pub use crate::status::TypeStatus;
+pub use kafka::Held;
 
 /// A sink problem.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,14 @@ pub enum SinkError {
     /// Another instance took over this tenant: this one must stop writing for it.
     #[error("tenant {tenant}: another instance now collects it (this producer was fenced); stopped collecting it here")]
     Fenced {
+        /// The tenant.
+        tenant: String,
+    },
+    /// The fleet's group gave this tenant to another instance: this one no longer writes it.
+    #[error(
+        "tenant {tenant}: the fleet's group gave it to another instance, which collects it now"
+    )]
+    Moved {
         /// The tenant.
         tenant: String,
     },
@@ -163,6 +172,12 @@ pub trait Sink: Send {
     fn prepare(&mut self, tenants: &[String]) {
         let _ = tenants;
     }
+    /// How often [`Sink::idle`] must be called while no work arrives (none: never).
+    fn idle_every(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Nothing arrived for [`Sink::idle_every`]: serve what needs serving (a group's rebalance).
+    fn idle(&mut self) {}
 }
 
 /// How one kind of sink is named, checked, opened and read.
@@ -181,6 +196,13 @@ pub trait SinkKind: Send + Sync + std::fmt::Debug {
     }
     /// The local checkpoint file, if the sink keeps one.
     fn checkpoint_path(&self) -> Option<PathBuf> {
+        None
+    }
+    /// The same sink for an instance `instance` of a fleet that shares the tenants among its
+    /// instances, and what this instance holds as it changes; `None` when the sink cannot share
+    /// (only Kafka can: its group protocol decides who collects what).
+    fn in_fleet(&self, instance: &str) -> Option<(SinkSpec, tokio::sync::watch::Receiver<Held>)> {
+        let _ = instance;
         None
     }
 }
@@ -303,6 +325,14 @@ impl SinkSpec {
     /// The local checkpoint file, if any.
     pub fn checkpoint_path(&self) -> Option<PathBuf> {
         self.0.checkpoint_path()
+    }
+
+    /// This sink for instance `instance` of a fleet that shares tenants, if it can share.
+    pub fn in_fleet(
+        &self,
+        instance: &str,
+    ) -> Option<(SinkSpec, tokio::sync::watch::Receiver<Held>)> {
+        self.0.in_fleet(instance)
     }
 }
 

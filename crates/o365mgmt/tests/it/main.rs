@@ -174,6 +174,7 @@ mod cli;
 mod clouds;
 mod collect;
 mod fleet;
+mod fleet_group;
 mod kafka;
 mod kafka_sink;
 mod mcp;

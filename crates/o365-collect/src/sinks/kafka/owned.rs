@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::producer::TenantProducer;
+use super::producer::TxProducer;
 use super::records::TenantState;
 use super::spec::Transactions;
 
@@ -18,7 +18,7 @@ pub(super) fn state_error() -> KafkaError {
 /// is made afresh) and its checkpoint.
 pub(super) struct Owned {
     /// Its producer (none until started, and after a failed transaction).
-    pub producer: Option<TenantProducer>,
+    pub producer: Option<TxProducer>,
     /// Its checkpoint.
     pub state: TenantState,
     /// The checkpoint was read from the topic.
@@ -50,7 +50,7 @@ impl Owned {
     /// it into the checkpoint.
     pub fn transaction<T>(
         &mut self,
-        fill: impl FnOnce(&TenantProducer, &TenantState) -> Result<T, KafkaError>,
+        fill: impl FnOnce(&TxProducer, &TenantState) -> Result<T, KafkaError>,
         apply: impl FnOnce(&mut TenantState, &T),
     ) -> Result<T, KafkaError> {
         let p = self.producer.as_ref().ok_or(state_error())?;

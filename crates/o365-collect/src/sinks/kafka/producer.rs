@@ -1,19 +1,23 @@
-//! One tenant's transactional producer: records sent, their acknowledgements awaited without
-//! busy waiting, transactions begun, committed and aborted.
+//! A transactional producer (one per tenant, or one per instance of a fleet): records sent,
+//! their acknowledgements awaited without busy waiting, transactions begun, committed and
+//! aborted.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::spec::KafkaSpec;
 
 /// How long starting a producer may take (it waits for an older producer's open transaction to
 /// be aborted).
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a tenant's producer may keep a transaction open before the broker aborts it.
+pub(super) const TENANT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the records of a transaction may take to be acknowledged, and its commit.
 pub(super) const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -57,27 +61,42 @@ impl ProducerContext for Delivered {
     }
 }
 
-/// A tenant's transactional producer (`transactional.id` from the tenant). No thread polls it:
-/// only failed records are reported, so an idle producer costs nothing.
-pub(super) struct TenantProducer {
+/// A transactional producer. No thread polls it: only failed records are reported, so an idle
+/// producer costs nothing.
+pub(super) struct TxProducer {
     inner: BaseProducer<Delivered>,
 }
 
-impl TenantProducer {
-    /// Make and start the producer: an older producer with the same transactional id is fenced
-    /// and its open transaction aborted.
-    pub(super) fn start(spec: &KafkaSpec, tenant: &str) -> Result<Self, KafkaError> {
-        let tid = spec.transactional_id(tenant);
+impl TxProducer {
+    /// Make and start the producer of transactional id `tid`, whose open transactions the
+    /// broker aborts after `timeout`: an older producer with the same id is fenced and its open
+    /// transaction aborted.
+    pub(super) fn start(
+        spec: &KafkaSpec,
+        tid: &str,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
         let inner: BaseProducer<Delivered> = spec
             .config()
-            .set("transactional.id", &tid)
+            .set("transactional.id", tid)
             .set("enable.idempotence", "true")
-            .set("transaction.timeout.ms", "60000")
+            .set("transaction.timeout.ms", timeout.as_millis().to_string())
             .set("delivery.report.only.error", "true")
             .create_with_context(Delivered::default())?;
         inner.init_transactions(INIT_TIMEOUT)?;
-        tracing::info!(transactional_id = %tid, "producer ready: older producers of this tenant are fenced");
+        tracing::info!(transactional_id = %tid, "producer ready: older producers of this id are fenced");
         Ok(Self { inner })
+    }
+
+    /// Commit `offsets` of the group in the open transaction: the broker refuses them, and so
+    /// the transaction, when `group` is of a generation that is no longer the group's (KIP-447).
+    pub(super) fn send_offsets(
+        &self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), KafkaError> {
+        self.inner
+            .send_offsets_to_transaction(offsets, group, COMMIT_TIMEOUT)
     }
 
     /// Whether librdkafka found this producer fenced (a fatal error it may report apart from
@@ -90,6 +109,11 @@ impl TenantProducer {
                 _
             ))
         )
+    }
+
+    /// Whether librdkafka found this producer unusable for good (it must be made afresh).
+    pub(super) fn fatal(&self) -> bool {
+        self.inner.client().fatal_error().is_some()
     }
 
     /// Send a record, waiting for room in the producer's queue.

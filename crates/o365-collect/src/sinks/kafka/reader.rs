@@ -49,6 +49,8 @@ pub(super) struct Reader {
     pub(super) checkpoints: Checkpoints,
     /// Tenants whose records this instance writes itself.
     pub(super) skip: HashSet<String>,
+    /// The only tenants whose records are kept, if so limited.
+    only: Option<HashSet<String>>,
 }
 
 impl Reader {
@@ -80,7 +82,15 @@ impl Reader {
             end_seen: None,
             checkpoints: Checkpoints::default(),
             skip: HashSet::new(),
+            only: None,
         })
+    }
+
+    /// A reader that keeps the records of these tenants only.
+    pub(super) fn only(spec: &KafkaSpec, tenants: HashSet<String>) -> Result<Self, SinkError> {
+        let mut r = Self::new(spec)?;
+        r.only = Some(tenants);
+        Ok(r)
     }
 
     fn consumer_position(&self) -> Option<i64> {
@@ -132,7 +142,10 @@ impl Reader {
                     at_end = false;
                     self.position = m.offset() + 1;
                     if let Some(k) = m.key() {
-                        self.checkpoints.apply(k, m.payload(), &self.skip);
+                        let (skip, only) = (&self.skip, &self.only);
+                        self.checkpoints.apply(k, m.payload(), |t| {
+                            !skip.contains(t) && only.as_ref().is_none_or(|o| o.contains(t))
+                        });
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {

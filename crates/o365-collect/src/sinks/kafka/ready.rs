@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 
 use super::owned::{each_tenant, state_error, Owned};
-use super::producer::TenantProducer;
+use super::producer::TxProducer;
 use super::records::*;
 use super::tail::{Ends, Visible};
 use super::writer::{bus, KafkaWriter};
@@ -97,7 +97,11 @@ impl KafkaWriter {
         }
         let spec = &self.spec;
         let started = each_tenant(&mut self.owned, &new, self.spec.transactions, |t, o| {
-            o.producer = Some(TenantProducer::start(spec, t)?);
+            o.producer = Some(TxProducer::start(
+                spec,
+                &spec.transactional_id(t),
+                super::producer::TENANT_TIMEOUT,
+            )?);
             o.scanned = false;
             Ok(())
         });

@@ -235,9 +235,10 @@ struct Writer {
 }
 
 impl Checkpoints {
-    /// Apply one record of the topic; records of `skip` tenants are ignored (this instance
-    /// writes them itself). Unreadable records are skipped with a warning.
-    pub fn apply(&mut self, key: &[u8], value: Option<&[u8]>, skip: &HashSet<String>) {
+    /// Apply one record of the topic; records of tenants `keep` refuses are ignored (this
+    /// instance writes them itself, or does not collect them). Unreadable records are skipped
+    /// with a warning.
+    pub fn apply(&mut self, key: &[u8], value: Option<&[u8]>, keep: impl Fn(&str) -> bool) {
         let Ok(key) = std::str::from_utf8(key) else {
             return;
         };
@@ -252,7 +253,7 @@ impl Checkpoints {
         {
             self.writers.insert(tenant.to_string(), w.w);
         }
-        if skip.contains(tenant) {
+        if !keep(tenant) {
             return;
         }
         let st = self.tenants.entry(tenant.to_string()).or_default();
@@ -306,7 +307,7 @@ mod tests {
     #[test]
     fn records_add_up_to_the_state_and_tombstones_forget() {
         let mut cp = Checkpoints::default();
-        let none = HashSet::new();
+        let none = |_: &str| true;
         let cur = CursorRec {
             w: "me".into(),
             cursor: 5_000,
@@ -317,7 +318,7 @@ mod tests {
         cp.apply(
             cursor_key("t", ContentType::General).as_bytes(),
             Some(&serde_json::to_vec(&cur).unwrap()),
-            &none,
+            none,
         );
         let blob = BlobRec {
             w: "me".into(),
@@ -331,19 +332,19 @@ mod tests {
         cp.apply(
             blob_key("t", "b1").as_bytes(),
             Some(&serde_json::to_vec(&blob).unwrap()),
-            &none,
+            none,
         );
-        cp.apply(b"x|garbage", Some(b"{"), &none);
+        cp.apply(b"x|garbage", Some(b"{"), none);
         cp.apply(
             cursor_key("t", ContentType::Exchange).as_bytes(),
             Some(b"not json"),
-            &none,
+            none,
         );
         let st = &cp.tenants["t"];
         assert_eq!(st.resume(ContentType::General).unwrap().cursor, time(5_000));
         assert!(st.resume(ContentType::Exchange).is_none());
         assert!(st.seen.contains(&(3, -4)));
-        cp.apply(blob_key("t", "b1").as_bytes(), None, &none);
+        cp.apply(blob_key("t", "b1").as_bytes(), None, none);
         assert!(cp.tenants["t"].blobs.is_empty());
         let found = FoundRec {
             w: "me".into(),
@@ -352,7 +353,7 @@ mod tests {
         cp.apply(
             found_key("t", "f1").as_bytes(),
             Some(&serde_json::to_vec(&found).unwrap()),
-            &none,
+            none,
         );
         let st = cp.tenants.get_mut("t").unwrap();
         assert!(st.seen.contains(&(7, 8)) && st.seen.contains(&(9, 10)));
@@ -361,14 +362,14 @@ mod tests {
         assert!(st.prune("t", time(9_000)).is_empty());
         assert_eq!(st.prune("t", time(10_000)), [found_key("t", "f1")]);
         assert!(!st.seen.contains(&(9, 10)));
-        cp.apply(found_key("t", "f1").as_bytes(), None, &none);
+        cp.apply(found_key("t", "f1").as_bytes(), None, none);
         assert!(cp.tenants["t"].found.is_empty());
         // Records of a tenant this instance writes are not taken from the topic.
         let skip: HashSet<String> = ["u".to_string()].into();
         cp.apply(
             cursor_key("u", ContentType::General).as_bytes(),
             Some(&serde_json::to_vec(&cur).unwrap()),
-            &skip,
+            |t| !skip.contains(t),
         );
         assert!(!cp.tenants.contains_key("u"));
         assert_eq!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rdkafka::ClientConfig;
 
 /// Options of the sink itself (the rest, with a dot in the name, go to librdkafka).
-const OWN: [(&str, &str); 5] = [
+const OWN: [(&str, &str); 9] = [
     (
         "checkpoint_topic",
         "topic of the checkpoints (default: TOPIC.checkpoints)",
@@ -26,6 +26,22 @@ const OWN: [(&str, &str); 5] = [
     (
         "transactions",
         "side_by_side (default) or one_at_a_time: how the tenants' transactions of one commit run",
+    ),
+    (
+        "group",
+        "consumer group of the serve instances that share the tenants (default: PREFIX.TOPIC)",
+    ),
+    (
+        "assignment_partitions",
+        "partitions of TOPIC.assignments when it is created; tenants are spread over them (default: 64)",
+    ),
+    (
+        "session_timeout_ms",
+        "how long a silent serve instance keeps its tenants before the group moves them (default: 10000)",
+    ),
+    (
+        "transaction_timeout_ms",
+        "how long the broker lets a serve instance's transaction stay open before it aborts it (default: 10000)",
     ),
 ];
 
@@ -63,13 +79,19 @@ const SECRET: [&str; 4] = [
 ];
 
 /// librdkafka settings the sink sets itself: giving them would break its guarantees.
-const RESERVED: [&str; 6] = [
+const RESERVED: [&str; 12] = [
     "transactional.id",
     "enable.idempotence",
     "isolation.level",
     "acks",
+    "request.required.acks",
     "group.id",
+    "group.instance.id",
     "enable.auto.commit",
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "transaction.timeout.ms",
+    "transactional.id.prefix",
 ];
 
 /// A parsed Kafka sink.
@@ -89,6 +111,14 @@ pub struct KafkaSpec {
     pub replication: i32,
     /// How the tenants' transactions of one commit run.
     pub transactions: Transactions,
+    /// The consumer group of the `serve` instances that share the tenants.
+    pub group: String,
+    /// Partitions of the assignment topic when it is created.
+    pub assignment_partitions: i32,
+    /// A group member's session timeout (ms).
+    pub session_timeout_ms: i32,
+    /// The broker aborts an instance's transaction left open this long (ms).
+    pub transaction_timeout_ms: i32,
     /// librdkafka settings passed through.
     pub client: BTreeMap<String, String>,
 }
@@ -168,6 +198,10 @@ impl KafkaSpec {
             partitions: 1,
             replication: 1,
             transactions: Transactions::default(),
+            group: String::new(),
+            assignment_partitions: 64,
+            session_timeout_ms: 10_000,
+            transaction_timeout_ms: 10_000,
             client: BTreeMap::new(),
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -191,6 +225,25 @@ impl KafkaSpec {
                 "partitions" => s.partitions = number(&v, 10_000)?,
                 "replication_factor" => s.replication = number(&v, 10)?,
                 "transactions" => s.transactions = Transactions::parse(&v)?,
+                "group" if !v.is_empty() && v.len() <= 200 => s.group = v,
+                "group" => return Err("group: 1 to 200 characters".into()),
+                "assignment_partitions" => s.assignment_partitions = number(&v, 10_000)?,
+                "session_timeout_ms" => {
+                    s.session_timeout_ms = number(&v, 1_800_000)?;
+                    if s.session_timeout_ms < 6_000 {
+                        return Err(format!(
+                            "session_timeout_ms = {v:?}: at least 6000 (brokers refuse less by default: group.min.session.timeout.ms)"
+                        ));
+                    }
+                }
+                "transaction_timeout_ms" => {
+                    s.transaction_timeout_ms = number(&v, 900_000)?;
+                    if s.transaction_timeout_ms < 1_000 {
+                        return Err(format!(
+                            "transaction_timeout_ms = {v:?}: from 1000 to 900000 (brokers refuse more by default: transaction.max.timeout.ms)"
+                        ));
+                    }
+                }
                 k if RESERVED.contains(&k) => {
                     return Err(format!(
                         "{k} is set by the sink itself (exactly-once needs it); leave it out"
@@ -208,6 +261,9 @@ impl KafkaSpec {
                     ));
                 }
             }
+        }
+        if s.group.is_empty() {
+            s.group = format!("{}.{}", s.prefix, s.topic);
         }
         if !s.client.contains_key("sasl.password") {
             if let Ok(p) = std::env::var("O365_KAFKA_SASL_PASSWORD") {
@@ -253,6 +309,16 @@ impl KafkaSpec {
     pub fn transactional_id(&self, tenant: &str) -> String {
         format!("{}-{tenant}", self.prefix)
     }
+
+    /// The transactional id of a `serve` instance's one producer.
+    pub fn instance_transactional_id(&self, instance: &str) -> String {
+        format!("{}.instance.{instance}", self.prefix)
+    }
+
+    /// The topic whose partitions the group shares out: `TOPIC.assignments`.
+    pub fn assignment_topic(&self) -> String {
+        format!("{}.assignments", self.topic)
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +342,25 @@ mod tests {
         );
         assert!(!format!("{s:?}").contains("p@ss"));
         assert_eq!(s.transactional_id("t1"), "o365mgmt-t1");
+        assert_eq!(s.instance_transactional_id("i1"), "o365mgmt.instance.i1");
+        assert_eq!(
+            (
+                s.group.as_str(),
+                s.assignment_partitions,
+                s.assignment_topic()
+            ),
+            ("o365mgmt.audit", 64, "audit.assignments".to_string())
+        );
+        let g = KafkaSpec::parse("//a:9092/audit?group=g1&assignment_partitions=8&session_timeout_ms=6000&transaction_timeout_ms=5000").unwrap();
+        assert_eq!(
+            (
+                g.group.as_str(),
+                g.assignment_partitions,
+                g.session_timeout_ms,
+                g.transaction_timeout_ms
+            ),
+            ("g1", 8, 6000, 5000)
+        );
         assert_eq!(s.transactions, Transactions::SideBySide);
         let one = KafkaSpec::parse("//a:9092/audit?transactions=one_at_a_time").unwrap();
         assert_eq!(one.transactions, Transactions::OneAtATime);
@@ -287,6 +372,12 @@ mod tests {
             ("//a:9092/t?transactional.id=x", "set by the sink"),
             ("//a:9092/t?color=red", "unknown option"),
             ("//a:9092/t?partitions=0", "1 to 10000"),
+            ("//a:9092/t?session_timeout_ms=1000", "at least 6000"),
+            (
+                "//a:9092/t?transaction_timeout_ms=100",
+                "from 1000 to 900000",
+            ),
+            ("//a:9092/t?assignment_partitions=x", "1 to 10000"),
             (
                 "//a:9092/t?transactions=sometimes",
                 "\"sometimes\": side_by_side (the default) or one_at_a_time",

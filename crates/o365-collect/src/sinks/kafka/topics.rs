@@ -17,8 +17,8 @@ pub(super) fn ensure(spec: &KafkaSpec) -> Result<(), SinkError> {
     ensure_topics(spec, true)
 }
 
-/// Create the topic (and, with `checkpoints`, the checkpoint topic) when it does not exist.
-pub(crate) fn ensure_topics(spec: &KafkaSpec, checkpoints: bool) -> Result<(), SinkError> {
+/// The partitions of each topic the cluster has (a topic missing has none).
+fn partitions(spec: &KafkaSpec) -> Result<Vec<(String, i32)>, SinkError> {
     let probe: BaseConsumer = spec
         .config()
         .set("group.id", format!("{}-probe", spec.prefix))
@@ -30,11 +30,53 @@ pub(crate) fn ensure_topics(spec: &KafkaSpec, checkpoints: bool) -> Result<(), S
             spec.brokers
         ))
     })?;
-    let exists = |name: &str| {
-        md.topics()
-            .iter()
-            .any(|t| t.name() == name && t.error().is_none() && !t.partitions().is_empty())
+    Ok(md
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
+/// Create the events and checkpoint topics, and the assignment topic with the partitions the
+/// spec asks for, when missing; returns the partitions the assignment topic has (which decide
+/// the tenants' partitions, the same for every instance).
+pub(super) fn ensure_assignments(spec: &KafkaSpec) -> Result<i32, SinkError> {
+    ensure(spec)?;
+    let name = spec.assignment_topic();
+    let has = |all: &[(String, i32)]| {
+        all.iter()
+            .find(|(t, n)| *t == name && *n > 0)
+            .map(|(_, n)| *n)
     };
+    if let Some(n) = has(&partitions(spec)?) {
+        if n != spec.assignment_partitions {
+            tracing::warn!(topic = %name, partitions = n, asked = spec.assignment_partitions, "the assignment topic exists with another partition count: its own count is used");
+        }
+        return Ok(n);
+    }
+    create(
+        spec,
+        vec![NewTopic::new(
+            &name,
+            spec.assignment_partitions,
+            TopicReplication::Fixed(spec.replication),
+        )],
+    )?;
+    // Another instance may have made it first: its count wins, once the metadata shows it.
+    for _ in 0..50 {
+        if let Some(n) = has(&partitions(spec)?) {
+            return Ok(n);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(spec.assignment_partitions)
+}
+
+/// Create the topic (and, with `checkpoints`, the checkpoint topic) when it does not exist.
+pub(crate) fn ensure_topics(spec: &KafkaSpec, checkpoints: bool) -> Result<(), SinkError> {
+    let all = partitions(spec)?;
+    let exists = |name: &str| all.iter().any(|(t, n)| t == name && *n > 0);
     let mut wanted = Vec::new();
     if !exists(&spec.topic) {
         wanted.push(NewTopic::new(
@@ -53,6 +95,11 @@ pub(crate) fn ensure_topics(spec: &KafkaSpec, checkpoints: bool) -> Result<(), S
             .set("cleanup.policy", "compact"),
         );
     }
+    create(spec, wanted)
+}
+
+/// Create these topics (one that exists by now is fine).
+fn create(spec: &KafkaSpec, wanted: Vec<NewTopic<'_>>) -> Result<(), SinkError> {
     if wanted.is_empty() {
         return Ok(());
     }

@@ -15,7 +15,7 @@ use rdkafka::producer::BaseRecord;
 
 use super::batch::Batch;
 use super::owned::{each_tenant, state_error, Owned};
-use super::producer::{is_fenced, TenantProducer};
+use super::producer::{is_fenced, TxProducer};
 use super::reader::Reader;
 use super::records::*;
 use super::spec::KafkaSpec;
@@ -88,7 +88,7 @@ impl KafkaWriter {
     fn transaction<T>(
         &mut self,
         tenant: &str,
-        fill: impl FnOnce(&TenantProducer, &TenantState) -> Result<T, KafkaError>,
+        fill: impl FnOnce(&TxProducer, &TenantState) -> Result<T, KafkaError>,
         apply: impl FnOnce(&mut TenantState, &T),
     ) -> Result<T, SinkError> {
         let r = self.own(tenant)?.transaction(fill, apply);
@@ -103,7 +103,7 @@ impl KafkaWriter {
                 .owned
                 .get(tenant)
                 .and_then(|o| o.producer.as_ref())
-                .is_some_and(TenantProducer::fenced);
+                .is_some_and(TxProducer::fenced);
         if fenced {
             tracing::error!(tenant, error = %e, "fenced: another instance now collects this tenant");
             self.owned.remove(tenant);
@@ -221,7 +221,7 @@ impl Sink for KafkaWriter {
         };
         let key = gap_key(&g.tenant, g.content_type, rec.start);
         let topic = self.spec.checkpoint_topic.clone();
-        let fill = |p: &TenantProducer, _: &TenantState| p.record(&topic, &key, &rec);
+        let fill = |p: &TxProducer, _: &TenantState| p.record(&topic, &key, &rec);
         let (k2, r2) = (key.clone(), rec.clone());
         self.transaction(&g.tenant, fill, move |st, _| {
             st.gaps.insert(k2, r2);
@@ -246,7 +246,7 @@ impl Sink for KafkaWriter {
             }
             // Tombstones: a compacted topic then forgets these records too.
             let topic = self.spec.checkpoint_topic.clone();
-            let fill = |p: &TenantProducer, _: &TenantState| {
+            let fill = |p: &TxProducer, _: &TenantState| {
                 for key in &gone {
                     let rec: BaseRecord<'_, str, [u8]> = BaseRecord::to(&topic).key(key.as_str());
                     p.send(rec)?;
