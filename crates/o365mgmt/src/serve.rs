@@ -310,9 +310,10 @@ fn status_source(
 ) -> anyhow::Result<crate::status::routes::Source> {
     use crate::status::model::{build, Live};
     let configured = Arc::new(fleet(g)?.tenants);
-    let (fleet, sink) = (app.fleet.clone(), args.sink.clone());
+    let (fleet, sink, held) = (app.fleet.clone(), args.sink.clone(), app.held.clone());
     Ok(Arc::new(move || {
         let (configured, fleet, sink) = (configured.clone(), fleet.clone(), sink.clone());
+        let held = held.clone();
         Box::pin(async move {
             let statuses = fleet.statuses().await;
             let ts: Vec<_> = configured
@@ -340,7 +341,9 @@ fn status_source(
                     Some((s.clone(), live))
                 })
                 .collect();
-            build(&ts, sink.as_deref())
+            let mut st = build(&ts, sink.as_deref())?;
+            st.fleet = held.map(|h| fleet_json(&h.borrow(), &statuses));
+            Ok(st)
         })
     }))
 }

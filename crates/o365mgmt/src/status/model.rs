@@ -20,6 +20,10 @@ pub struct Status {
     pub from: DateTime<Utc>,
     /// The tenants.
     pub tenants: Vec<TenantView>,
+    /// This instance's share of a fleet (`serve` with a Kafka sink): the tenants above are the
+    /// ones the group gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<serde_json::Value>,
 }
 
 /// One tenant.
@@ -182,5 +186,6 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
         now,
         from: now - Duration::days(7),
         tenants: views,
+        fleet: None,
     })
 }

@@ -178,6 +178,19 @@ fn lane_row(lane: &Lane) -> String {
 /// The whole page.
 pub fn html(st: &Status) -> String {
     let mut b = String::new();
+    if let Some(f) = &st.fleet {
+        let text = |k: &str| esc(&f[k].to_string().trim_matches('"').to_string());
+        b.push_str(&format!(
+            "<p class=\"fleet\" data-instance=\"{i}\">This is instance <b>{i}</b> of a fleet (Kafka group {g}, generation {gen}; last rebalance {last}): it collects the {n} tenants below, those of partitions {p} of {count}. The group's other instances collect the rest.</p>",
+            i = text("instance"),
+            g = text("group"),
+            gen = text("generation"),
+            last = text("last_rebalance"),
+            n = st.tenants.len(),
+            p = text("partitions"),
+            count = text("partition_count"),
+        ));
+    }
     for t in &st.tenants {
         b.push_str(&format!(
             "<section class=\"tenant\" data-tenant=\"{}\"><h2>{} <small>{}{}</small></h2>",
@@ -223,6 +236,7 @@ mod tests {
         let st = Status {
             now,
             from: now - chrono::Duration::days(7),
+            fleet: None,
             tenants: vec![TenantView {
                 name: "<script>alert(1)</script>".into(),
                 tenant_id: "x\"><img src=x onerror=alert(2)>".into(),

@@ -128,6 +128,16 @@ impl Env {
 
     /// Start `serve`; returns the process and its URL.
     pub(crate) fn serve(&self, config: &Path, args: &[&str]) -> (ServeChild, String) {
+        self.serve_with(config, args, &[])
+    }
+
+    /// Start `serve` with more environment variables; returns the process and its URL.
+    pub(crate) fn serve_with(
+        &self,
+        config: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (ServeChild, String) {
         let n = std::fs::read_dir(self.home.path())
             .map(|d| d.count())
             .unwrap_or(0);
@@ -139,6 +149,7 @@ impl Env {
             )
             .args(args)
             .env("O365_LOG", "info")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -165,6 +165,28 @@ fn three_instances_share_twelve_tenants_each_event_once() {
         total += by_kafka.len();
     }
     assert_eq!(total, 16, "every partition is held: {described}");
+    // The status page's JSON and the page say which instance this is and what it holds.
+    let (code, body) = crate::fleet::get(&format!("{}/api/status", a.url));
+    let st: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(st["fleet"]["instance"], "i1", "{st}");
+    let shown: BTreeSet<String> = st["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    let held: BTreeSet<String> = map
+        .iter()
+        .filter(|(_, n)| *n == "i1")
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert_eq!(shown, held);
+    let page = crate::fleet::get(&format!("{}/", a.url)).1;
+    assert!(
+        page.contains("This is instance <b>i1</b> of a fleet"),
+        "{page}"
+    );
     for mut i in [a, b, c] {
         term(&mut i.child);
     }

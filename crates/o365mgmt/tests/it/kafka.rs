@@ -86,6 +86,8 @@ struct Node {
     stdin: Mutex<Option<ChildStdin>>,
     java_pid: u32,
     addr: String,
+    /// `127.0.0.1:{port2}`, for a second listener.
+    addr2: String,
     dir: PathBuf,
 }
 
@@ -130,8 +132,10 @@ logger.started.level = INFO
 ";
 
 impl Node {
-    /// Format and start a node, and wait until it says it started.
-    fn start() -> Node {
+    /// Format and start a node (`extra` settings appended: a later line wins; `{port}`,
+    /// `{controller}` and `{port2}` in them are the plain listener's, the controller's and a
+    /// second free port), and wait until it says it started.
+    fn start(extra: &str) -> Node {
         let libs = kafka_libs();
         let java = java();
         let dir = tempfile::Builder::new()
@@ -139,8 +143,14 @@ impl Node {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .unwrap()
             .keep();
-        let (port, controller) = (free_port(), free_port());
-        let props = properties(&dir, port, controller);
+        let (port, controller, port2) = (free_port(), free_port(), free_port());
+        let extra = extra
+            .replace("{port}", &port.to_string())
+            .replace("{controller}", &controller.to_string())
+            .replace("{port2}", &port2.to_string());
+        let mut props = properties(&dir, port, controller);
+        props.push('\n');
+        props.push_str(&extra);
         std::fs::write(dir.join("server.properties"), props).unwrap();
         std::fs::write(dir.join("log4j2.properties"), LOG4J).unwrap();
         let log = std::env::var("O365_TEST_BROKER_LOG")
@@ -186,6 +196,7 @@ rm -rf "$DIR"
             stdin: Mutex::new(stdin),
             java_pid,
             addr: format!("127.0.0.1:{port}"),
+            addr2: format!("127.0.0.1:{port2}"),
             dir,
         };
         let t0 = Instant::now();
@@ -225,7 +236,7 @@ rm -rf "$DIR"
 /// The node the tests of this run share.
 fn shared() -> Arc<Node> {
     static NODE: OnceLock<Arc<Node>> = OnceLock::new();
-    NODE.get_or_init(|| Arc::new(Node::start())).clone()
+    NODE.get_or_init(|| Arc::new(Node::start(""))).clone()
 }
 
 /// A test's view of a broker: its topics and transactional ids carry a name of the test's own.
@@ -247,7 +258,18 @@ impl Broker {
 
     /// A node of this test's own (for a test that freezes it), stopped when dropped.
     pub fn own() -> Broker {
-        Self::on(Arc::new(Node::start()), true)
+        Self::on(Arc::new(Node::start("")), true)
+    }
+
+    /// A node of this test's own with more settings (`server.properties` lines, see
+    /// [`Node::start`]).
+    pub fn own_with(extra: &str) -> Broker {
+        Self::on(Arc::new(Node::start(extra)), true)
+    }
+
+    /// The second listener's address (`{port2}` in the settings).
+    pub fn addr2(&self) -> &str {
+        &self.node.addr2
     }
 
     fn on(node: Arc<Node>, own: bool) -> Broker {

@@ -176,6 +176,7 @@ mod collect;
 mod fleet;
 mod fleet_group;
 mod kafka;
+mod kafka_security;
 mod kafka_sink;
 mod mcp;
 mod node;

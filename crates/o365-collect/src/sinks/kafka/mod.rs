@@ -66,13 +66,16 @@ impl SinkKind for KafkaSink {
             .map_err(|e| SinkError::Bus(format!("kafka: {e}")))?;
         probe
             .fetch_metadata(None, Duration::from_secs(15))
-            .map(drop)
             .map_err(|e| {
                 SinkError::Bus(format!(
                     "kafka: cannot reach {} ({e}); check the brokers and the security settings",
                     self.spec.brokers
                 ))
-            })
+            })?;
+        if self.spec.exactly_once {
+            producer::probe_transactions(&self.spec)?;
+        }
+        Ok(())
     }
 
     fn open(&self) -> Result<Box<dyn Sink>, SinkError> {

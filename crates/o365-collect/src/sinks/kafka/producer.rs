@@ -35,6 +35,28 @@ pub(super) fn is_fenced(e: &KafkaError) -> bool {
     )
 }
 
+/// Whether the brokers run transactions for this sink's producers: a producer with a probe
+/// transactional id is started and dropped. Refused, the error names the refusal and the
+/// option that works on such a broker.
+pub(super) fn probe_transactions(spec: &KafkaSpec) -> Result<(), crate::sinks::SinkError> {
+    let tid = format!("{}.probe", spec.prefix);
+    let p: BaseProducer<Delivered> = spec
+        .config()
+        .set("transactional.id", &tid)
+        .set("enable.idempotence", "true")
+        .create_with_context(Delivered::default())
+        .map_err(|e| crate::sinks::SinkError::Bus(format!("kafka: {e}")))?;
+    p.init_transactions(PROBE_TIMEOUT).map_err(|e| {
+        crate::sinks::SinkError::Bus(format!(
+            "kafka: the brokers at {} refused a transaction for producer {tid} ({e}). Exactly-once needs transactions (and the right to use transactional ids starting with \"{}\"). A broker without them (Azure Event Hubs' Kafka endpoint, or a cluster that denies this principal transactional ids) takes exactly_once=false: an idempotent producer, records keyed TENANT_ID/EVENT_ID for consumer-side de-duplication, checkpoints written after the events are acknowledged (at least once)",
+            spec.brokers, spec.prefix
+        ))
+    })
+}
+
+/// How long the start-up probe waits for a transaction to be granted.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The producer's context: keeps the first record that failed (only failures are reported).
 #[derive(Default)]
 pub(super) struct Delivered {
@@ -65,6 +87,9 @@ impl ProducerContext for Delivered {
 /// producer costs nothing.
 pub(super) struct TxProducer {
     inner: BaseProducer<Delivered>,
+    /// Whether it runs transactions (`exactly_once`); without, a "transaction" is its records
+    /// sent and acknowledged, in order.
+    transactional: bool,
 }
 
 impl TxProducer {
@@ -76,16 +101,28 @@ impl TxProducer {
         tid: &str,
         timeout: Duration,
     ) -> Result<Self, KafkaError> {
-        let inner: BaseProducer<Delivered> = spec
-            .config()
-            .set("transactional.id", tid)
+        let mut config = spec.config();
+        config
             .set("enable.idempotence", "true")
+            .set("delivery.report.only.error", "true");
+        if !spec.exactly_once {
+            let inner = config.create_with_context(Delivered::default())?;
+            tracing::info!("producer ready (exactly_once=false: idempotent, no transactions)");
+            return Ok(Self {
+                inner,
+                transactional: false,
+            });
+        }
+        let inner: BaseProducer<Delivered> = config
+            .set("transactional.id", tid)
             .set("transaction.timeout.ms", timeout.as_millis().to_string())
-            .set("delivery.report.only.error", "true")
             .create_with_context(Delivered::default())?;
         inner.init_transactions(INIT_TIMEOUT)?;
         tracing::info!(transactional_id = %tid, "producer ready: older producers of this id are fenced");
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            transactional: true,
+        })
     }
 
     /// Commit `offsets` of the group in the open transaction: the broker refuses them, and so
@@ -95,6 +132,9 @@ impl TxProducer {
         offsets: &TopicPartitionList,
         group: &ConsumerGroupMetadata,
     ) -> Result<(), KafkaError> {
+        if !self.transactional {
+            return Ok(());
+        }
         self.inner
             .send_offsets_to_transaction(offsets, group, COMMIT_TIMEOUT)
     }
@@ -185,6 +225,11 @@ impl TxProducer {
         &self,
         fill: impl FnOnce(&Self) -> Result<T, KafkaError>,
     ) -> Result<T, KafkaError> {
+        if !self.transactional {
+            let t = fill(self)?;
+            self.flush()?;
+            return Ok(t);
+        }
         let result = self
             .inner
             .begin_transaction()

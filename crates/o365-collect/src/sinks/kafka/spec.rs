@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rdkafka::ClientConfig;
 
 /// Options of the sink itself (the rest, with a dot in the name, go to librdkafka).
-const OWN: [(&str, &str); 9] = [
+const OWN: [(&str, &str); 10] = [
     (
         "checkpoint_topic",
         "topic of the checkpoints (default: TOPIC.checkpoints)",
@@ -26,6 +26,10 @@ const OWN: [(&str, &str); 9] = [
     (
         "transactions",
         "side_by_side (default) or one_at_a_time: how the tenants' transactions of one commit run",
+    ),
+    (
+        "exactly_once",
+        "true (default: transactions) or false (a broker without transactions: at least once, keys TENANT/EVENT_ID for de-duplication)",
     ),
     (
         "group",
@@ -111,6 +115,8 @@ pub struct KafkaSpec {
     pub replication: i32,
     /// How the tenants' transactions of one commit run.
     pub transactions: Transactions,
+    /// Transactions (exactly once); without them, at least once.
+    pub exactly_once: bool,
     /// The consumer group of the `serve` instances that share the tenants.
     pub group: String,
     /// Partitions of the assignment topic when it is created.
@@ -198,6 +204,7 @@ impl KafkaSpec {
             partitions: 1,
             replication: 1,
             transactions: Transactions::default(),
+            exactly_once: true,
             group: String::new(),
             assignment_partitions: 64,
             session_timeout_ms: 10_000,
@@ -225,6 +232,17 @@ impl KafkaSpec {
                 "partitions" => s.partitions = number(&v, 10_000)?,
                 "replication_factor" => s.replication = number(&v, 10)?,
                 "transactions" => s.transactions = Transactions::parse(&v)?,
+                "exactly_once" => {
+                    s.exactly_once = match v.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(format!(
+                                "exactly_once = {v:?}: true (the default) or false"
+                            ))
+                        }
+                    }
+                }
                 "group" if !v.is_empty() && v.len() <= 200 => s.group = v,
                 "group" => return Err("group: 1 to 200 characters".into()),
                 "assignment_partitions" => s.assignment_partitions = number(&v, 10_000)?,
@@ -342,6 +360,12 @@ mod tests {
         );
         assert!(!format!("{s:?}").contains("p@ss"));
         assert_eq!(s.transactional_id("t1"), "o365mgmt-t1");
+        assert!(s.exactly_once);
+        assert!(
+            !KafkaSpec::parse("//a:9092/t?exactly_once=false")
+                .unwrap()
+                .exactly_once
+        );
         assert_eq!(s.instance_transactional_id("i1"), "o365mgmt.instance.i1");
         assert_eq!(
             (
@@ -373,6 +397,10 @@ mod tests {
             ("//a:9092/t?color=red", "unknown option"),
             ("//a:9092/t?partitions=0", "1 to 10000"),
             ("//a:9092/t?session_timeout_ms=1000", "at least 6000"),
+            (
+                "//a:9092/t?exactly_once=maybe",
+                "true (the default) or false",
+            ),
             (
                 "//a:9092/t?transaction_timeout_ms=100",
                 "from 1000 to 900000",
