@@ -179,7 +179,7 @@ fn lane_row(lane: &Lane) -> String {
 pub fn html(st: &Status) -> String {
     let mut b = String::new();
     if let Some(f) = &st.fleet {
-        let text = |k: &str| esc(&f[k].to_string().trim_matches('"').to_string());
+        let text = |k: &str| esc(f[k].to_string().trim_matches('"'));
         b.push_str(&format!(
             "<p class=\"fleet\" data-instance=\"{i}\">This is instance <b>{i}</b> of a fleet (Kafka group {g}, generation {gen}; last rebalance {last}): it collects the {n} tenants below, those of partitions {p} of {count}. The group's other instances collect the rest.</p>",
             i = text("instance"),
