@@ -86,7 +86,9 @@ fn config(emu: &Emulator, dir: &Path) -> PathBuf {
 struct Run {
     events: f64,
     wall: f64,
+    /// CPU seconds of every instance.
     cpu: f64,
+    /// The largest peak RSS of one instance.
     rss: f64,
     max_requests: f64,
     max_rate: f64,
@@ -103,23 +105,31 @@ fn series(metrics: &str, name: &str) -> (f64, f64) {
     (vals.iter().sum(), vals.iter().cloned().fold(0.0, f64::max))
 }
 
-fn serve(config: &Path, dir: &Path, sink: &str, since: &str) -> Run {
-    let t0 = Instant::now();
+/// A `serve` process and its URL.
+struct Instance {
+    child: std::process::Child,
+    url: String,
+}
+
+/// Start `serve` (`instance` names it in a Kafka fleet).
+fn start(config: &Path, dir: &Path, sink: &str, since: &str, instance: Option<&str>) -> Instance {
     // `O365_BENCH_BIN=target/profiling/o365mgmt` measures (or profiles) another build.
     let bin =
         std::env::var("O365_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_o365mgmt").into());
-    let mut child = Command::new(bin)
-        .arg("--config")
-        .arg(config)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--since",
-            since,
-            "--sink",
-            sink,
-        ])
+    let mut cmd = Command::new(bin);
+    cmd.arg("--config").arg(config).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--since",
+        since,
+        "--sink",
+        sink,
+    ]);
+    if let Some(i) = instance {
+        cmd.args(["--instance-id", i]);
+    }
+    let mut child = cmd
         // `O365_BENCH_ARGS="--max-in-flight 256"` tries other settings.
         .args(
             std::env::var("O365_BENCH_ARGS")
@@ -147,12 +157,38 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str) -> Run {
         .as_str()
         .unwrap()
         .to_string();
+    Instance { child, url }
+}
+
+/// The tenants of every instance's /readyz, each with its status.
+fn tenants(instances: &[Instance]) -> Vec<Value> {
+    instances
+        .iter()
+        .flat_map(|i| {
+            let v: Value =
+                serde_json::from_str(&get(&format!("{}/readyz", i.url))).unwrap_or(Value::Null);
+            v["tenants"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Run `n` instances (Kafka: a fleet; `n = 1` otherwise) until every tenant finished its first
+/// pass on the instance that holds it.
+fn serve(config: &Path, dir: &Path, sink: &str, since: &str, n: usize) -> Run {
+    let t0 = Instant::now();
+    let names: Vec<String> = (1..=n).map(|k| format!("i{k}")).collect();
+    let instances: Vec<Instance> = if sink.starts_with("kafka:") {
+        names
+            .iter()
+            .map(|i| start(config, dir, sink, since, Some(i)))
+            .collect()
+    } else {
+        vec![start(config, dir, sink, since, None)]
+    };
     let statuses = loop {
-        let v: Value = serde_json::from_str(&get(&format!("{url}/readyz"))).unwrap_or(Value::Null);
-        if let Some(a) = v["tenants"].as_array() {
-            if a.len() == TENANTS && a.iter().all(|t| t["passes"].as_u64().unwrap_or(0) >= 1) {
-                break a.clone();
-            }
+        let all = tenants(&instances);
+        if all.len() == TENANTS && all.iter().all(|t| t["passes"].as_u64().unwrap_or(0) >= 1) {
+            break all;
         }
         assert!(
             t0.elapsed() < Duration::from_secs(900),
@@ -161,32 +197,124 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str) -> Run {
         std::thread::sleep(Duration::from_millis(100));
     };
     let wall = t0.elapsed().as_secs_f64();
-    let (cpu, rss) = usage(child.id());
-    let m = get(&format!("{url}/metrics"));
-    let (events, _) = series(&m, "o365_collect_events_total");
-    let (dups, _) = series(&m, "o365_collect_duplicates_total");
-    let (_, max_requests) = series(&m, "o365_collect_api_requests_total");
-    let (throttled, _) = series(&m, "o365_collect_throttled_total");
+    let mut run = Run {
+        events: 0.0,
+        wall,
+        cpu: 0.0,
+        rss: 0.0,
+        max_requests: 0.0,
+        max_rate: 0.0,
+        throttled: 0.0,
+    };
+    for mut i in instances {
+        let (cpu, rss) = usage(i.child.id());
+        run.cpu += cpu;
+        run.rss = run.rss.max(rss);
+        let m = get(&format!("{}/metrics", i.url));
+        let (events, _) = series(&m, "o365_collect_events_total");
+        let (dups, _) = series(&m, "o365_collect_duplicates_total");
+        let (_, max_requests) = series(&m, "o365_collect_api_requests_total");
+        let (throttled, _) = series(&m, "o365_collect_throttled_total");
+        run.events += events + dups;
+        run.max_requests = run.max_requests.max(max_requests);
+        run.throttled += throttled;
+        Command::new("kill")
+            .args(["-TERM", &i.child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = i.child.wait();
+    }
     // A tenant's rate: its requests over its pass, never over less than a minute.
-    let max_rate = statuses
+    let longest = statuses
         .iter()
         .filter_map(|t| t["last_pass_seconds"].as_f64())
         .fold(0.0, f64::max)
         .max(60.0);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = child.wait();
-    Run {
-        events: events + dups,
-        wall,
-        cpu,
-        rss,
-        max_requests,
-        max_rate: max_requests / (max_rate / 60.0),
-        throttled,
+    run.max_rate = run.max_requests / (longest / 60.0);
+    run
+}
+
+/// Three instances into Kafka; `kill -9` of one once the fleet has written a third of the
+/// events; the time until a tenant it held is committed again by another instance.
+fn failover(config: &Path, dir: &Path, sink: &str, since: &str) -> (f64, f64) {
+    let instances: Vec<Instance> = ["i1", "i2", "i3"]
+        .iter()
+        .map(|i| start(config, dir, sink, since, Some(i)))
+        .collect();
+    let t0 = Instant::now();
+    let total = (TENANTS as f64) * 5.0 * (BLOBS as f64) * 100.0;
+    let held_by = |i: &Instance| -> Vec<String> {
+        let v: Value =
+            serde_json::from_str(&get(&format!("{}/readyz", i.url))).unwrap_or(Value::Null);
+        v["fleet"]["tenants"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    loop {
+        let written: f64 = instances
+            .iter()
+            .map(|i| {
+                series(
+                    &get(&format!("{}/metrics", i.url)),
+                    "o365_collect_events_total",
+                )
+                .0
+            })
+            .sum();
+        if written >= total / 3.0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "the fleet wrote too little"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
+    let mut instances = instances;
+    let mut victim = instances.remove(2);
+    let moved = held_by(&victim);
+    victim.child.kill().unwrap();
+    let _ = victim.child.wait();
+    let killed = Instant::now();
+    // The first commit of a moved tenant elsewhere: its events counted by a survivor.
+    let mut moved_at = None;
+    let committed = loop {
+        let mut hit = false;
+        for i in &instances {
+            let held = held_by(i);
+            if moved_at.is_none() && moved.iter().any(|t| held.contains(t)) {
+                moved_at = Some(killed.elapsed().as_secs_f64());
+            }
+            let m = get(&format!("{}/metrics", i.url));
+            hit |= moved.iter().any(|t| {
+                m.lines().any(|l| {
+                    l.starts_with(&format!("o365_collect_events_total{{tenant=\"{t}\"}}"))
+                        && !l.ends_with(" 0")
+                })
+            });
+        }
+        if hit {
+            break killed.elapsed().as_secs_f64();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(300),
+            "no moved tenant committed in 5 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for mut i in instances {
+        Command::new("kill")
+            .args(["-TERM", &i.child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = i.child.wait();
+    }
+    (moved_at.unwrap_or(committed), committed)
 }
 
 fn main() {
@@ -210,39 +338,58 @@ fn main() {
     // A first pass into the null sink fills the emulator's blob cache: every measured pass sees
     // the same server.
     let warm = tempfile::tempdir().unwrap();
-    serve(&config(&emu, warm.path()), warm.path(), "null", &since);
+    serve(&config(&emu, warm.path()), warm.path(), "null", &since, 1);
     let kafka = kafka::Broker::start();
-    let mut sinks: Vec<(String, String)> = vec![("kafka".into(), kafka.sink("audit"))];
-    sinks.push(("sqlite".into(), "sqlite:events.sqlite".into()));
-    sinks.push(("null".into(), "null".into()));
+    let mut sinks: Vec<(String, String, usize)> = vec![
+        ("kafka".into(), kafka.sink("audit"), 1),
+        ("kafka".into(), kafka.sink("audit3"), 3),
+        ("sqlite".into(), "sqlite:events.sqlite".into(), 1),
+        ("null".into(), "null".into(), 1),
+    ];
     // `O365_BENCH_SINKS=kafka,null` measures only those.
     if let Ok(only) = std::env::var("O365_BENCH_SINKS") {
-        sinks.retain(|(name, _)| only.split(',').any(|o| o.trim() == name));
+        sinks.retain(|(name, _, _)| only.split(',').any(|o| o.trim() == name));
     }
     println!(
-        "{:<7} {:>9} {:>9} {:>12} {:>10} {:>14} {:>16} {:>10}",
+        "{:<7} {:>9} {:>9} {:>9} {:>12} {:>14} {:>12} {:>14} {:>16} {:>10}",
         "sink",
+        "instances",
         "events",
         "wall",
         "CPU-s/M ev",
-        "peak RSS",
+        "peak RSS/inst",
+        "broker CPU-s",
         "max req/tenant",
         "max req/min/tnt",
         "throttled"
     );
-    for (name, sink) in sinks {
+    for (name, sink, n) in sinks {
         let dir = tempfile::tempdir().unwrap();
-        let r = serve(&config(&emu, dir.path()), dir.path(), &sink, &since);
+        let broker_before = usage(kafka.pid()).0;
+        let r = serve(&config(&emu, dir.path()), dir.path(), &sink, &since, n);
+        let broker = usage(kafka.pid()).0 - broker_before;
         println!(
-            "{name:<7} {:>9.0} {:>8.1}s {:>12.2} {:>8.0}MB {:>14.0} {:>16.0} {:>10.0}",
+            "{name:<7} {n:>9} {:>9.0} {:>8.1}s {:>12.2} {:>12.0}MB {:>12.1} {:>14.0} {:>16.0} {:>10.0}",
             r.events,
             r.wall,
             r.cpu / (r.events / 1e6),
             r.rss,
+            if name == "kafka" { broker } else { 0.0 },
             r.max_requests,
             r.max_rate,
             r.throttled
         );
     }
+    if std::env::var("O365_BENCH_SINKS").is_ok_and(|o| !o.contains("kafka")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (moved, committed) = failover(
+        &config(&emu, dir.path()),
+        dir.path(),
+        &kafka.sink("failover"),
+        &since,
+    );
+    println!("kill -9 of one of three instances: its tenants moved after {moved:.1} s, the first of them committed again after {committed:.1} s (session timeout 10 s)");
     drop(kafka);
 }

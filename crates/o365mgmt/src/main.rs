@@ -63,9 +63,19 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             report(&e);
-            ExitCode::from(2)
+            exit_code(&e)
         }
     }
+}
+
+/// 3 for what could not be reached (a connectivity problem), else 2 (what was asked cannot be
+/// done as given).
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let unreachable = e.chain().any(|c| {
+        c.downcast_ref::<o365_collect::SinkError>()
+            .is_some_and(o365_collect::SinkError::is_unreachable)
+    });
+    ExitCode::from(if unreachable { 3 } else { 2 })
 }
 
 #[allow(clippy::print_stderr)]

@@ -301,6 +301,21 @@ fn fleet_json(h: &Held, statuses: &[TenantStatus]) -> serde_json::Value {
     })
 }
 
+/// The same rule as `status --serve`: beyond loopback, everything but the probes is behind a
+/// token, or nothing is served (judged before anything starts).
+fn check_exposure(args: &ServeArgs) -> anyhow::Result<()> {
+    let addr = args.listen;
+    if addr.ip().is_loopback() || args.auth_token_file.is_some() {
+        return Ok(());
+    }
+    let what = if args.mcp {
+        "/mcp, /metrics and the status page"
+    } else {
+        "/metrics and the status page (tenant names, volumes, errors)"
+    };
+    bail!("refusing to serve {what} on {addr} without authentication: give --auth-token-file FILE (a browser signs in at /login), or listen on 127.0.0.1")
+}
+
 /// The listener's routes: probes open, /metrics (and /mcp) behind the token when one is set.
 /// The status page's data: the configured tenants this instance runs, with their live state.
 fn status_source(
@@ -354,14 +369,6 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
         None => None,
     };
     let loopback = addr.ip().is_loopback();
-    if !loopback && token.is_none() {
-        if args.mcp {
-            bail!("refusing to serve /mcp on {addr} without authentication: give --auth-token-file FILE, or listen on 127.0.0.1");
-        }
-        warn(&format!(
-            "--listen {addr} is beyond loopback: every host that can reach it reads /metrics (tenant names, volumes, errors) without authentication; give --auth-token-file or listen on 127.0.0.1"
-        ));
-    }
     let mut guarded = Router::new()
         .route("/metrics", get(metrics))
         .with_state(app.clone())
@@ -384,6 +391,7 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
 
 /// `o365mgmt serve`.
 pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    check_exposure(args)?;
     let shard = match &args.shard {
         Some(s) => Some(Shard::parse(s).map_err(|e| anyhow!(e))?),
         None => None,

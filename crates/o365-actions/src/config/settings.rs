@@ -287,9 +287,28 @@ impl Settings {
                 "the application (client) ID of the app registration",
             )
         })?;
-        let creds = match (self.secret()?, &self.certificate_path) {
-            (Some(s), _) => Credentials::Secret(s.value),
-            (None, Some(p)) => {
+        let secret = self.secret()?;
+        let creds = match (secret, &self.certificate_path) {
+            // Both given: the one from the higher layer (a flag over the environment over a
+            // file) wins; from the same layer the secret wins, as in the integration. The
+            // other is not ignored silently.
+            (Some(s), Some(p)) if p.source.rank() <= s.source.rank() => {
+                tracing::warn!(
+                    secret_from = %s.source,
+                    certificate_from = %p.source,
+                    "both a client secret and a certificate are configured: the secret is used, the certificate_path is ignored (remove one)"
+                );
+                Credentials::Secret(s.value)
+            }
+            (Some(s), None) => Credentials::Secret(s.value),
+            (secret, Some(p)) => {
+                if let Some(s) = &secret {
+                    tracing::warn!(
+                        secret_from = %s.source,
+                        certificate_from = %p.source,
+                        "both a client secret and a certificate are configured: the certificate_path (given in a higher layer) is used, the secret is ignored (remove one)"
+                    );
+                }
                 let cert = Certificate::from_file(
                     &p.value,
                     self.certificate_password.as_ref().map(|s| &s.value),
@@ -364,10 +383,42 @@ impl Settings {
     /// The client secret: inline, else read from its file, else from its variable. A file
     /// that others can read is refused with the fix (it holds a secret).
     pub fn secret(&self) -> Result<Option<Sourced<SecretString>>, ConfigError> {
-        if let Some(s) = &self.client_secret {
+        // Given in more than one way: the higher layer wins; two in one layer are refused.
+        let given: Vec<(&str, &Source)> = [
+            (
+                "client_secret",
+                self.client_secret.as_ref().map(|s| &s.source),
+            ),
+            (
+                "client_secret_file",
+                self.client_secret_file.as_ref().map(|s| &s.source),
+            ),
+            (
+                "client_secret_env",
+                self.client_secret_env.as_ref().map(|s| &s.source),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| Some((k, s?)))
+        .collect();
+        let top = given.iter().map(|(_, s)| s.rank()).max().unwrap_or(0);
+        let winners: Vec<&(&str, &Source)> =
+            given.iter().filter(|(_, s)| s.rank() == top).collect();
+        if let [(a, sa), (b, _), ..] = winners[..] {
+            return Err(ConfigError {
+                field: format!("{a} / {b}"),
+                value: None,
+                origin: Some((*sa).clone()),
+                problem: format!(
+                    "the client secret is given twice ({a} and {b}, both from {sa}): keep one of them"
+                ),
+            });
+        }
+        let chosen = winners.first().map(|(k, _)| *k);
+        if let (Some(s), Some("client_secret")) = (&self.client_secret, chosen) {
             return Ok(Some(s.clone()));
         }
-        if let Some(f) = &self.client_secret_file {
+        if let (Some(f), Some("client_secret_file")) = (&self.client_secret_file, chosen) {
             let text = o365_api::limits::read_file_capped(&f.value)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
@@ -387,7 +438,7 @@ impl Settings {
                 f.source.clone(),
             )));
         }
-        if let Some(var) = &self.client_secret_env {
+        if let (Some(var), Some("client_secret_env")) = (&self.client_secret_env, chosen) {
             return match std::env::var(&var.value) {
                 Ok(s) if !s.trim().is_empty() => {
                     Ok(Some(Sourced::new(SecretString::from(s), var.source.clone())))

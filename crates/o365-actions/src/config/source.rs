@@ -28,6 +28,19 @@ pub enum Source {
     Flag(&'static str),
 }
 
+impl Source {
+    /// How strongly a value from here overrides others: a flag over the environment over the
+    /// files (and the SOAR export), which are over what is built in or derived.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Source::Flag(_) => 3,
+            Source::Env(_) => 2,
+            Source::File(_) | Source::Tenant { .. } | Source::SoarConfig(_) => 1,
+            Source::Default | Source::Cloud | Source::ApiRoot => 0,
+        }
+    }
+}
+
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

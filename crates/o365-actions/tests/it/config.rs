@@ -352,3 +352,38 @@ requests_per_minute = 100
         assert!(e.contains(want), "{text}: {e}");
     }
 }
+
+#[test]
+fn a_secret_given_twice_in_one_layer_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "c.toml",
+        "tenant_id = \"t.onmicrosoft.com\"\nclient_id = \"c\"\nclient_secret = \"inline-secret-value\"\nclient_secret_env = \"SOME_SECRET_VAR\"\n",
+        0o600,
+    );
+    let load = || {
+        let mut l = Loader::new();
+        l.toml_file(&file).unwrap();
+        l
+    };
+    let e = match load().resolve() {
+        Ok(s) => s.secret().unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(
+        e.field.contains("client_secret") && e.field.contains("client_secret_env"),
+        "{e}"
+    );
+    assert!(e.problem.contains("keep one"), "{e}");
+    // From two layers, the higher one wins: a flag's secret over the file's two.
+    let mut l = load();
+    l.set(
+        "client_secret",
+        "flag-secret-value",
+        Source::Flag("--client-secret"),
+    );
+    let s = l.resolve().unwrap();
+    let secret = s.secret().unwrap().unwrap();
+    assert_eq!(secret.source, Source::Flag("--client-secret"));
+}

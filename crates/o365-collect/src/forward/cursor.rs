@@ -63,6 +63,10 @@ impl Cursor {
             path: path.display().to_string(),
             source,
         };
+        // What was delivered where says whose alerts these are: private, like the spool.
+        o365_store::files::check_regular("the forwarding cursor", &path)
+            .and_then(|()| o365_store::files::create_private_file(&path))
+            .map_err(|e| SinkError::io(&path, e))?;
         let conn = Connection::open(&path).map_err(sql)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;

@@ -185,3 +185,18 @@ fn recent_reads_the_newest_committed_lines_backwards() {
         .unwrap()
         .is_empty());
 }
+
+#[cfg(unix)]
+#[test]
+fn the_forwarding_cursor_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("alerts.jsonl");
+    cursor::Cursor::open(&spool, "jsonl:/x").unwrap();
+    let mode = std::fs::metadata(cursor::path_of(&spool))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}

@@ -41,6 +41,9 @@ pub enum SinkError {
     /// The event bus refused or failed.
     #[error("{0}")]
     Bus(String),
+    /// The event bus could not be reached at all (no broker answered).
+    #[error("{0}")]
+    Unreachable(String),
     /// Another instance took over this tenant: this one must stop writing for it.
     #[error("tenant {tenant}: another instance now collects it (this producer was fenced); stopped collecting it here")]
     Fenced {
@@ -58,6 +61,11 @@ pub enum SinkError {
 }
 
 impl SinkError {
+    /// Whether the sink could not be reached at all (a connectivity problem, not a refusal).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SinkError::Unreachable(_))
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         SinkError::Io {

@@ -348,15 +348,38 @@ pub(crate) fn wait_for_a_commit(url: &str) {
 }
 
 pub(crate) fn passes_done(url: &str, names: &[&str]) {
-    wait_for(240, "a finished pass of every tenant", || {
-        let (_, v) = readyz(url);
-        names.iter().all(|n| {
-            v["tenants"].as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|t| t["name"] == *n && t["passes"].as_u64().unwrap_or(0) >= 1)
-            })
+    passes_done_or(url, names, String::new)
+}
+
+/// As [`passes_done`], with `why` (e.g. the services' logs) in the failure's message.
+pub(crate) fn passes_done_or(url: &str, names: &[&str], why: impl Fn() -> String) {
+    let what = || {
+        format!(
+            "a finished pass of every tenant: {}\n{}",
+            readyz(url).1,
+            why()
+        )
+    };
+    let t0 = Instant::now();
+    while !done(url, names) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(240),
+            "timed out waiting for {}",
+            what()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether every tenant named finished a pass in this service.
+fn done(url: &str, names: &[&str]) -> bool {
+    let (_, v) = readyz(url);
+    names.iter().all(|n| {
+        v["tenants"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|t| t["name"] == *n && t["passes"].as_u64().unwrap_or(0) >= 1)
         })
-    });
+    })
 }
 
 pub(crate) fn term(child: &mut Child) {
@@ -368,23 +391,33 @@ pub(crate) fn term(child: &mut Child) {
     assert!(st.success(), "clean exit on SIGTERM: {st:?}");
 }
 
+/// Run `collect --all-tenants` into `sink` with more environment variables.
+pub(crate) fn run_collect_all(
+    env: &Env,
+    config: &Path,
+    sink: &str,
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    env.cmd(
+        config,
+        &[
+            "collect",
+            "--all-tenants",
+            "--since",
+            &env.since,
+            "--sink",
+            sink,
+            "-o",
+            "json",
+        ],
+    )
+    .envs(envs.iter().copied())
+    .output()
+    .unwrap()
+}
+
 pub(crate) fn collect_all(env: &Env, config: &Path, sink: &str) -> Value {
-    let out = env
-        .cmd(
-            config,
-            &[
-                "collect",
-                "--all-tenants",
-                "--since",
-                &env.since,
-                "--sink",
-                sink,
-                "-o",
-                "json",
-            ],
-        )
-        .output()
-        .unwrap();
+    let out = run_collect_all(env, config, sink, &[]);
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert!(out.status.success(), "{v}");
@@ -471,7 +504,9 @@ fn a_frozen_broker_stalls_the_service_which_then_finishes_exactly_once() {
     let broker = Broker::own();
     let env = Env::new(3, 6.0, |cfg| cfg.faults.latency_ms = 30);
     let config = env.config(&env.tenants);
-    let sink = broker.sink("audit");
+    // A session that outlives the freeze: the subject here is the stalled commit, not a
+    // rebalance (the fleet tests move tenants).
+    let sink = format!("{}&session_timeout_ms=60000", broker.sink("audit"));
     let (mut child, url) = env.serve(&config, &["--sink", &sink]);
     wait_for_a_commit(&url);
     broker.signal("-STOP");
@@ -492,7 +527,7 @@ fn a_frozen_broker_stalls_the_service_which_then_finishes_exactly_once() {
         stall_seen >= 10.0,
         "the metrics showed a stall of {stall_seen} s"
     );
-    passes_done(&url, &["t1", "t2", "t3"]);
+    passes_done_or(&url, &["t1", "t2", "t3"], || env.logs());
     term(&mut child);
     env.assert_exactly_once(&config, &broker, "audit", &env.tenants);
 }
@@ -630,12 +665,15 @@ fn failing_tenants_do_not_delay_the_others_and_readyz_names_them() {
     });
     env.emus.push(faulty);
     let healthy = ["t1", "t2"];
+    // Into Apache Kafka: the two runs write topics of their own.
+    let broker = Broker::start();
     let alone = env.config(&tenants[..2]);
-    let (mut s, url) = env.serve(&alone, &["--sink", "null"]);
+    let (mut s, url) = env.serve(&alone, &["--sink", &broker.sink("alone")]);
     let base = pass_seconds(&url, &healthy);
     term(&mut s);
     let all = env.config(&tenants);
-    let (mut s, url) = env.serve(&all, &["--sink", "null", "--ready-after", "1s"]);
+    let sink = broker.sink("beside");
+    let (mut s, url) = env.serve(&all, &["--sink", &sink, "--ready-after", "1s"]);
     let with = pass_seconds(&url, &healthy);
     for n in healthy {
         assert!(
@@ -671,7 +709,12 @@ fn failing_tenants_do_not_delay_the_others_and_readyz_names_them() {
 fn sighup_adds_and_removes_tenants_without_disturbing_the_others() {
     let env = Env::new(3, 2.0, |_| {});
     let first = env.config(&env.tenants[..2]);
-    let (mut s, url) = env.serve(&first, &["--interval", "1s", "--log-format", "json"]);
+    let broker = Broker::start();
+    let sink = broker.sink("audit");
+    let (mut s, url) = env.serve(
+        &first,
+        &["--interval", "1s", "--log-format", "json", "--sink", &sink],
+    );
     passes_done(&url, &["t1", "t2"]);
     let since_of = |name: &str| -> String {
         readyz(&url).1["tenants"]

@@ -267,6 +267,12 @@ impl Broker {
         Self::on(Arc::new(Node::start(extra)), true)
     }
 
+    /// The JVM's process id (the fleet benchmark reports the broker's CPU).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.node.java_pid
+    }
+
     /// The second listener's address (`{port2}` in the settings).
     pub fn addr2(&self) -> &str {
         &self.node.addr2

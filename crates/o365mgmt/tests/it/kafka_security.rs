@@ -5,28 +5,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::fleet::{get, passes_done, readyz, term, Env};
+use crate::fleet::{get, passes_done, readyz, run_collect_all, term, Env};
 use crate::kafka::Broker;
 
 /// Run `collect` of every tenant into `sink`; its exit code and standard error.
 fn collect(env: &Env, config: &Path, sink: &str, envs: &[(&str, &str)]) -> (Option<i32>, String) {
-    let out = env
-        .cmd(
-            config,
-            &[
-                "collect",
-                "--all-tenants",
-                "--since",
-                &env.since,
-                "--sink",
-                sink,
-                "-o",
-                "json",
-            ],
-        )
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
+    let out = run_collect_all(env, config, sink, envs);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

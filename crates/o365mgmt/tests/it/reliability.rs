@@ -311,3 +311,51 @@ fn a_day_long_retry_after_fails_the_action_at_once_and_says_when_to_retry() {
         "{v}"
     );
 }
+
+#[test]
+fn an_unreachable_broker_at_start_is_a_connectivity_failure_exit_3() {
+    let e = Emu::new();
+    // Nothing listens on port 9 of loopback (the discard port, closed here).
+    let o = e
+        .cmd(&["collect", "--sink", "kafka://127.0.0.1:9/audit"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("cannot reach 127.0.0.1:9"),
+        "names the broker: {err}"
+    );
+}
+
+#[test]
+fn a_certificate_given_as_a_flag_is_not_ignored_for_a_secret_in_the_environment() {
+    let e = Emu::new();
+    // The secret comes from the environment, the certificate from a flag: the flag wins, and
+    // /dev/zero is no certificate.
+    let o = e
+        .cmd(&["ping", "--certificate-path", "/dev/zero", "-o", "json"])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_ne!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("certificate_path"),
+        "names the certificate: {out}{err}"
+    );
+    // From the same layer the secret wins, as in the integration, with a warning naming both.
+    let o = e
+        .cmd(&["ping", "-o", "json"])
+        .env("O365_CERTIFICATE_PATH", "/dev/zero")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("both a client secret and a certificate"),
+        "{err}"
+    );
+}

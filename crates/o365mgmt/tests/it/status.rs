@@ -174,6 +174,17 @@ fn beyond_loopback_the_page_needs_a_token() {
     let o = e.cmd(&["status", "--serve", "0.0.0.0:0"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--auth-token-file"));
+    // `serve` follows the same rule for its page, /api/status and /metrics.
+    let o = e
+        .cmd(&["serve", "--listen", "0.0.0.0:0", "--sink", "null"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refusing to serve") && err.contains("--auth-token-file"),
+        "{err}"
+    );
     // With a token: refused without it, shown with it (header or the cookie /login sets).
     let token = "0123456789abcdef0123456789abcdef";
     let file = e.home.path().join("token");

@@ -66,6 +66,14 @@ pub(super) struct Written {
 }
 
 impl Written {
+    /// Put the counts of `batch`'s blobs in their places in the commit's `written`.
+    pub fn place(&self, batch: Option<&Batch<'_>>, written: &mut [u64]) {
+        let index = batch.map(|b| &b.index[..]).unwrap_or(&[]);
+        for (i, n) in index.iter().zip(&self.written) {
+            written[*i] = *n;
+        }
+    }
+
     /// Take the committed transaction into the tenant's checkpoint.
     pub fn apply(&self, st: &mut TenantState) {
         st.seen.extend(self.keys.iter().copied());

@@ -244,14 +244,7 @@ impl Sink for FleetWriter {
         ct: ContentType,
         since: DateTime<Utc>,
     ) -> Result<HashSet<String>, SinkError> {
-        let cut = ms(since);
-        Ok(self
-            .own(tenant)?
-            .blobs
-            .iter()
-            .filter(|(_, b)| b.ct == ct && b.created >= cut)
-            .map(|(k, _)| k.clone())
-            .collect())
+        Ok(self.own(tenant)?.done_since(ct, since))
     }
 
     fn commit(
@@ -311,10 +304,7 @@ impl Sink for FleetWriter {
                         if let Some(st) = self.tenants.get_mut(t) {
                             w.apply(st);
                         }
-                        let index = batches.get(t).map(|b| &b.index[..]).unwrap_or(&[]);
-                        for (i, n) in index.iter().zip(&w.written) {
-                            out.written[*i] = *n;
-                        }
+                        w.place(batches.get(t), &mut out.written);
                     }
                     return Ok(out);
                 }

@@ -117,6 +117,37 @@ pub(super) struct Member {
     consumer: BaseConsumer<Rebalances>,
     topic: String,
     held: Arc<watch::Sender<Held>>,
+    spec: KafkaSpec,
+    instance: String,
+}
+
+/// A consumer of the assignment topic in the group, as `instance`.
+fn consumer(spec: &KafkaSpec, instance: &str) -> Result<BaseConsumer<Rebalances>, SinkError> {
+    let bus = |e: KafkaError| SinkError::Bus(format!("kafka: joining group {}: {e}", spec.group));
+    let consumer: BaseConsumer<Rebalances> = spec
+        .config()
+        .set("group.id", &spec.group)
+        .set("group.instance.id", instance)
+        .set("client.id", instance)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("session.timeout.ms", spec.session_timeout_ms.to_string())
+        .set(
+            "heartbeat.interval.ms",
+            (spec.session_timeout_ms / 5).max(500).to_string(),
+        )
+        // A member that has not served the group for this long is dropped from it (and a
+        // rebalance waits no longer for it).
+        .set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create_with_context(Rebalances::default())
+        .map_err(bus)?;
+    consumer
+        .subscribe(&[&spec.assignment_topic()])
+        .map_err(bus)?;
+    Ok(consumer)
 }
 
 impl Member {
@@ -127,29 +158,8 @@ impl Member {
         held: Arc<watch::Sender<Held>>,
     ) -> Result<Self, SinkError> {
         let partition_count = super::topics::ensure_assignments(spec)?;
-        let bus =
-            |e: KafkaError| SinkError::Bus(format!("kafka: joining group {}: {e}", spec.group));
-        let consumer: BaseConsumer<Rebalances> = spec
-            .config()
-            .set("group.id", &spec.group)
-            .set("group.instance.id", instance)
-            .set("partition.assignment.strategy", "cooperative-sticky")
-            .set("session.timeout.ms", spec.session_timeout_ms.to_string())
-            .set(
-                "heartbeat.interval.ms",
-                (spec.session_timeout_ms / 5).max(500).to_string(),
-            )
-            // A member that has not served the group for this long is dropped from it (and a
-            // rebalance waits no longer for it).
-            .set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed")
-            .create_with_context(Rebalances::default())
-            .map_err(bus)?;
+        let consumer = consumer(spec, instance)?;
         let topic = spec.assignment_topic();
-        consumer.subscribe(&[&topic]).map_err(bus)?;
         held.send_modify(|h| {
             h.instance = instance.to_string();
             h.group = spec.group.clone();
@@ -161,12 +171,36 @@ impl Member {
             consumer,
             topic,
             held,
+            spec: spec.clone(),
+            instance: instance.to_string(),
         })
+    }
+
+    /// After a fatal error of the member (e.g. fenced by its own rejoin under the same
+    /// `group.instance.id` once its session had expired, as after a long pause), join again
+    /// with a new consumer: everything it held counts as revoked.
+    fn rejoin(&mut self) -> Vec<Change> {
+        let held: Vec<i32> = self.held.borrow().partitions.iter().copied().collect();
+        match consumer(&self.spec, &self.instance) {
+            Ok(c) => {
+                tracing::warn!(group = %self.spec.group, "the group member failed for good: joining the group again");
+                self.consumer = c;
+                if held.is_empty() {
+                    vec![]
+                } else {
+                    vec![Change::Revoked(held)]
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not join the group again (tried again soon)");
+                vec![]
+            }
+        }
     }
 
     /// Serve the group (heartbeats run on their own; rebalances are served here) and return
     /// what changed since the last poll.
-    pub fn poll(&self) -> Vec<Change> {
+    pub fn poll(&mut self) -> Vec<Change> {
         // The topic stays empty: a poll only serves the group's events.
         while let Some(r) = self.consumer.poll(Duration::ZERO) {
             if let Err(e) = r {
@@ -174,10 +208,13 @@ impl Member {
                 break;
             }
         }
-        let changes = match self.consumer.context().changes.lock() {
+        let mut changes = match self.consumer.context().changes.lock() {
             Ok(mut c) => std::mem::take(&mut *c),
             Err(_) => vec![],
         };
+        if self.consumer.client().fatal_error().is_some() {
+            changes.extend(self.rejoin());
+        }
         if !changes.is_empty() {
             let generation = self.generation();
             self.held.send_modify(|h| {

@@ -67,7 +67,7 @@ impl SinkKind for KafkaSink {
         probe
             .fetch_metadata(None, Duration::from_secs(15))
             .map_err(|e| {
-                SinkError::Bus(format!(
+                SinkError::Unreachable(format!(
                     "kafka: cannot reach {} ({e}); check the brokers and the security settings",
                     self.spec.brokers
                 ))

@@ -240,9 +240,32 @@ impl TxProducer {
             });
         if let Err(e) = &result {
             if !is_fenced(e) {
-                let _ = self.inner.abort_transaction(COMMIT_TIMEOUT);
+                self.abort();
             }
         }
         result
+    }
+
+    /// Abort the open transaction. The records it purges report their failure to this thread,
+    /// and the abort waits until those reports are taken in: it is asked in short slices, the
+    /// reports served between them (a single long call would wait its whole timeout, then
+    /// leave the producer unable to begin the next transaction).
+    fn abort(&self) {
+        let deadline = Instant::now() + COMMIT_TIMEOUT;
+        loop {
+            match self.inner.abort_transaction(Duration::from_millis(200)) {
+                Ok(()) => break,
+                Err(_) if Instant::now() < deadline && !self.fatal() => {
+                    self.inner.poll(Duration::ZERO);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the transaction could not be aborted (the broker aborts it at its timeout)");
+                    break;
+                }
+            }
+        }
+        // The purged records' failures belong to the aborted transaction, not the next one.
+        self.inner.poll(Duration::ZERO);
+        let _ = self.inner.context().take_failure();
     }
 }

@@ -178,6 +178,16 @@ impl TenantState {
         })
     }
 
+    /// Content ids of `ct` done with `contentCreated >= since`.
+    pub fn done_since(&self, ct: ContentType, since: DateTime<Utc>) -> HashSet<String> {
+        let cut = ms(since);
+        self.blobs
+            .iter()
+            .filter(|(_, b)| b.ct == ct && b.created >= cut)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Take a blob record in.
     pub fn add_blob(&mut self, id: String, mut rec: BlobRec) {
         self.seen.extend(unpack_keys(&rec.keys));

@@ -160,6 +160,9 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The longest events topic: `TOPIC.checkpoints` and `TOPIC.assignments` must fit Kafka's 249.
+const MAX_TOPIC: usize = 249 - ".assignments".len();
+
 fn topic_ok(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 249
@@ -194,6 +197,12 @@ impl KafkaSpec {
         if !topic_ok(topic) {
             return Err(format!(
                 "topic {topic:?}: use 1 to 249 letters, digits, '.', '_' or '-'"
+            ));
+        }
+        if topic.len() > MAX_TOPIC {
+            return Err(format!(
+                "topic {topic:?} is {} characters: at most {MAX_TOPIC}, so that TOPIC.checkpoints and TOPIC.assignments fit Kafka's 249",
+                topic.len()
             ));
         }
         let mut s = KafkaSpec {
@@ -388,6 +397,7 @@ mod tests {
         assert_eq!(s.transactions, Transactions::SideBySide);
         let one = KafkaSpec::parse("//a:9092/audit?transactions=one_at_a_time").unwrap();
         assert_eq!(one.transactions, Transactions::OneAtATime);
+        let long = format!("//a:9092/{}", "t".repeat(240));
         for (bad, want) in [
             ("a:9092/t", "after kafka://"),
             ("//a/t", "HOST:PORT"),
@@ -397,6 +407,7 @@ mod tests {
             ("//a:9092/t?color=red", "unknown option"),
             ("//a:9092/t?partitions=0", "1 to 10000"),
             ("//a:9092/t?session_timeout_ms=1000", "at least 6000"),
+            (long.as_str(), "at most 237"),
             (
                 "//a:9092/t?exactly_once=maybe",
                 "true (the default) or false",

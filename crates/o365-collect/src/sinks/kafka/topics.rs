@@ -25,7 +25,7 @@ fn partitions(spec: &KafkaSpec) -> Result<Vec<(String, i32)>, SinkError> {
         .create()
         .map_err(|e| SinkError::Bus(format!("kafka: {e}")))?;
     let md = probe.fetch_metadata(None, TIMEOUT).map_err(|e| {
-        SinkError::Bus(format!(
+        SinkError::Unreachable(format!(
             "kafka: cannot reach {} ({e}); check the brokers and the security settings",
             spec.brokers
         ))
@@ -63,14 +63,8 @@ pub(super) fn ensure_assignments(spec: &KafkaSpec) -> Result<i32, SinkError> {
             TopicReplication::Fixed(spec.replication),
         )],
     )?;
-    // Another instance may have made it first: its count wins, once the metadata shows it.
-    for _ in 0..50 {
-        if let Some(n) = has(&partitions(spec)?) {
-            return Ok(n);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Ok(spec.assignment_partitions)
+    // Another instance may have made it first: its count wins.
+    Ok(has(&partitions(spec)?).unwrap_or(spec.assignment_partitions))
 }
 
 /// Create the topic (and, with `checkpoints`, the checkpoint topic) when it does not exist.
@@ -112,6 +106,7 @@ fn create(spec: &KafkaSpec, wanted: Vec<NewTopic<'_>>) -> Result<(), SinkError> 
         &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
     ))
     .map_err(|e| SinkError::Bus(format!("kafka: creating topics: {e}")))?;
+    let names: Vec<String> = wanted.iter().map(|t| t.name.to_string()).collect();
     for r in results {
         match r {
             Ok(name) => tracing::info!(topic = %name, "topic created"),
@@ -123,5 +118,14 @@ fn create(spec: &KafkaSpec, wanted: Vec<NewTopic<'_>>) -> Result<(), SinkError> 
             }
         }
     }
-    Ok(())
+    // A topic just created may take a moment to show its partitions in the metadata.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let all = partitions(spec)?;
+        let visible = |n: &String| all.iter().any(|(t, p)| t == n && *p > 0);
+        if names.iter().all(visible) || std::time::Instant::now() > deadline {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

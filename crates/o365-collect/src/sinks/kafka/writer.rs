@@ -138,15 +138,7 @@ impl Sink for KafkaWriter {
         ct: ContentType,
         since: DateTime<Utc>,
     ) -> Result<HashSet<String>, SinkError> {
-        let cut = ms(since);
-        Ok(self
-            .own(tenant)?
-            .state
-            .blobs
-            .iter()
-            .filter(|(_, b)| b.ct == ct && b.created >= cut)
-            .map(|(k, _)| k.clone())
-            .collect())
+        Ok(self.own(tenant)?.state.done_since(ct, since))
     }
 
     fn commit(
@@ -197,12 +189,7 @@ impl Sink for KafkaWriter {
         });
         for (t, r) in results {
             match r {
-                Ok(w) => {
-                    let index = batches.get(t.as_str()).map(|b| &b.index[..]).unwrap_or(&[]);
-                    for (i, n) in index.iter().zip(w.written) {
-                        out.written[*i] = n;
-                    }
-                }
+                Ok(w) => w.place(batches.get(t.as_str()), &mut out.written),
                 Err(e) => {
                     let e = self.failed(&t, e);
                     out.failed.push((t, e));
