@@ -25,6 +25,21 @@ c = Consumer({
 })
 md = c.list_topics(topic, timeout=30)
 parts = sorted(md.topics[topic].partitions.keys())
+# A transaction left open by a killed writer hides everything after it from read_committed
+# readers until the broker aborts it (at its timeout): wait until no partition has one, i.e.
+# its last stable offset (what a read_committed query answers) is its end.
+import time
+raw = Consumer({"bootstrap.servers": bootstrap, "group.id": "o365mgmt-test-ends",
+                "isolation.level": "read_uncommitted"})
+deadline = time.time() + 120
+for p in parts:
+    while True:
+        stable = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)[1]
+        end = raw.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)[1]
+        if stable >= end or time.time() > deadline:
+            break
+        time.sleep(0.2)
+raw.close()
 c.assign([TopicPartition(topic, p, 0) for p in parts])
 done, records, by_tenant, by_part, bad = set(), 0, {}, {}, []
 idle = 0

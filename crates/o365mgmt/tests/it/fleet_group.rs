@@ -257,7 +257,7 @@ fn kill_9_one_of_three_its_tenants_resume_on_the_others_exactly_once() {
 }
 
 #[test]
-#[ignore = "failed its exactly-once check once in three runs beside another fleet test (passes alone): under investigation, see docs/fleet.md; run with --ignored"]
+#[ignore = "its two causes of failure are fixed (the read-back before a dead transaction ended, tenants mid-pass at the end) and it passed twice since; kept out of CI until it has passed a loop of runs: cargo test -- --ignored"]
 fn a_zombie_paused_past_its_session_commits_nothing_after_its_tenants_moved() {
     let broker = Broker::start();
     let env = Env::new(6, 24.0, |cfg| cfg.faults.latency_ms = 20);
@@ -300,6 +300,10 @@ fn a_zombie_paused_past_its_session_commits_nothing_after_its_tenants_moved() {
     let (_, av) = readyz(&a.url);
     let gen_a = av["fleet"]["generation"].as_i64().unwrap_or(-1);
     assert!(gen_a >= 2, "the group moved on to a new generation: {av}");
+    // The woken instance may get tenants back: every tenant finishes a pass where it is now,
+    // so that each one's checkpoint counts what it wrote.
+    let map = wait_settled(&env, &[&a, &z], 120);
+    all_passes_done(&map, &[&a, &z]);
     for mut i in [a, z] {
         term(&mut i.child);
     }
