@@ -172,48 +172,18 @@ impl ClientBuilder {
                 problem,
             });
         }
-        let mut http = reqwest::Client::builder();
-        if let Some(pem) = &self.ca_pem {
-            let bad = |problem: String| Error::Config {
-                field: "ca_file",
-                value: String::new(),
-                problem,
-            };
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                bad(format!(
-                    "not a PEM file of certificates ({e}): give the CA certificate(s) in PEM form"
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(bad(
-                    "holds no certificate: give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)".into(),
-                ));
-            }
-            for c in certs {
-                http = http.add_root_certificate(c);
-            }
+        let http = crate::trust::Trust {
+            ca_pem: self.ca_pem.clone(),
+            proxy: self.proxy.clone(),
+            insecure: !self.verify_tls,
         }
-        if let Some(p) = &self.proxy {
-            let bad = |problem: String| Error::Config {
-                field: "proxy",
-                value: crate::proxy::redacted(p),
-                problem,
-            };
-            crate::proxy::check(p).map_err(bad)?;
-            let proxy = reqwest::Proxy::all(p.trim())
-                .map_err(|e| bad(e.to_string()))?
-                .no_proxy(reqwest::NoProxy::from_env());
-            http = http.proxy(proxy);
-        }
+        .builder()?;
         let proxy = crate::proxy::in_use(self.proxy.as_deref(), api_root.as_str(), |n| {
             std::env::var(n).ok()
         });
         let http = http
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(10).min(self.timeout))
-            .danger_accept_invalid_certs(!self.verify_tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("o365mgmt/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config {
                 field: "http client",

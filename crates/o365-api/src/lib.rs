@@ -51,6 +51,7 @@ mod client;
 mod pacer;
 pub mod retry;
 mod transport;
+pub mod trust;
 
 // Operations, one file per API area.
 mod content;
@@ -66,6 +67,7 @@ pub use ids::is_guid;
 pub use proxy::ProxyInUse;
 pub use retry::RetryPolicy;
 pub use token::TokenInfo;
+pub use trust::Trust;
 pub use types::{
     ContentBlob, ContentType, DlpSensitiveType, Notification, StartOutcome, Subscription, Webhook,
 };

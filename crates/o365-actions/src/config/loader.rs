@@ -211,37 +211,7 @@ impl Loader {
     pub fn soar_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let field = format!("--soar-config {}", path.display());
         let text = read_text(path, &field)?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ConfigError::new(&field, format!("not valid JSON: {e}")))?;
-        let shape = "expected a JSON object keyed by the integration's parameter names, e.g. {\"Api Root\": \"https://manage.office.com\", \"Azure Active Directory ID\": \"...\"}, or a list of {\"Name\": ..., \"Value\": ...}";
-        // Accept the bare object, or one wrapped as {"parameters": {...}} / a list of {Name, Value}.
-        let obj = match &v {
-            serde_json::Value::Object(o) if o.contains_key("parameters") => o["parameters"].clone(),
-            other => other.clone(),
-        };
-        let pairs: Vec<(String, serde_json::Value)> = match obj {
-            serde_json::Value::Object(o) => o.into_iter().collect(),
-            serde_json::Value::Array(a) if !a.is_empty() => {
-                let mut pairs = Vec::with_capacity(a.len());
-                for (i, item) in a.into_iter().enumerate() {
-                    let name = item.get("Name").or_else(|| item.get("name"));
-                    let value = item.get("Value").or_else(|| item.get("value"));
-                    match (name.and_then(|n| n.as_str()), value) {
-                        (Some(n), Some(v)) => pairs.push((n.to_string(), v.clone())),
-                        _ => {
-                            return Err(ConfigError::new(
-                                &field,
-                                format!(
-                                "item [{i}] is not {{\"Name\": string, \"Value\": ...}}; {shape}"
-                            ),
-                            ))
-                        }
-                    }
-                }
-                pairs
-            }
-            _ => return Err(ConfigError::new(&field, shape)),
-        };
+        let pairs = super::soar::pairs(&text, &field)?;
         let mut holds_secret = false;
         for (name, value) in pairs {
             let s = match value {

@@ -7,6 +7,7 @@ mod fleet;
 mod keys;
 mod loader;
 mod settings;
+mod soar;
 mod source;
 
 use std::path::PathBuf;

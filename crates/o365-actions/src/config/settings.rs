@@ -278,6 +278,33 @@ impl Settings {
         self.client_with(o365_api::RetryPolicy::default())
     }
 
+    /// Whom HTTP clients of these settings trust and how they get out (`ca_file`, `proxy`,
+    /// `verify_ssl`): the API client's rules, for every other client too (the alerts' webhook).
+    pub fn trust(&self) -> Result<o365_api::Trust, ConfigError> {
+        let ca_pem = match &self.ca_file {
+            Some(f) => {
+                Some(
+                    o365_api::limits::read_file_capped(&f.value).map_err(|e| ConfigError {
+                        field: "ca_file".into(),
+                        value: Some(f.value.display().to_string()),
+                        origin: Some(f.source.clone()),
+                        problem: format!(
+                            "cannot read it ({e}): give a readable PEM file of CA certificates"
+                        ),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(o365_api::Trust {
+            ca_pem,
+            proxy: self
+                .proxy
+                .as_ref()
+                .map(|p| p.value.expose_secret().to_string()),
+            insecure: !self.verify_ssl.value,
+        })
+    }
     /// Build the API client with a retry policy.
     pub fn client_with(&self, retry: o365_api::RetryPolicy) -> Result<Client, ConfigError> {
         let tenant = self.tenant()?;
@@ -341,18 +368,11 @@ impl Settings {
         if let Some(p) = &self.publisher_id {
             b = b.publisher_id(&p.value);
         }
-        if let Some(p) = &self.proxy {
-            b = b.proxy(p.value.expose_secret());
+        let trust = self.trust()?;
+        if let Some(p) = trust.proxy {
+            b = b.proxy(p);
         }
-        if let Some(f) = &self.ca_file {
-            let pem = o365_api::limits::read_file_capped(&f.value).map_err(|e| ConfigError {
-                field: "ca_file".into(),
-                value: Some(f.value.display().to_string()),
-                origin: Some(f.source.clone()),
-                problem: format!(
-                    "cannot read it ({e}): give a readable PEM file of CA certificates"
-                ),
-            })?;
+        if let Some(pem) = trust.ca_pem {
             b = b.ca_pem(pem);
         }
         b.build().map_err(|e| match e {

@@ -171,11 +171,22 @@ impl Spool {
         while at < to && out.len() < max {
             let mut text = Vec::new();
             let n = r.read_until(b'\n', &mut text).map_err(io)? as u64;
-            if n == 0 || at + n > to {
-                break;
+            if n == 0 || at + n > to || text.last() != Some(&b'\n') {
+                return Err(self.damaged(format!(
+                    "the committed line at offset {at} ends {}",
+                    if n == 0 {
+                        "before it begins (the file is cut short)".to_string()
+                    } else {
+                        format!(
+                            "{} bytes past where the spool's checkpoint says it should",
+                            (at + n).saturating_sub(to)
+                        )
+                    }
+                )));
             }
-            if text.last() == Some(&b'\n') {
-                text.pop();
+            text.pop();
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_err() {
+                return Err(self.damaged(format!("the committed line at offset {at} is not JSON")));
             }
             out.push(Line {
                 start: at,
@@ -185,6 +196,31 @@ impl Spool {
             at += n;
         }
         Ok(out)
+    }
+
+    /// The spool does not hold what its checkpoint says was committed: `what` is found.
+    fn damaged(&self, what: String) -> SinkError {
+        SinkError::io(
+            &self.path,
+            std::io::Error::other(format!(
+                "the spool is damaged: {what}. Nothing more is delivered from it (what was delivered stays delivered). Restore the file from a backup; or, to start afresh, move it aside with its .checkpoint.sqlite and .forward.sqlite files (the next run collects again from --since)"
+            )),
+        )
+    }
+
+    /// Check the spool is at least as long as what its checkpoint says was committed.
+    fn check_length(&self, committed: u64) -> Result<(), SinkError> {
+        let len = match std::fs::metadata(&self.path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && committed == 0 => return Ok(()),
+            Err(e) => return Err(SinkError::io(&self.path, e)),
+        };
+        if len < committed {
+            return Err(self.damaged(format!(
+                "it is {len} bytes long, shorter than the {committed} its checkpoint says were committed (cut or replaced)"
+            )));
+        }
+        Ok(())
     }
 
     /// Lines between `from` and `to` (their newlines, counted without keeping the text).
@@ -225,6 +261,33 @@ pub struct Forwarder {
     target: Target,
     cursor: Cursor,
     out: Box<dyn Output>,
+    /// Held while this forwarder lives: one run at a time delivers a spool to an output.
+    _lock: std::fs::File,
+}
+
+/// Take the lock of delivering `spool` to the output named `key` (a file beside the spool,
+/// `SPOOL.forward-HASH.lock`); refused while another process holds it.
+fn lock(spool: &Path, key: &str, shown: &str) -> Result<std::fs::File, SinkError> {
+    // FNV-1a: stable across runs and builds.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut name = spool.as_os_str().to_owned();
+    name.push(format!(".forward-{hash:016x}.lock"));
+    let path = PathBuf::from(name);
+    let io = |e| SinkError::io(&path, e);
+    o365_store::files::create_private_file(&path).map_err(io)?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io(std::io::Error::other(format!(
+            "another run is delivering these alerts to {shown} (it holds this lock); two at once would deliver them twice: stop it first, or let it deliver"
+        )))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -237,17 +300,20 @@ impl std::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// Open the output and its cursor for `spool`; `rt` runs a webhook's requests.
+    /// Open the output and its cursor for `spool`; `rt` runs a webhook's requests, which
+    /// trust and take the route `trust` says.
     pub fn open(
         spool: &Path,
         target: Target,
+        trust: &o365_api::Trust,
         rt: tokio::runtime::Handle,
     ) -> Result<Self, SinkError> {
+        let lock = lock(spool, &target.cursor_key(), &target.name())?;
         let cursor = Cursor::open(spool, &target.cursor_key())?;
         let out: Box<dyn Output> = match &target {
             Target::Stdout => Box::new(file::Stdout),
             Target::Jsonl(p) => Box::new(file::Jsonl::open(p)?),
-            Target::Webhook(u) => Box::new(webhook::Webhook::new(u.clone(), rt)?),
+            Target::Webhook(u) => Box::new(webhook::Webhook::new(u.clone(), trust, rt)?),
             Target::Kafka(k) => Box::new(kafka::Kafka::open(k.clone(), spool)?),
         };
         let mut f = Self {
@@ -257,6 +323,7 @@ impl Forwarder {
             target,
             cursor,
             out,
+            _lock: lock,
         };
         let mut pos = f.cursor.position()?;
         f.out.recover(&mut pos, &f.spool, &f.cursor)?;
@@ -271,6 +338,7 @@ impl Forwarder {
     /// Give the output the committed lines it has not had, at most `max` (all when `None`).
     pub fn forward(&mut self, max: Option<u64>) -> Result<Forwarded, SinkError> {
         let committed = self.spool.committed()?;
+        self.spool.check_length(committed)?;
         let mut pos = self.cursor.position()?;
         if pos.pending.is_some() {
             // A batch of a failed delivery: only what did not arrive is sent again.

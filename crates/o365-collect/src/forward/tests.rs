@@ -71,8 +71,13 @@ fn a_cap_leaves_the_rest_for_the_next_run_and_each_line_arrives_once() {
     let rt = rt();
     let mut runs = vec![];
     loop {
-        let mut f =
-            Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+        let mut f = Forwarder::open(
+            &spool,
+            Target::Jsonl(out.clone()),
+            &Default::default(),
+            rt.handle().clone(),
+        )
+        .unwrap();
         let r = f.forward(Some(5)).unwrap();
         runs.push((r.delivered, r.waiting));
         if r.waiting == 0 {
@@ -84,7 +89,13 @@ fn a_cap_leaves_the_rest_for_the_next_run_and_each_line_arrives_once() {
     let want: Vec<String> = (0..12).map(|i| format!("id-{i}")).collect();
     assert_eq!(ids(&out), want);
     // Nothing new: nothing more.
-    let mut f = Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+    let mut f = Forwarder::open(
+        &spool,
+        Target::Jsonl(out.clone()),
+        &Default::default(),
+        rt.handle().clone(),
+    )
+    .unwrap();
     assert_eq!(f.forward(None).unwrap().delivered, 0);
     assert_eq!(ids(&out).len(), 12);
 }
@@ -96,8 +107,13 @@ fn lines_written_but_not_recorded_are_cut_and_written_once() {
     let out = dir.path().join("out.jsonl");
     let rt = rt();
     {
-        let mut f =
-            Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+        let mut f = Forwarder::open(
+            &spool,
+            Target::Jsonl(out.clone()),
+            &Default::default(),
+            rt.handle().clone(),
+        )
+        .unwrap();
         assert_eq!(f.forward(Some(2)).unwrap().delivered, 2);
     }
     // A stop after writing, before recording: the file has lines the cursor does not.
@@ -108,7 +124,13 @@ fn lines_written_but_not_recorded_are_cut_and_written_once() {
     )
     .unwrap();
     drop(extra);
-    let mut f = Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+    let mut f = Forwarder::open(
+        &spool,
+        Target::Jsonl(out.clone()),
+        &Default::default(),
+        rt.handle().clone(),
+    )
+    .unwrap();
     assert_eq!(f.forward(None).unwrap().delivered, 4);
     let want: Vec<String> = (0..6).map(|i| format!("id-{i}")).collect();
     assert_eq!(ids(&out), want);
@@ -126,7 +148,13 @@ fn uncommitted_spool_lines_are_not_forwarded() {
     std::io::Write::write_all(&mut f, b"{\"ticket_id\":\"torn\"}\n").unwrap();
     let out = dir.path().join("out.jsonl");
     let rt = rt();
-    let mut fw = Forwarder::open(&spool, Target::Jsonl(out.clone()), rt.handle().clone()).unwrap();
+    let mut fw = Forwarder::open(
+        &spool,
+        Target::Jsonl(out.clone()),
+        &Default::default(),
+        rt.handle().clone(),
+    )
+    .unwrap();
     let r = fw.forward(None).unwrap();
     assert_eq!((r.delivered, r.waiting), (3, 0));
     assert!(!ids(&out).contains(&"torn".to_string()));
@@ -199,4 +227,68 @@ fn the_forwarding_cursor_is_private_whatever_the_umask() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+#[test]
+fn one_run_at_a_time_delivers_a_spool_to_an_output_of_any_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), 3);
+    let rt = rt();
+    let hook = |port: u16| {
+        Target::Webhook(url::Url::parse(&format!("http://127.0.0.1:{port}/alerts")).unwrap())
+    };
+    let open = |t: Target| Forwarder::open(&spool, t, &Default::default(), rt.handle().clone());
+    let first = open(hook(9)).unwrap();
+    let e = open(hook(9)).unwrap_err().to_string();
+    assert!(
+        e.contains("another run is delivering these alerts to webhook:http://127.0.0.1:9/alerts"),
+        "{e}"
+    );
+    // Another output of the same spool is not held up; nor is stdout by a webhook.
+    let other = open(hook(10)).unwrap();
+    let out = open(Target::Stdout).unwrap();
+    assert!(open(Target::Stdout).is_err(), "stdout is an output too");
+    drop((first, other, out));
+    open(hook(9)).unwrap();
+}
+
+#[test]
+fn a_damaged_spool_stops_delivery_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), 12);
+    let out = dir.path().join("out.jsonl");
+    let rt = rt();
+    let open = || {
+        Forwarder::open(
+            &spool,
+            Target::Jsonl(out.clone()),
+            &Default::default(),
+            rt.handle().clone(),
+        )
+        .unwrap()
+    };
+    open().forward(Some(4)).unwrap();
+    // A garbage line after those delivered (same length: the offsets still agree).
+    let text = std::fs::read_to_string(&spool).unwrap();
+    let sixth = text.lines().nth(5).unwrap().to_string();
+    let garbage = "#".repeat(sixth.len());
+    std::fs::write(&spool, text.replacen(&sixth, &garbage, 1)).unwrap();
+    let e = open().forward(None).unwrap_err().to_string();
+    assert!(e.contains("damaged") && e.contains("is not JSON"), "{e}");
+    let delivered = ids(&out);
+    assert_eq!(
+        delivered.len(),
+        4,
+        "the batch before the garbage line is held back too"
+    );
+    // Cut 100 bytes short of what was committed.
+    std::fs::write(&spool, &text.as_bytes()[..text.len() - 100]).unwrap();
+    let e = open().forward(None).unwrap_err().to_string();
+    assert!(e.contains("shorter than"), "{e}");
+    assert_eq!(ids(&out), delivered);
+    // Restored: the rest arrives, once.
+    std::fs::write(&spool, &text).unwrap();
+    assert_eq!(open().forward(None).unwrap().delivered, 8);
+    let want: Vec<String> = (0..12).map(|i| format!("id-{i}")).collect();
+    assert_eq!(ids(&out), want);
 }

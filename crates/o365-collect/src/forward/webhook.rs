@@ -21,15 +21,40 @@ pub(super) struct Webhook {
 }
 
 impl Webhook {
-    pub(super) fn new(url: url::Url, rt: tokio::runtime::Handle) -> Result<Self, SinkError> {
-        let http = reqwest::Client::builder()
+    /// The output to `url`, trusting and routed as `trust` says (the API client's `ca_file`,
+    /// `proxy` and `verify_ssl`); redirects are never followed.
+    pub(super) fn new(
+        url: url::Url,
+        trust: &o365_api::Trust,
+        rt: tokio::runtime::Handle,
+    ) -> Result<Self, SinkError> {
+        let http = trust
+            .builder()
+            .map_err(|e| SinkError::Bus(format!("webhook: {e}")))?
             .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| SinkError::Bus(format!("webhook: {e}")))?;
         Ok(Self { url, http, rt })
     }
 
-    /// One line, retried; why not, after the last attempt.
+    /// Why a redirect is refused: alerts go to the configured address only.
+    fn redirect(&self, r: &reqwest::Response) -> String {
+        let to = r
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| self.url.join(l).ok())
+            .map(|u| shown_url(&u))
+            .unwrap_or_else(|| "no Location".into());
+        format!(
+            "the receiver answered HTTP {} redirecting to {to}: redirects are not followed (alerts go only to the configured address, {}); if that address is yours, give it as the sink",
+            r.status().as_u16(),
+            shown_url(&self.url)
+        )
+    }
+
+    /// One line, retried; why not, after the last attempt (a redirect at once).
     fn post(&self, line: &Line) -> Result<(), String> {
         let key = line.key();
         let mut pause = FIRST_PAUSE;
@@ -45,6 +70,7 @@ impl Webhook {
             );
             match r {
                 Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_redirection() => return Err(self.redirect(&r)),
                 Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
                 // Without the URL: its query may hold a secret.
                 Err(e) => last = e.without_url().to_string(),
@@ -55,7 +81,7 @@ impl Webhook {
                 pause = (pause * 2).min(MAX_PAUSE);
             }
         }
-        Err(last)
+        Err(format!("{last} after {ATTEMPTS} attempts"))
     }
 }
 
@@ -69,7 +95,7 @@ impl Output for Webhook {
         for (i, line) in lines.iter().enumerate() {
             if let Err(why) = self.post(line) {
                 return Err(SinkError::Bus(format!(
-                    "{why} after {ATTEMPTS} attempts; this alert and the ones after it are sent again on the next run"
+                    "{why}; this alert and the ones after it are sent again on the next run"
                 )));
             }
             advance(pos, cursor, &lines[i..=i], None)?;

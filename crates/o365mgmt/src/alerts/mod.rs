@@ -67,10 +67,12 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
         set.params.audit.clone(),
         target.writes_stdout(),
     ));
+    // The webhook trusts what the API client trusts and takes its route (`ca_file`, `proxy`).
+    let trust = s.trust()?;
     let forwarder = {
         let (spool, target) = (spool.clone(), target.clone());
         let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || Forwarder::open(&spool, target, rt)).await??
+        tokio::task::spawn_blocking(move || Forwarder::open(&spool, target, &trust, rt)).await??
     };
     let forwarder = Arc::new(Mutex::new(forwarder));
     let max = set.params.max_alerts;

@@ -304,6 +304,110 @@ fn alerts_are_posted_retried_and_recorded_once() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("0 delivered"));
 }
 
+/// A webhook receiver that answers every POST with a redirect to `to`; how many it had.
+fn redirecting(
+    e: &crate::cli::Emu,
+    to: String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let n = std::sync::Arc::new(AtomicU32::new(0));
+    let app = {
+        let n = n.clone();
+        axum::Router::new().fallback(move || {
+            let (n, to) = (n.clone(), to.clone());
+            async move {
+                n.fetch_add(1, Ordering::SeqCst);
+                (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [(axum::http::header::LOCATION, to)],
+                )
+            }
+        })
+    };
+    let l =
+        e.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+    let url = format!("http://{}/alerts", l.local_addr().unwrap());
+    e.rt.spawn(async move { axum::serve(l, app).await });
+    (url, n)
+}
+
+#[test]
+fn the_webhook_sink_follows_no_redirect_and_trusts_the_configured_ca() {
+    use std::sync::atomic::Ordering;
+    // Over HTTPS with a private CA given as `ca_file` (`O365_CA_FILE`).
+    let mut cfg = o365_emulator::EmulatorConfig::default().with_all_subscriptions(2.0);
+    cfg.throttle.requests_per_minute = 1_000_000;
+    let e = crate::cli::Emu::with_tls(cfg);
+    // The emulator's clock is the real one (never advanced here).
+    let since = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let run = |sink: &str| {
+        let o = e
+            .cmd(&[
+                "alerts",
+                "--connector",
+                "audit-general",
+                "--since",
+                &since,
+                "--sink",
+                sink,
+            ])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // A receiver elsewhere, and one that redirects there.
+    let (elsewhere, hits) = redirecting(&e, "http://127.0.0.1:9/never".into());
+    let (redirector, asked) = redirecting(&e, elsewhere.clone());
+    let (code, err) = run(&format!("webhook:{redirector}"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("HTTP 307") && err.contains("redirects are not followed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&elsewhere),
+        "the refused address is named: {err}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing went elsewhere");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "a redirect is not retried");
+    // A receiver whose certificate the configured CA signed (the emulator's own port, which
+    // refuses the POST): reached, so the CA was trusted; before, the webhook knew only the
+    // platform's roots and failed on the certificate.
+    let (code, err) = run(&format!("webhook:{}/info", e.info.control_root));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("HTTP 405"), "{err}");
+    assert!(!err.contains("certificate"), "{err}");
+    // A fresh machine: the state's directory does not exist yet; it is made (0700).
+    let fresh = e.home.path().join("new").join("state");
+    let o = e
+        .cmd(&[
+            "alerts",
+            "--connector",
+            "audit-general",
+            "--since",
+            &since,
+            "--sink",
+            "jsonl:out.jsonl",
+        ])
+        .env("O365_STATE", fresh.join("state.sqlite"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!alerts_in(&e.home.path().join("out.jsonl")).is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{mode:o}");
+    }
+}
+
 #[test]
 fn malformed_records_are_skipped_and_reported_not_a_stalled_connector() {
     let mut cfg = o365_emulator::EmulatorConfig::default().with_all_subscriptions(3.0);
@@ -372,10 +476,15 @@ fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
         read.len(),
         made.len()
     );
-    // A second run adds nothing.
+    // A second run sends nothing again (only alerts of content that appeared meanwhile: the
+    // emulator's content follows its clock).
     let o = e.cmd(&args).output().unwrap();
     assert!(o.status.success());
-    assert_eq!(broker.read_alerts("alerts").len(), made.len());
+    let made: Vec<String> = alerts_in(&spool)
+        .iter()
+        .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(broker.read_alerts("alerts"), made);
     // A stop after sending a batch, before recording it: the batch is found in the topic and
     // not sent again (the cursor set back with the batch pending, as such a stop leaves it).
     let cursor =
@@ -393,6 +502,10 @@ fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let read = broker.read_alerts("alerts");
+    let made: Vec<String> = alerts_in(&spool)
+        .iter()
+        .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+        .collect();
     assert!(
         read == made,
         "nothing sent twice: {} read, {} made; {err}",

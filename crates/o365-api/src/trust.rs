@@ -1,0 +1,70 @@
+//! Whom an HTTP client trusts and how it gets out: extra CA certificates, a proxy, TLS
+//! verification, and never a redirect. One rule for every client the project makes (the API
+//! client and the alerts' webhook), so a setting that holds for one holds for all.
+
+use crate::error::Error;
+
+/// The trust and route of an HTTP client.
+#[derive(Clone, Default)]
+pub struct Trust {
+    /// CA certificates (PEM) trusted beside the operating system's store.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Every request through this proxy (`http://[user:password@]host:port`).
+    pub proxy: Option<String>,
+    /// Whether certificate verification is turned off (the user's explicit choice).
+    pub insecure: bool,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("proxy", &self.proxy.as_deref().map(crate::proxy::redacted))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+impl Trust {
+    /// A client builder with these settings, redirects never followed; a bad CA file or
+    /// proxy is a configuration error naming the field.
+    pub fn builder(&self) -> Result<reqwest::ClientBuilder, Error> {
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = &self.ca_pem {
+            let bad = |problem: String| Error::Config {
+                field: "ca_file",
+                value: String::new(),
+                problem,
+            };
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                bad(format!(
+                    "not a PEM file of certificates ({e}): give the CA certificate(s) in PEM form"
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(bad(
+                    "holds no certificate: give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)".into(),
+                ));
+            }
+            for c in certs {
+                http = http.add_root_certificate(c);
+            }
+        }
+        if let Some(p) = &self.proxy {
+            let bad = |problem: String| Error::Config {
+                field: "proxy",
+                value: crate::proxy::redacted(p),
+                problem,
+            };
+            crate::proxy::check(p).map_err(bad)?;
+            let proxy = reqwest::Proxy::all(p.trim())
+                .map_err(|e| bad(e.to_string()))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            http = http.proxy(proxy);
+        }
+        Ok(http
+            .danger_accept_invalid_certs(self.insecure)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("o365mgmt/", env!("CARGO_PKG_VERSION"))))
+    }
+}
