@@ -19,7 +19,7 @@ impl Client {
             self.feed_url(&tid, "subscriptions/start"),
             ct.as_str()
         );
-        let body = webhook.map(|w| serde_json::json!({ "webhook": w }).to_string());
+        let body = webhook.map(|w| serde_json::json!({ "webhook": w.wire() }).to_string());
         match self
             .send(Method::POST, &url, body, "subscriptions/start")
             .await

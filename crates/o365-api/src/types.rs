@@ -75,14 +75,20 @@ impl FromStr for ContentType {
     }
 }
 
-/// A webhook on a subscription.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A webhook on a subscription. Its AuthID is a secret: serialized (our output, MCP, the
+/// journal) and debug-printed as `[hidden]`; only the request that starts a subscription
+/// carries it ([`Webhook::wire`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     /// HTTPS address.
     pub address: String,
     /// Sent back as `Webhook-AuthID`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "hidden"
+    )]
     pub auth_id: Option<String>,
     /// When notifications stop.
     #[serde(default)]
@@ -90,6 +96,36 @@ pub struct Webhook {
     /// `enabled`, `disabled` or `expired` (in answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+
+/// A secret's place in output: that it is set, never what it is.
+fn hidden<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[hidden]"),
+        None => s.serialize_none(),
+    }
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("address", &self.address)
+            .field("auth_id", &self.auth_id.as_ref().map(|_| "[hidden]"))
+            .field("expiration", &self.expiration)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+impl Webhook {
+    /// The webhook as the service takes it (`subscriptions/start`), its AuthID included.
+    pub fn wire(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({ "address": self.address, "expiration": self.expiration });
+        if let Some(a) = &self.auth_id {
+            v["authId"] = a.clone().into();
+        }
+        v
+    }
 }
 
 /// A subscription as the service reports it.

@@ -196,6 +196,31 @@ fn notified_blobs_are_committed_at_once_lost_ones_by_polling_and_a_disabled_webh
         webhook_of(&e)["address"] == hook.as_str() && ids(&out).len() >= available(&e)
     });
     assert_eq!(webhook_of(&e)["status"], "enabled");
+    // The AuthID reached the service, and is shown nowhere: not in what the service's
+    // subscriptions are listed as, not in any log.
+    assert_eq!(webhook_of(&e)["authId"], AUTH_ID);
+    for args in [
+        &["subscriptions", "-o", "json"][..],
+        &["ping", "-o", "json"],
+    ] {
+        let o = e.cmd(args).env("O365_LOG", "trace").output().unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert!(
+            !out.contains(AUTH_ID) && !err.contains(AUTH_ID),
+            "{args:?} shows the AuthID: {out}\n{err}"
+        );
+        if args[0] == "subscriptions" {
+            assert!(out.contains("[hidden]"), "that it is set is shown: {out}");
+        }
+    }
+    assert!(
+        f.seen.iter().all(|l| !l.contains(AUTH_ID)),
+        "the follower's log shows the AuthID"
+    );
     let first = ids(&out).len();
     e.control(
         reqwest::Method::POST,
