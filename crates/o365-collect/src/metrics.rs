@@ -297,9 +297,7 @@ pub async fn serve(
         }),
     );
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(error = %e, "metrics endpoint stopped");
-        }
+        o365_http::serve(listener, app, std::future::pending(), Default::default()).await;
     });
     Ok(bound)
 }

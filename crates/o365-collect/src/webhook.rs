@@ -92,9 +92,7 @@ impl Receiver {
             .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(l, app).await {
-                tracing::error!(error = %e, "webhook receiver stopped");
-            }
+            o365_http::serve(l, app, std::future::pending(), Default::default()).await;
         });
         tracing::info!(%addr, "webhook receiver listening");
         Ok(Receiver { addr, shared, task })

@@ -228,10 +228,8 @@ impl HttpServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| ServeError::Mcp(e.to_string()))
+        o365_http::serve(self.listener, self.app, shutdown, Default::default()).await;
+        Ok(())
     }
 }
 

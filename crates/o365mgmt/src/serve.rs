@@ -466,9 +466,13 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let server = tokio::spawn({
         let stop = stop.clone();
         async move {
-            axum::serve(listener, routes)
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .await
+            o365_http::serve(
+                listener,
+                routes,
+                async move { stop.wait().await },
+                Default::default(),
+            )
+            .await
         }
     });
     follow_until_stopped(g, share, &fleet).await;

@@ -59,9 +59,7 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     if token.is_none() {
         warn(&format!("status page at http://{bound}/ (loopback only)"));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    o365_http::serve(listener, app, shutdown_signal(), Default::default()).await;
     Ok(ExitCode::SUCCESS)
 }
 

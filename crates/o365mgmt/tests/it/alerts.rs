@@ -39,6 +39,7 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(crate::Reaped)
         .unwrap();
     let t0 = Instant::now();
     // Complete lines only: the run is writing the spool meanwhile.

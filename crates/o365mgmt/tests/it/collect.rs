@@ -114,6 +114,7 @@ fn crash_and_compare(sink: &str, read_ids: impl Fn(&str) -> Vec<String>) {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(crate::Reaped)
             .unwrap();
         let at = Duration::from_millis(100 + rng.below(500));
         moments.push(at);
@@ -296,6 +297,7 @@ fn follow_serves_metrics_and_stops_on_sigterm() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(crate::Reaped)
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();

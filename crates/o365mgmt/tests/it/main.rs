@@ -49,6 +49,29 @@ impl Drop for Served {
     }
 }
 
+/// A spawned process killed when dropped, so a failing test leaves none behind.
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn emulator_prints_one_json_line_serves_and_stops_on_sigterm() {
     let mut child = bin()
@@ -56,6 +79,7 @@ fn emulator_prints_one_json_line_serves_and_stops_on_sigterm() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(crate::Reaped)
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())

@@ -68,6 +68,7 @@ fn streamable_http_with_the_python_sdk_and_a_token() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(crate::Reaped)
         .unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap())
@@ -262,6 +263,7 @@ fn http_checks_origins_and_bounds_sessions() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(crate::Reaped)
         .unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap())

@@ -359,3 +359,55 @@ fn a_certificate_given_as_a_flag_is_not_ignored_for_a_secret_in_the_environment(
         "{err}"
     );
 }
+
+#[test]
+fn a_half_sent_request_holds_up_no_stopping_listener() {
+    let e = busy_emulator(1.0, 0);
+    for (args, field) in [
+        (
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--sink",
+                "null",
+                "--since",
+                "1h",
+            ][..],
+            "listen",
+        ),
+        (&["status", "--serve", "127.0.0.1:0"], "url"),
+        (&["mcp", "--http", "127.0.0.1:0"], "mcp_url"),
+    ] {
+        let mut s = crate::Served::start(e.cmd(args));
+        let url = s.field(field);
+        let addr = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        // A client that starts a request and never finishes it.
+        let mut half = std::net::TcpStream::connect(&addr).unwrap();
+        half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let t0 = Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &s.child.id().to_string()])
+            .status()
+            .unwrap();
+        let code = loop {
+            if let Some(st) = s.child.try_wait().unwrap() {
+                break st.code();
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(8),
+                "{args:?} still running {:?} after SIGTERM, held by a half-sent request",
+                t0.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(code, Some(0), "{args:?}");
+        drop(half);
+    }
+}

@@ -2,8 +2,7 @@
 //! hours of emulated time, restarted, collected), checked in a real browser (Chromium, headless):
 //! one lane per content type, the gap with its bounds; a screenshot kept under target/.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -259,30 +258,18 @@ fn serve_shows_each_tenants_live_state_and_last_error() {
     }
     let mut c = crate::bin();
     e.configure(&mut c);
-    let mut server = c
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--sink",
-            "null",
-            "--since",
-            "1h",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = serde_json::from_str::<Value>(&line).unwrap()["listen"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    c.arg("--config").arg(&config).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sink",
+        "null",
+        "--since",
+        "1h",
+    ]);
+    // Killed when dropped, pass or fail.
+    let server = crate::Served::start(c);
+    let url = server.field("listen");
     let get = |path: &str| -> String {
         e.rt.block_on(async {
             match reqwest::get(format!("{url}{path}")).await {

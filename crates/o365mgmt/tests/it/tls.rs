@@ -45,6 +45,7 @@ fn the_emulator_serves_https_and_its_ca_is_trusted_only_when_given() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(crate::Reaped)
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
