@@ -18,6 +18,12 @@ pub fn check(w: &WebhookArgs) -> anyhow::Result<()> {
     let Some(listen) = w.webhook else {
         return Ok(());
     };
+    match w.auth_id.as_deref().map(str::trim) {
+        Some("") => bail!("--auth-id (O365_WEBHOOK_AUTH_ID) is empty, which would turn the check off: give a random value (e.g. `openssl rand -hex 16`), or unset it on loopback"),
+        Some(a) if !a.bytes().all(|b| b.is_ascii_graphic()) => bail!("--auth-id (O365_WEBHOOK_AUTH_ID) holds spaces or characters other than printable ASCII, which an HTTP header cannot carry back: give letters, digits and punctuation only (e.g. `openssl rand -hex 16`)"),
+        None if !listen.ip().is_loopback() => bail!("--webhook {listen} listens beyond loopback without --auth-id: anyone who finds the address could send notifications; set O365_WEBHOOK_AUTH_ID (or --auth-id) to a random value (e.g. `openssl rand -hex 16`), which the service sends back with each one"),
+        _ => {}
+    }
     match &w.webhook_url {
         Some(u) => {
             if let Err(why) = o365_api::cloud::check_destination(u) {

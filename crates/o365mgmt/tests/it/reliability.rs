@@ -411,3 +411,33 @@ fn a_half_sent_request_holds_up_no_stopping_listener() {
         drop(half);
     }
 }
+
+#[test]
+fn a_webhook_beyond_loopback_needs_an_auth_id_and_an_empty_one_is_refused() {
+    let e = Emu::new();
+    let before = e.requests();
+    let follow = |auth: Option<&str>, listen: &str| {
+        let mut c = e.cmd(&[
+            "collect",
+            "Audit.General",
+            "--follow",
+            "--webhook",
+            listen,
+            "--webhook-url",
+            "https://collector.example.com/o365",
+        ]);
+        if let Some(a) = auth {
+            c.env("O365_WEBHOOK_AUTH_ID", a);
+        }
+        out(&mut c)
+    };
+    let (code, _, err) = follow(None, "0.0.0.0:0");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("beyond loopback without --auth-id"), "{err}");
+    for bad in ["", "   ", "two words"] {
+        let (code, _, err) = follow(Some(bad), "127.0.0.1:0");
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("--auth-id (O365_WEBHOOK_AUTH_ID)"), "{err}");
+    }
+    assert_eq!(e.requests(), before, "refused before any request");
+}
