@@ -182,6 +182,7 @@ impl TenantRun {
         };
         let mut wake: Option<Arc<tokio::sync::Notify>> = None;
         loop {
+            let started = tokio::time::Instant::now();
             let pre = crate::preflight::check(
                 s,
                 self.store.as_ref(),
@@ -264,7 +265,14 @@ impl TenantRun {
             };
             tokio::select! {
                 _ = tokio::time::sleep(self.opts.interval) => {}
-                _ = notified => {}
+                _ = notified => {
+                    // A burst of notifications makes one pass, a few seconds apart at most.
+                    let at = crate::webhook::notified_pass_at(started, tokio::time::Instant::now());
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = self.stop.wait() => break,
+                    }
+                }
                 _ = self.stop.wait() => break,
             }
         }

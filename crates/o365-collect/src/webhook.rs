@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use o365_api::{Client, ContentType, Webhook};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 
@@ -129,6 +131,18 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A notification starts a pass no sooner than this after the last pass began: a storm of
+/// notifications (the service sends one per blob) makes a pass every few seconds, not one each.
+pub const NOTIFIED_GAP: Duration = Duration::from_secs(5);
+/// How long a pass a notification asks for waits for the rest of its burst.
+pub const NOTIFIED_SETTLE: Duration = Duration::from_secs(1);
+
+/// When the pass a notification (seen at `now`) asks for starts, the last pass having begun
+/// at `last_start`: after the burst settles, and not sooner than [`NOTIFIED_GAP`] after it.
+pub fn notified_pass_at(last_start: Instant, now: Instant) -> Instant {
+    (now + NOTIFIED_SETTLE).max(last_start + NOTIFIED_GAP)
 }
 
 /// Whether `a` equals `b`, in a time that does not say where they differ.
@@ -248,4 +262,32 @@ pub async fn register(
         sent += 1;
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notified_pass_waits_for_its_burst_and_keeps_its_distance() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Long after the last pass: only the settle.
+        assert_eq!(notified_pass_at(t0, t0 + s(60)), t0 + s(61));
+        // Right after it: the gap.
+        assert_eq!(notified_pass_at(t0, t0 + s(1)), t0 + NOTIFIED_GAP);
+        // Never before the notification, never sooner than the gap after the last start.
+        for ms in (0..20_000).step_by(37) {
+            let now = t0 + Duration::from_millis(ms);
+            let at = notified_pass_at(t0, now);
+            assert!(at >= now + NOTIFIED_SETTLE && at >= t0 + NOTIFIED_GAP);
+            assert!(at <= (now + NOTIFIED_SETTLE).max(t0 + NOTIFIED_GAP));
+        }
+    }
+
+    #[test]
+    fn auth_ids_compare_whole() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd") && !same(b"abc", b"ab") && !same(b"", b"a"));
+    }
 }

@@ -120,6 +120,7 @@ pub async fn run_into(
     let progress = progress_bar(&collector, &stop);
     let mut code = ExitCode::SUCCESS;
     loop {
+        let started = tokio::time::Instant::now();
         if let Some(h) = &hooks {
             // Every pass: the service may have disabled or expired the webhook meanwhile.
             if let Err(e) =
@@ -168,7 +169,14 @@ pub async fn run_into(
         };
         tokio::select! {
             _ = tokio::time::sleep(interval) => {},
-            _ = notified => {},
+            _ = notified => {
+                // A burst of notifications makes one pass, a few seconds apart at most.
+                let at = o365_collect::webhook::notified_pass_at(started, tokio::time::Instant::now());
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = stop.wait() => break,
+                }
+            },
             _ = stop.wait() => break,
         }
     }

@@ -259,6 +259,29 @@ fn notified_blobs_are_committed_at_once_lost_ones_by_polling_and_a_disabled_webh
         1.0,
         "{m}"
     );
+
+    // A storm of notifications (the service sends one per blob: here 40 over 4 s) makes a
+    // pass every few seconds, not one each: the requests the passes send stay few.
+    let before = e.requests();
+    e.rt.block_on(async {
+        let http = reqwest::Client::new();
+        for _ in 0..40 {
+            let r = http
+                .post(&hook)
+                .header("Webhook-AuthID", AUTH_ID)
+                .json(&json!([{"contentType": "Audit.General"}]))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let caused = e.requests() - before;
+    assert!(
+        caused < 20,
+        "40 notifications in 4 s caused {caused} requests"
+    );
     drop(f);
 
     // 3. Notifications lost on the way, polling every 2 s: still collected.
