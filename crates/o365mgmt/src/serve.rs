@@ -380,13 +380,17 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
         ));
     }
     if let Some(t) = &token {
-        guarded = o365_mcp::require_token(guarded, t);
+        // One sign-in for the page, /metrics and /mcp: a bearer token, or a browser's
+        // session from /login.
+        guarded = crate::status::auth::require_token(guarded, t);
     }
-    Ok(Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .with_state(app)
-        .merge(guarded))
+    Ok(crate::status::auth::hardened(
+        Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .with_state(app)
+            .merge(guarded),
+    ))
 }
 
 /// `o365mgmt serve`.

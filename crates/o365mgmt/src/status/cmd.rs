@@ -46,8 +46,9 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     });
     let mut app = routes::router(src);
     if let Some(t) = &token {
-        app = routes::require_token(app, t);
+        app = super::auth::require_token(app, t);
     }
+    let app = super::auth::hardened(app);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--serve {addr}"))?;

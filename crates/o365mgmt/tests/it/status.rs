@@ -192,7 +192,50 @@ fn beyond_loopback_the_page_needs_a_token() {
     c.arg(&file);
     let server = crate::Served::start(c);
     let url = server.field("url");
-    let (none, header, cookie) = e.rt.block_on(async {
+    let (none, header, cookie) = signed_in(&e, &url, token);
+    assert_eq!(none, 401);
+    assert_eq!(header, 200);
+    assert_eq!(cookie, 200);
+    drop(server);
+    // `serve` signs in the same way (the page, /metrics), and throttles wrong tokens.
+    let mut c = e.cmd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sink",
+        "null",
+        "--since",
+        "1h",
+        "--auth-token-file",
+    ]);
+    c.arg(&file);
+    let server = crate::Served::start(c);
+    let url = format!("{}/", server.field("listen"));
+    let (none, header, cookie) = signed_in(&e, &url, token);
+    assert_eq!((none, header, cookie), (401, 200, 200));
+    let codes: Vec<u16> = e.rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut codes = vec![];
+        for _ in 0..12 {
+            let r = c
+                .post(format!("{url}login"))
+                .form(&[("token", "guess")])
+                .send()
+                .await
+                .unwrap();
+            codes.push(r.status().as_u16());
+        }
+        codes
+    });
+    assert_eq!(codes[..10], [401; 10]);
+    assert_eq!(codes[10..], [429, 429], "wrong tokens are throttled");
+}
+
+/// Without the token, with it in a header, with the session cookie `/login` gives: the
+/// statuses of `/api/status`, `/api/status` and `/`. The cookie never holds the token; every
+/// answer forbids framing and scripts.
+fn signed_in(e: &Emu, url: &str, token: &str) -> (u16, u16, u16) {
+    e.rt.block_on(async {
         let c = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -211,28 +254,30 @@ fn beyond_loopback_the_page_needs_a_token() {
             .send()
             .await
             .unwrap();
-        let set = login
+        let full = login
             .headers()
             .get("set-cookie")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
             .to_string();
-        let cookie = c
-            .get(&url)
-            .header("Cookie", set)
-            .send()
-            .await
+        assert!(
+            full.contains("HttpOnly") && full.contains("Max-Age=") && !full.contains(token),
+            "{full}"
+        );
+        let set = full.split(';').next().unwrap_or("").to_string();
+        let page = c.get(url).header("Cookie", set).send().await.unwrap();
+        let h = page.headers();
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert!(h["content-security-policy"]
+            .to_str()
             .unwrap()
-            .status();
-        (none.status(), header, cookie)
-    });
-    assert_eq!(none, 401);
-    assert_eq!(header, 200);
-    assert_eq!(cookie, 200);
-    drop(server);
+            .contains("default-src 'none'"));
+        (
+            none.status().as_u16(),
+            header.as_u16(),
+            page.status().as_u16(),
+        )
+    })
 }
 
 #[test]
