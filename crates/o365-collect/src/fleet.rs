@@ -35,6 +35,8 @@ struct Running {
     /// `None` once awaited.
     join: Option<tokio::task::JoinHandle<()>>,
     shared: Arc<TenantShared>,
+    /// What it runs with.
+    settings: Settings,
 }
 
 /// The tenants of a service, collecting into one sink.
@@ -105,7 +107,7 @@ impl Fleet {
         let fingerprint = fingerprint(&settings);
         let span = tracing::info_span!("tenant", tenant = %settings.name);
         let run = TenantRun {
-            settings,
+            settings: settings.clone(),
             shared: shared.clone(),
             opts: self.opts.clone(),
             spec: self.spec.clone(),
@@ -119,6 +121,7 @@ impl Fleet {
             stop,
             join: Some(tokio::spawn(run.run().instrument(span))),
             shared,
+            settings,
         }
     }
 
@@ -191,6 +194,16 @@ impl Fleet {
     /// How the sink's commits go.
     pub fn sink_stats(&self) -> Arc<crate::writer::SinkStats> {
         self.stats.clone()
+    }
+
+    /// The settings every running tenant runs with (as the last reload applied them).
+    pub async fn settings(&self) -> Vec<Settings> {
+        self.running
+            .lock()
+            .await
+            .values()
+            .map(|r| r.settings.clone())
+            .collect()
     }
 
     /// Every running tenant's status.

@@ -317,19 +317,17 @@ fn check_exposure(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The listener's routes: probes open, /metrics (and /mcp) behind the token when one is set.
-/// The status page's data: the configured tenants this instance runs, with their live state.
-fn status_source(
-    g: &Global,
-    args: &ServeArgs,
-    app: &Arc<App>,
-) -> anyhow::Result<crate::status::routes::Source> {
+/// The status page's data: the tenants this instance runs now (as the last SIGHUP or
+/// rebalance left them), with their live state.
+fn status_source(args: &ServeArgs, app: &Arc<App>) -> crate::status::routes::Source {
     use crate::status::model::{build, Live};
-    let configured = Arc::new(fleet(g)?.tenants);
     let (fleet, sink, held) = (app.fleet.clone(), args.sink.clone(), app.held.clone());
-    Ok(Arc::new(move || {
-        let (configured, fleet, sink) = (configured.clone(), fleet.clone(), sink.clone());
+    Arc::new(move || {
+        let (fleet, sink) = (fleet.clone(), sink.clone());
         let held = held.clone();
         Box::pin(async move {
+            let mut configured = fleet.settings().await;
+            configured.sort_by(|a, b| a.name.cmp(&b.name));
             let statuses = fleet.statuses().await;
             let ts: Vec<_> = configured
                 .iter()
@@ -360,7 +358,7 @@ fn status_source(
             st.fleet = held.map(|h| fleet_json(&h.borrow(), &statuses));
             Ok(st)
         })
-    }))
+    })
 }
 
 fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Router> {
@@ -372,7 +370,7 @@ fn routes(g: &Global, args: &ServeArgs, app: Arc<App>, addr: SocketAddr) -> anyh
     let mut guarded = Router::new()
         .route("/metrics", get(metrics))
         .with_state(app.clone())
-        .merge(crate::status::routes::router(status_source(g, args, &app)?));
+        .merge(crate::status::routes::router(status_source(args, &app)));
     if args.mcp {
         guarded = guarded.merge(o365_mcp::router(
             crate::mcp::server(g, args.sink.clone())?,

@@ -741,6 +741,15 @@ fn sighup_adds_and_removes_tenants_without_disturbing_the_others() {
             .any(|t| t["name"] == "t2")
     });
     assert_eq!(since_of("t1"), t1_started, "t1 was not restarted");
+    // The status page follows: t3 shown, t2 not.
+    let status: Value = serde_json::from_str(&get(&format!("{url}/api/status")).1).unwrap();
+    let shown: Vec<&str> = status["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(shown, ["t1", "t3"], "{status}");
     wait_for(60, "t1's loop going on", || {
         readyz(&url).1["tenants"]
             .as_array()
