@@ -43,6 +43,7 @@ pub fn diagnose(e: &o365_api::Error, secret_looks_like_id: bool) -> Failure {
                 .unwrap_or_else(|| "a time too far to write".into())
         )),
         E::Throttled { .. } => (FailureKind::Service, "throttled", "the service throttled this tenant: wait a few minutes and retry, or lower requests_per_minute".into()),
+        E::Transport { proxy: Some(p), .. } => (FailureKind::Connectivity, "proxy_unreachable", format!("the proxy {p} cannot be reached: check its address and port (the proxy setting, or HTTPS_PROXY / ALL_PROXY), and that it runs and lets this machine in")),
         E::Transport { timeout: true, .. } => (FailureKind::Connectivity, "timeout", "the service did not answer in time: check network, proxy and firewall, or raise timeout_secs".into()),
         E::Transport { message, .. } if message.contains("certificate") => (FailureKind::Connectivity, "untrusted_certificate", "the server's certificate is not trusted: with a private CA or a TLS-inspecting proxy, give its CA certificate in ca_file (O365_CA_FILE, --ca-file); verify_ssl = false is a last resort".into()),
         E::Transport { .. } => (FailureKind::Connectivity, "unreachable", "check api_root / login_endpoint (or cloud), DNS, proxy and firewall; with a private CA, give its certificate in ca_file".into()),

@@ -88,6 +88,8 @@ pub enum Error {
         message: String,
         /// It was a timeout.
         timeout: bool,
+        /// The proxy that could not be reached (its password hidden), when it was the proxy.
+        proxy: Option<String>,
     },
     /// The body is not what the API documents.
     #[error("cannot decode the answer of {what} at {path}: {message}")]

@@ -102,7 +102,7 @@ impl Client {
                         Err(e) => e,
                     }
                 }
-                Err(e) => transport(&url, e),
+                Err(e) => transport(&url, e, self.inner.proxy.as_ref()),
             };
             if self
                 .pause("token endpoint", attempt, &err, started)

@@ -143,7 +143,7 @@ impl Client {
                         .counters
                         .transport_errors
                         .fetch_add(1, Ordering::Relaxed);
-                    transport(&url, e)
+                    transport(&url, e, self.inner.proxy.as_ref())
                 }
                 Ok(r) => {
                     let status = r.status().as_u16();
@@ -206,8 +206,10 @@ pub(crate) fn next_page(h: &HeaderMap) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// A transport failure, with every cause in the chain and the URL without its query.
-pub(crate) fn transport(url: &str, e: reqwest::Error) -> Error {
+/// A transport failure, with every cause in the chain and the URL without its query. Through
+/// `proxy`, a failure to connect is the proxy's (the proxy connects to the host, and says so
+/// in its answer), and is named so.
+pub(crate) fn transport(url: &str, e: reqwest::Error, proxy: Option<&crate::ProxyInUse>) -> Error {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
@@ -215,10 +217,19 @@ pub(crate) fn transport(url: &str, e: reqwest::Error) -> Error {
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    // An HTTPS request through a proxy fails to reach the proxy as "tunnel error: failed to
+    // create underlying connection"; a tunnel the proxy refused (its own answer) is not that.
+    let to_proxy = e.is_connect()
+        && (msg.contains("failed to create underlying connection") || !msg.contains("tunnel"));
+    let proxy = proxy.filter(|_| to_proxy).map(|p| p.url.clone());
+    if let Some(p) = &proxy {
+        msg = format!("the proxy {p} cannot be reached ({msg})");
+    }
     Error::Transport {
         url: url.split('?').next().unwrap_or(url).to_string(),
         message: msg,
         timeout: e.is_timeout(),
+        proxy,
     }
 }
 
@@ -261,7 +272,7 @@ pub(crate) async fn read_limited(
                 buf.extend_from_slice(&c);
             }
             Ok(None) => return Ok(first.unwrap_or_else(|| buf.freeze())),
-            Err(e) => return Err(transport(url, e)),
+            Err(e) => return Err(transport(url, e, None)),
         }
     }
 }

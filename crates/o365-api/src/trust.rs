@@ -46,7 +46,18 @@ impl Trust {
                     "holds no certificate: give the CA certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)".into(),
                 ));
             }
-            for c in certs {
+            for (i, c) in certs.into_iter().enumerate() {
+                // The bundle's framing parses; whether a body is a certificate shows only when
+                // a client takes it: try each alone, to name the one that is not.
+                if let Err(e) = reqwest::Client::builder()
+                    .add_root_certificate(c.clone())
+                    .build()
+                {
+                    return Err(bad(format!(
+                        "the PEM block number {} is not a valid X.509 certificate ({e}): give the CA certificate(s) in PEM form",
+                        i + 1
+                    )));
+                }
                 http = http.add_root_certificate(c);
             }
         }

@@ -102,6 +102,34 @@ fn the_emulator_serves_https_and_its_ca_is_trusted_only_when_given() {
         (stdout.clone() + &stderr).contains("ca_file"),
         "{stdout}\n{stderr}"
     );
+    // PEM framing around a body that is not a certificate: named as such, not "builder error".
+    std::fs::write(
+        &junk,
+        "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        out(configured(&info, home.path(), &["ping", "-o", "json"]).env("O365_CA_FILE", &junk));
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    let said = stdout.clone() + &stderr;
+    assert!(
+        said.contains("ca_file") && said.contains("not a valid X.509 certificate"),
+        "{said}"
+    );
+    // A proxy that cannot be reached is named, not the service's host.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (code, stdout, stderr) = out(configured(&info, home.path(), &["ping", "-o", "json"])
+        .env("O365_CA_FILE", &ca)
+        .env("O365_PROXY", &proxy));
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["error"]["cause"], "proxy_unreachable", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(&proxy),
+        "{v}"
+    );
 
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
