@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Duration;
-use o365_api::Client;
+use o365_api::{Client, ContentType};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
@@ -101,11 +101,28 @@ impl Collector {
         &self.tenant
     }
 
-    /// One pass over every content type: list, fetch, write, move cursors.
-    pub async fn run_once(&self, stop: &Stop) -> Result<Summary, CollectError> {
-        let t0 = Instant::now();
-        let before = self.client.stats();
-        // A writer of our own for this pass, unless one is shared with us.
+    /// Fix where collection of each content type begins, before any request: a first run
+    /// that then fails at once (the service unreachable, every answer an error) leaves its
+    /// start recorded, so a later run begins there, never later. Types already started keep
+    /// theirs.
+    pub async fn fix_start(&self) -> Result<(), CollectError> {
+        let (own, writer) = self.writer_for_pass().await?;
+        let (sem, stop) = (Arc::new(Semaphore::new(1)), Stop::default());
+        for &ct in &self.opts.types {
+            self.type_run(ct, &writer, &sem, &stop)
+                .resume(self.client.server_now())
+                .await
+                .map_err(|e| SinkError::Bus(format!("where {ct} begins: {e}")))?;
+        }
+        drop(writer);
+        if let Some(w) = own {
+            w.close().await?;
+        }
+        Ok(())
+    }
+
+    /// The writer a pass uses: the shared one, or one of its own (returned to be closed).
+    async fn writer_for_pass(&self) -> Result<(Option<Writer>, WriterHandle), CollectError> {
         let own = match &self.writer {
             Some(_) => None,
             None => Some(Writer::start(
@@ -122,6 +139,37 @@ impl Collector {
         if own.is_some() {
             writer.prepare(vec![self.tenant.clone()]).await;
         }
+        Ok((own, writer))
+    }
+
+    /// The run of one content type in a pass.
+    fn type_run(
+        &self,
+        ct: ContentType,
+        writer: &WriterHandle,
+        sem: &Arc<Semaphore>,
+        stop: &Stop,
+    ) -> TypeRun {
+        TypeRun {
+            client: self.client.clone(),
+            tenant: self.tenant.clone(),
+            ct,
+            opts: self.opts.clone(),
+            writer: writer.clone(),
+            sem: sem.clone(),
+            global: self.global.clone(),
+            stop: stop.clone(),
+            ledger: self.ledger.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// One pass over every content type: list, fetch, write, move cursors.
+    pub async fn run_once(&self, stop: &Stop) -> Result<Summary, CollectError> {
+        let t0 = Instant::now();
+        let before = self.client.stats();
+        // A writer of our own for this pass, unless one is shared with us.
+        let (own, writer) = self.writer_for_pass().await?;
         let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let _ = writer
             .send(WriterMsg::Prune(
@@ -134,20 +182,9 @@ impl Collector {
             .iter()
             .map(|&ct| {
                 tokio::spawn(
-                    TypeRun {
-                        client: self.client.clone(),
-                        tenant: self.tenant.clone(),
-                        ct,
-                        opts: self.opts.clone(),
-                        writer: writer.clone(),
-                        sem: sem.clone(),
-                        global: self.global.clone(),
-                        stop: stop.clone(),
-                        ledger: self.ledger.clone(),
-                        metrics: self.metrics.clone(),
-                    }
-                    .run()
-                    .in_current_span(),
+                    self.type_run(ct, &writer, &sem, stop)
+                        .run()
+                        .in_current_span(),
                 )
             })
             .collect();

@@ -180,6 +180,10 @@ impl TenantRun {
             Some(st) => collector.with_ledger(st.clone()),
             None => collector,
         };
+        // Where collection begins, fixed before any request (see `Collector::fix_start`).
+        if let Err(e) = collector.fix_start().await {
+            tracing::warn!(error = %e, "where collection begins is not recorded yet (the first pass records it)");
+        }
         let mut wake: Option<Arc<tokio::sync::Notify>> = None;
         loop {
             let started = tokio::time::Instant::now();

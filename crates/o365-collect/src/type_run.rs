@@ -53,7 +53,7 @@ impl TypeRun {
 
     /// Where this type stands: fixed the first time it is decided, so a failed first run never
     /// moves the start (and never skips what it failed to fetch).
-    async fn resume(&self, now: DateTime<Utc>) -> Result<Resume, RunError> {
+    pub(crate) async fn resume(&self, now: DateTime<Utc>) -> Result<Resume, RunError> {
         let tenant = self.tenant.clone();
         if let Some(r) = self
             .writer

@@ -78,6 +78,11 @@ pub async fn run_into(
     let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
     // Summaries go to stderr when the events go to stdout.
     let summary_to_stderr = spec.writes_stdout();
+    let collector = Collector::new(client.clone(), tenant.clone(), spec.clone(), opts)
+        .with_ledger(store.clone());
+    // Where collection begins is fixed now, before any request: a run that fails at once
+    // (the service unreachable) leaves it, and the next run begins there, not later.
+    collector.fix_start().await?;
     match o365_collect::preflight::check(
         &s,
         Some(&store),
@@ -96,7 +101,6 @@ pub async fn run_into(
         }
     }
 
-    let collector = Collector::new(client.clone(), tenant, spec.clone(), opts).with_ledger(store);
     if let Some(addr) = args.metrics_addr {
         if !addr.ip().is_loopback() {
             warn(&format!(

@@ -441,3 +441,52 @@ fn a_webhook_beyond_loopback_needs_an_auth_id_and_an_empty_one_is_refused() {
     }
     assert_eq!(e.requests(), before, "refused before any request");
 }
+
+#[test]
+fn a_first_run_that_fails_at_once_still_fixes_where_collection_begins() {
+    let mut cfg = o365_emulator::EmulatorConfig::default().with_all_subscriptions(30.0);
+    cfg.throttle.requests_per_minute = 1_000_000;
+    let e = Emu::with(cfg);
+    let t1 = e.clock();
+    let out_file = e.home.path().join("events.jsonl");
+    let sink = format!("jsonl:{}", out_file.display());
+    let args = ["collect", "Audit.General", "--once", "--sink", &sink];
+    // The first run fails before any request succeeds (a wrong secret: the sign-in refuses).
+    let (code, _, err) = out(e.cmd(&args).env("O365_CLIENT_SECRET", "wrong"));
+    assert_eq!(code, 3, "{err}");
+    // Two hours later, a run that works: it begins where the first one would have, 24 hours
+    // before the first run, not 24 hours before itself.
+    e.control(
+        reqwest::Method::POST,
+        "clock/advance",
+        Some(json!({"seconds": 7200})),
+    );
+    let (code, _, err) = out(&mut e.cmd(&args));
+    assert_eq!(code, 0, "{err}");
+    let got: std::collections::BTreeSet<String> = std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["Id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let h = chrono::Duration::hours;
+    let m = chrono::Duration::minutes;
+    let early = e.manifest(
+        "Audit.General",
+        &fmt(t1 - h(24) + m(10)),
+        &fmt(t1 - h(22) - m(10)),
+    );
+    assert!(!early.is_empty());
+    let missing: Vec<&String> = early.iter().filter(|i| !got.contains(*i)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events of the first run's first two hours missing",
+        missing.len(),
+        early.len()
+    );
+}
