@@ -188,11 +188,13 @@ fn run(
                     group.blobs.push((*b, a));
                 }
                 WriterMsg::Cursor(c, done) => {
-                    // Cursors go with the data before them, in the same commit.
+                    // Cursors go with the data before them, in the same commit; they wait for
+                    // company as blobs do (many tenants move theirs at once: one commit).
                     group.cursors.push((c, done));
-                    group.flush(sink.as_mut())?;
                 }
                 WriterMsg::Gap(g, done) => {
+                    // In order with what came before it.
+                    group.flush(sink.as_mut())?;
                     let _ = done.send(sink.record_gap(&g).map_err(|e| sink_err(&e)));
                 }
                 WriterMsg::Prune(t) => sink.prune(t)?,
@@ -211,7 +213,7 @@ fn run(
             next = match rx.try_recv() {
                 Ok(m) => Some(m),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) if group.blobs.is_empty() => None,
+                Err(mpsc::error::TryRecvError::Empty) if group.is_empty() => None,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     let left = LINGER.saturating_sub(started.elapsed());
                     if left.is_zero() {
@@ -240,10 +242,15 @@ struct Group {
 }
 
 impl Group {
+    /// Whether nothing waits for a commit.
+    fn is_empty(&self) -> bool {
+        self.blobs.is_empty() && self.cursors.is_empty()
+    }
+
     /// Commit what is waiting. A failed tenant's blobs are dropped unacknowledged (their windows
     /// fail, the next run fetches them again) and its cursor moves answered with the error.
     fn flush(&mut self, sink: &mut dyn Sink) -> Result<(), SinkError> {
-        if self.blobs.is_empty() && self.cursors.is_empty() {
+        if self.is_empty() {
             return Ok(());
         }
         let (blobs, acks): (Vec<BlobOut>, Vec<Ack>) = self.blobs.drain(..).unzip();

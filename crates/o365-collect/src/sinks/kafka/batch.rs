@@ -111,6 +111,14 @@ fn event_headers(tenant: &str, b: &BlobOut, created: &str) -> OwnedHeaders {
         })
 }
 
+/// A batch's events sent into an open transaction, not yet acknowledged.
+pub(super) struct Sent {
+    /// The keys of the events sent, per blob (in the batch's order).
+    per_blob: Vec<Vec<(i64, i64)>>,
+    /// Whether any event was sent.
+    pub any: bool,
+}
+
 /// Write the batch into the open transaction of `p`. `before` is the end of the events topic's
 /// partitions before any of this transaction's events (the tail it records); `id` names this
 /// instance; `now` is when the cursors moved (ms).
@@ -123,17 +131,27 @@ pub(super) fn write(
     batch: &Batch<'_>,
     now: i64,
 ) -> Result<Written, KafkaError> {
-    let tenant = batch.tenant;
-    let mut w = Written {
-        written: Vec::with_capacity(batch.blobs.len()),
-        keys: vec![],
-        blobs: vec![],
-        cursors: vec![],
-        tail: HashMap::new(),
-    };
-    let mut fresh: HashSet<(i64, i64)> = HashSet::new();
+    let sent = send_events(spec, p, st, batch)?;
     // Events first, acknowledged before any checkpoint record that counts them: whatever a
     // consumer may see of this transaction, the checkpoint never claims more than that.
+    if sent.any {
+        p.flush()?;
+    }
+    send_checkpoints(spec, before, id, p, st, batch, sent, now)
+}
+
+/// Send the batch's new events (those the tenant's checkpoint has not seen) into the open
+/// transaction of `p`. Their checkpoint records go after they are acknowledged
+/// ([`send_checkpoints`]); a transaction of many tenants sends every tenant's events, waits
+/// once, then sends every tenant's checkpoint records.
+pub(super) fn send_events(
+    spec: &KafkaSpec,
+    p: &TxProducer,
+    st: &TenantState,
+    batch: &Batch<'_>,
+) -> Result<Sent, KafkaError> {
+    let tenant = batch.tenant;
+    let mut fresh: HashSet<(i64, i64)> = HashSet::new();
     let mut per_blob: Vec<Vec<(i64, i64)>> = Vec::with_capacity(batch.blobs.len());
     let mut key = String::new();
     let mut created = String::new();
@@ -162,10 +180,35 @@ pub(super) fn write(
         }
         per_blob.push(mine);
     }
-    if !fresh.is_empty() {
-        p.flush()?;
-    }
-    for (b, mine) in batch.blobs.iter().zip(per_blob) {
+    Ok(Sent {
+        per_blob,
+        any: !fresh.is_empty(),
+    })
+}
+
+/// Send the records that say the batch's events (`sent`, acknowledged by now) are done: each
+/// blob's, the cursors, and the tail.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn send_checkpoints(
+    spec: &KafkaSpec,
+    before: &HashMap<i32, i64>,
+    id: &str,
+    p: &TxProducer,
+    st: &TenantState,
+    batch: &Batch<'_>,
+    sent: Sent,
+    now: i64,
+) -> Result<Written, KafkaError> {
+    let tenant = batch.tenant;
+    let mut w = Written {
+        written: Vec::with_capacity(batch.blobs.len()),
+        keys: vec![],
+        blobs: vec![],
+        cursors: vec![],
+        tail: HashMap::new(),
+    };
+    let any = sent.any;
+    for (b, mine) in batch.blobs.iter().zip(sent.per_blob) {
         let rec = BlobRec {
             w: id.to_string(),
             ct: b.content_type,
@@ -196,7 +239,7 @@ pub(super) fn write(
         p.record(&spec.checkpoint_topic, &ckey, &rec)?;
         w.cursors.push((c.content_type, rec));
     }
-    if !fresh.is_empty() {
+    if any {
         // Where a scan for this transaction's events would start, should it never commit.
         let mut tail = st.tail.clone();
         for (part, end) in before {

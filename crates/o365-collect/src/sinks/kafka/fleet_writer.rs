@@ -289,12 +289,27 @@ impl Sink for FleetWriter {
             let none = HashMap::new();
             let generation = self.member.generation();
             let written = self.transaction(|p, tenants| {
-                let mut all: Vec<(&str, Written)> = Vec::with_capacity(go.len());
+                // Every tenant's events, acknowledged together, then every tenant's
+                // checkpoint records: one wait for the whole transaction.
+                let mut sent = Vec::with_capacity(go.len());
                 for t in &go {
                     let (Some(batch), Some(st)) = (batches.get(t), tenants.get(*t)) else {
                         return Err(super::owned::state_error());
                     };
-                    all.push((t, super::batch::write(spec, &none, id, p, st, batch, now)?));
+                    sent.push((
+                        *t,
+                        batch,
+                        st,
+                        super::batch::send_events(spec, p, st, batch)?,
+                    ));
+                }
+                if sent.iter().any(|(.., s)| s.any) {
+                    p.flush()?;
+                }
+                let mut all: Vec<(&str, Written)> = Vec::with_capacity(go.len());
+                for (t, batch, st, s) in sent {
+                    let w = super::batch::send_checkpoints(spec, &none, id, p, st, batch, s, now)?;
+                    all.push((t, w));
                 }
                 Ok(all)
             });
