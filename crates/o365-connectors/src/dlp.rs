@@ -49,6 +49,33 @@ pub fn mask_text(s: &str) -> String {
         .collect()
 }
 
+/// Mask the detected values in an alert as it is delivered (its flattened events'
+/// `..._DetectedValues_N_Name` and `..._Value`): for alerts made before masking was asked.
+/// Masking is idempotent; whether anything changed is returned.
+pub fn mask_alert(alert: &mut Value) -> bool {
+    let mut changed = false;
+    let Some(events) = alert.get_mut("events").and_then(|e| e.as_array_mut()) else {
+        return false;
+    };
+    for ev in events.iter_mut().filter_map(|e| e.as_object_mut()) {
+        for (k, v) in ev.iter_mut() {
+            if !(k.contains("DetectedValues_") && (k.ends_with("_Value") || k.ends_with("_Name"))) {
+                continue;
+            }
+            let masked = Value::String(match &*v {
+                Value::String(s) => mask_text(s),
+                Value::Null => String::new(),
+                other => mask_text(&crate::flatten::text(other)),
+            });
+            if *v != masked {
+                *v = masked;
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
 /// Mask every detected value of a policy (`Name` and `Value`; missing or empty ones become `""`).
 fn mask_policy(policy: &mut Value) {
     let Some(rules) = policy.get_mut("Rules").and_then(|r| r.as_array_mut()) else {

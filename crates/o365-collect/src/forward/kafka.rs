@@ -222,7 +222,7 @@ impl Output for Kafka {
         let Some(p) = pos.pending.clone() else {
             return Ok(());
         };
-        let lines = spool.read(p.from, p.to, usize::MAX)?;
+        let (lines, _) = spool.read(p.from, p.to, usize::MAX)?;
         let found = self.arrived(&p.note, p.from, p.to)?;
         let missing: Vec<&Line> = lines.iter().filter(|l| !found.contains(&l.start)).collect();
         tracing::info!(

@@ -143,9 +143,29 @@ trait Output: Send {
     ) -> Result<(), SinkError>;
 }
 
+/// Which spool lines an output is given, and in what form (e.g. one connector's alerts, their
+/// findings masked): `keep` answers `None` for a line to pass over, else the line to deliver.
+/// `key` names the selection: each selection keeps its own place in the spool, so what one run
+/// passes over is still there for a run that asks for it.
+#[derive(Clone)]
+pub struct Selection {
+    /// Names the selection (part of its cursor's name).
+    pub key: String,
+    /// The line to deliver for a spool line, or `None` to pass over it.
+    pub keep: std::sync::Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selection").field("key", &self.key).finish()
+    }
+}
+
 /// The spool, read up to what its checkpoint says is committed.
 pub struct Spool {
     path: PathBuf,
+    /// The lines this output is given (all, as they are, when `None`).
+    select: Option<Selection>,
 }
 
 impl Spool {
@@ -157,11 +177,12 @@ impl Spool {
         }
     }
 
-    /// Up to `max` lines from `from`, not beyond `to`.
-    fn read(&self, from: u64, to: u64, max: usize) -> Result<Vec<Line>, SinkError> {
+    /// Up to `max` selected lines from `from`, not beyond `to`, and the offset up to which the
+    /// spool was read (lines passed over included).
+    fn read(&self, from: u64, to: u64, max: usize) -> Result<(Vec<Line>, u64), SinkError> {
         let io = |e| SinkError::io(&self.path, e);
         if from >= to || max == 0 {
-            return Ok(vec![]);
+            return Ok((vec![], from));
         }
         let mut f = std::fs::File::open(&self.path).map_err(io)?;
         f.seek(SeekFrom::Start(from)).map_err(io)?;
@@ -188,6 +209,16 @@ impl Spool {
             if serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_err() {
                 return Err(self.damaged(format!("the committed line at offset {at} is not JSON")));
             }
+            let text = match &self.select {
+                None => text,
+                Some(s) => match (s.keep)(&text) {
+                    Some(t) => t,
+                    None => {
+                        at += n;
+                        continue;
+                    }
+                },
+            };
             out.push(Line {
                 start: at,
                 end: at + n,
@@ -195,7 +226,7 @@ impl Spool {
             });
             at += n;
         }
-        Ok(out)
+        Ok((out, at))
     }
 
     /// The spool does not hold what its checkpoint says was committed: `what` is found.
@@ -308,8 +339,24 @@ impl Forwarder {
         trust: &o365_api::Trust,
         rt: tokio::runtime::Handle,
     ) -> Result<Self, SinkError> {
-        let lock = lock(spool, &target.cursor_key(), &target.name())?;
-        let cursor = Cursor::open(spool, &target.cursor_key())?;
+        Self::open_selected(spool, target, trust, rt, None)
+    }
+
+    /// [`Forwarder::open`], giving the output only the lines `select` keeps, in the form it
+    /// gives them (a selection has its own cursor).
+    pub fn open_selected(
+        spool: &Path,
+        target: Target,
+        trust: &o365_api::Trust,
+        rt: tokio::runtime::Handle,
+        select: Option<Selection>,
+    ) -> Result<Self, SinkError> {
+        let key = match &select {
+            Some(s) => format!("{}#{}", target.cursor_key(), s.key),
+            None => target.cursor_key(),
+        };
+        let lock = lock(spool, &key, &target.name())?;
+        let cursor = Cursor::open(spool, &key)?;
         let out: Box<dyn Output> = match &target {
             Target::Stdout => Box::new(file::Stdout),
             Target::Jsonl(p) => Box::new(file::Jsonl::open(p)?),
@@ -319,6 +366,7 @@ impl Forwarder {
         let mut f = Self {
             spool: Spool {
                 path: spool.to_path_buf(),
+                select,
             },
             target,
             cursor,
@@ -347,17 +395,24 @@ impl Forwarder {
         let mut left = max.unwrap_or(u64::MAX);
         let mut delivered = 0;
         while left > 0 {
-            let lines =
+            let (lines, scanned) =
                 self.spool
                     .read(pos.offset, committed, (left.min(BATCH as u64)) as usize)?;
+            if !lines.is_empty() {
+                let before = pos.delivered;
+                self.out.deliver(&lines, &mut pos, &self.cursor)?;
+                let n = pos.delivered - before;
+                delivered += n;
+                left = left.saturating_sub(n);
+            }
+            // Lines passed over after the last one delivered: recorded as seen.
+            if scanned > pos.offset {
+                self.cursor.advance(scanned, 0, pos.out_len)?;
+                pos.offset = scanned;
+            }
             if lines.is_empty() {
                 break;
             }
-            let before = pos.delivered;
-            self.out.deliver(&lines, &mut pos, &self.cursor)?;
-            let n = pos.delivered - before;
-            delivered += n;
-            left = left.saturating_sub(n);
         }
         Ok(Forwarded {
             delivered,

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
-use o365_collect::forward::{Forwarder, Target};
+use o365_collect::forward::{Forwarder, Selection, Target};
 use o365_collect::sinks::jsonl::JsonlSink;
 use o365_collect::SinkSpec;
 
@@ -55,6 +55,37 @@ pub fn reader(tenants: &[o365_actions::config::Settings]) -> o365_mcp::AlertsRea
     })
 }
 
+/// What a run delivers of the spool, which holds the alerts of every earlier run: only its
+/// connectors' alerts, and, when it asks for masking, DLP findings masked whatever run made
+/// them. `None` (both connectors, unmasked) delivers the spool as it is.
+fn selection(which: o365_connectors::params::Which, mask: bool) -> Option<Selection> {
+    use o365_connectors::params::Which;
+    let (wanted, name): (&'static [&'static str], &str) = match which {
+        Which::Both if !mask => return None,
+        Which::Both => (&["dlp", "audit-general"], "both"),
+        Which::Dlp => (&["dlp"], "dlp"),
+        Which::Audit => (&["audit-general"], "audit-general"),
+    };
+    let key = format!(
+        "connector={name}{}",
+        if mask { "&mask-findings" } else { "" }
+    );
+    Some(Selection {
+        key,
+        keep: Arc::new(move |line: &[u8]| {
+            let mut v: serde_json::Value = serde_json::from_slice(line).ok()?;
+            let connector = v["connector"].as_str()?;
+            if !wanted.contains(&connector) {
+                return None;
+            }
+            if mask && connector == "dlp" && o365_connectors::dlp::mask_alert(&mut v) {
+                return serde_json::to_vec(&v).ok();
+            }
+            Some(line.to_vec())
+        }),
+    })
+}
+
 /// Run `alerts`: collect the connectors' content types into the spool, deliver after each pass.
 pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<ExitCode> {
     let mut l = crate::setup::loader(g)?;
@@ -69,10 +100,14 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
     ));
     // The webhook trusts what the API client trusts and takes its route (`ca_file`, `proxy`).
     let trust = s.trust()?;
+    let select = selection(params::which(a), set.params.dlp.mask);
     let forwarder = {
         let (spool, target) = (spool.clone(), target.clone());
         let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || Forwarder::open(&spool, target, &trust, rt)).await??
+        tokio::task::spawn_blocking(move || {
+            Forwarder::open_selected(&spool, target, &trust, rt, select)
+        })
+        .await??
     };
     let forwarder = Arc::new(Mutex::new(forwarder));
     let max = set.params.max_alerts;

@@ -210,6 +210,45 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
         "0000-0000-0000-0000"
     );
     assert_eq!(ex["events"][0][format!("{dv}_Name")], "XXXXXX XXXX XXXXXX");
+    // The spool made above holds both connectors' alerts, unmasked. A run that asks for one
+    // connector gets only its alerts; one that asks for masking never gets a finding unmasked.
+    let spool = alerts_in(&e.home.path().join("alerts.jsonl"));
+    let of = |c: &str| spool.iter().filter(|a| a["connector"] == c).count();
+    let (dlp, audit) = (of("dlp"), of("audit-general"));
+    assert!(dlp > 0 && audit > 0, "{dlp} {audit}");
+    let deliver = |extra: &[&str], file: &str| -> Vec<Value> {
+        let path = e.home.path().join(file);
+        let sink = format!("jsonl:{}", path.display());
+        let mut a = vec!["alerts", "--since", &since, "--sink", &sink];
+        a.extend_from_slice(extra);
+        let o = e.cmd(&a).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        alerts_in(&path)
+    };
+    let masked = deliver(
+        &["--connector", "dlp", "--mask-findings"],
+        "dlp-masked.jsonl",
+    );
+    assert_eq!(masked.len(), dlp, "only the DLP alerts");
+    assert!(masked.iter().all(|a| a["connector"] == "dlp"));
+    for a in &masked {
+        for ev in a["events"].as_array().unwrap() {
+            for (k, v) in ev.as_object().unwrap() {
+                if k.contains("DetectedValues_") && (k.ends_with("_Value") || k.ends_with("_Name"))
+                {
+                    let v = v.as_str().unwrap();
+                    assert!(
+                        v.chars()
+                            .all(|c| !c.is_ascii_alphanumeric() || c == '0' || c == 'X'),
+                        "{k} = {v:?} delivered unmasked"
+                    );
+                }
+            }
+        }
+    }
+    let general = deliver(&["--connector", "audit-general"], "audit.jsonl");
+    assert_eq!(general.len(), audit, "only the Audit.General alerts");
+    assert!(general.iter().all(|a| a["connector"] == "audit-general"));
     // A bad pattern is named before any request.
     let o = e
         .cmd(&["alerts", "--environment-regex", "(["])
