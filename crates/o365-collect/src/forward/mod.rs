@@ -152,8 +152,11 @@ pub struct Selection {
     /// Names the selection (part of its cursor's name).
     pub key: String,
     /// The line to deliver for a spool line, or `None` to pass over it.
-    pub keep: std::sync::Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>,
+    pub keep: Keep,
 }
+
+/// A selection's judgement of one spool line: the line to deliver, or `None`.
+pub type Keep = std::sync::Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
 
 impl std::fmt::Debug for Selection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
