@@ -93,6 +93,8 @@ struct Run {
     max_requests: f64,
     max_rate: f64,
     throttled: f64,
+    /// Commits of every instance's sink (Kafka: transactions).
+    commits: f64,
 }
 
 /// Sum of a labelled series over tenants, and its largest value.
@@ -205,6 +207,7 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str, n: usize) -> Run {
         max_requests: 0.0,
         max_rate: 0.0,
         throttled: 0.0,
+        commits: 0.0,
     };
     for mut i in instances {
         let (cpu, rss) = usage(i.child.id());
@@ -218,6 +221,11 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str, n: usize) -> Run {
         run.events += events + dups;
         run.max_requests = run.max_requests.max(max_requests);
         run.throttled += throttled;
+        run.commits += m
+            .lines()
+            .find_map(|l| l.strip_prefix("o365_sink_commits_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
         Command::new("kill")
             .args(["-TERM", &i.child.id().to_string()])
             .status()
@@ -317,6 +325,71 @@ fn failover(config: &Path, dir: &Path, sink: &str, since: &str) -> (f64, f64) {
     (moved_at.unwrap_or(committed), committed)
 }
 
+/// librdkafka alone, side by side: the sink's records (events of the emulator, a key and four
+/// headers each) in as many transactions as the one-instance run made, through confluent-kafka.
+fn floor(emu: &Emulator, kafka: &kafka::Broker, commits: f64) {
+    let records = TENANTS * 5 * BLOBS as usize * 100;
+    // Events as the emulator serves them: one blob's worth, cycled.
+    let i = emu.info();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = &i.tenants[0];
+    let client = o365_api::Client::builder(
+        t.id.clone(),
+        i.client_id.clone(),
+        o365_api::Credentials::secret(i.client_secret.clone()),
+    )
+    .api_root(&i.api_root)
+    .login_endpoint(&i.login_endpoint)
+    .build()
+    .unwrap();
+    let lines: Vec<String> = rt.block_on(async {
+        use futures::TryStreamExt as _;
+        let now = client.server_now();
+        let w = o365_api::window::plan(now - chrono::Duration::hours(1), now, now).windows;
+        let mut out = vec![];
+        for w in w {
+            let mut pages = std::pin::pin!(client.list_content(o365_api::ContentType::General, w));
+            while let Some(page) = pages.try_next().await.unwrap() {
+                if let Some(b) = page.first() {
+                    for e in client.fetch_blob(&b.content_uri).await.unwrap() {
+                        out.push(e.raw.get().to_string());
+                    }
+                    return out;
+                }
+            }
+        }
+        out
+    });
+    assert!(!lines.is_empty(), "no event to cycle");
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let per_tx = ((records as f64) / commits).ceil() as usize;
+    let o = Command::new(python::python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/kafka_floor.py"
+        ))
+        .args([
+            kafka.addr.as_str(),
+            &kafka.topic("floor"),
+            events.to_str().unwrap(),
+            &records.to_string(),
+            &per_tx.to_string(),
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("kafka_floor.py: {}", String::from_utf8_lossy(&o.stderr)));
+    println!(
+        "librdkafka alone (confluent-kafka, the same records, {per_tx} per transaction): {:.2} CPU-s per million records",
+        v["cpu_s_per_million"].as_f64().unwrap_or(f64::NAN)
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -351,7 +424,7 @@ fn main() {
         sinks.retain(|(name, _, _)| only.split(',').any(|o| o.trim() == name));
     }
     println!(
-        "{:<7} {:>9} {:>9} {:>9} {:>12} {:>14} {:>12} {:>14} {:>16} {:>10}",
+        "{:<7} {:>9} {:>9} {:>9} {:>12} {:>14} {:>12} {:>14} {:>16} {:>10} {:>8}",
         "sink",
         "instances",
         "events",
@@ -361,15 +434,20 @@ fn main() {
         "broker CPU-s",
         "max req/tenant",
         "max req/min/tnt",
-        "throttled"
+        "throttled",
+        "commits"
     );
+    let mut kafka_commits = 0.0;
     for (name, sink, n) in sinks {
         let dir = tempfile::tempdir().unwrap();
         let broker_before = usage(kafka.pid()).0;
         let r = serve(&config(&emu, dir.path()), dir.path(), &sink, &since, n);
         let broker = usage(kafka.pid()).0 - broker_before;
+        if name == "kafka" && n == 1 {
+            kafka_commits = r.commits;
+        }
         println!(
-            "{name:<7} {n:>9} {:>9.0} {:>8.1}s {:>12.2} {:>12.0}MB {:>12.1} {:>14.0} {:>16.0} {:>10.0}",
+            "{name:<7} {n:>9} {:>9.0} {:>8.1}s {:>12.2} {:>12.0}MB {:>12.1} {:>14.0} {:>16.0} {:>10.0} {:>8.0}",
             r.events,
             r.wall,
             r.cpu / (r.events / 1e6),
@@ -377,12 +455,14 @@ fn main() {
             if name == "kafka" { broker } else { 0.0 },
             r.max_requests,
             r.max_rate,
-            r.throttled
+            r.throttled,
+            r.commits
         );
     }
     if std::env::var("O365_BENCH_SINKS").is_ok_and(|o| !o.contains("kafka")) {
         return;
     }
+    floor(&emu, &kafka, kafka_commits.max(1.0));
     let dir = tempfile::tempdir().unwrap();
     let (moved, committed) = failover(
         &config(&emu, dir.path()),
