@@ -227,8 +227,6 @@ pub(super) fn routes(
     ))
 }
 
-/// `o365mgmt serve`.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,6 +181,7 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     })
 }
 
+/// `o365mgmt serve`.
 pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     check_exposure(args)?;
     let shard = match &args.shard {
