@@ -3,6 +3,7 @@
 //!
 //! Precedence, lowest first: defaults < TOML file < `--soar-config` export < environment < flags.
 
+mod client;
 mod fleet;
 mod keys;
 mod loader;
