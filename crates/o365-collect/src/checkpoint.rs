@@ -377,6 +377,20 @@ impl Checkpoint {
         Ok(written)
     }
 
+    /// The tenants this checkpoint knows (their cursors or blobs).
+    pub fn tenants(&self) -> Result<Vec<String>, SinkError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT tenant FROM collect_cursors UNION SELECT tenant FROM collect_blobs ORDER BY 1",
+            )
+            .map_err(self.sql())?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
     /// The committed length of the JSONL file.
     pub fn offset(&self) -> Result<u64, SinkError> {
         Ok(self

@@ -17,28 +17,87 @@ use o365_collect::sinks::jsonl::JsonlSink;
 use o365_collect::SinkSpec;
 
 use crate::cli::{AlertsArgs, CollectArgs, Global, Output};
+use crate::warn;
 pub use map::AlertMap;
 
-/// A tenant's spool: every alert made for it, in order (`alerts.jsonl` next to the state file,
-/// `alerts-NAME.jsonl` for a `[[tenants]]` entry).
+/// A tenant's spool: every alert made for it, in order (`alerts-TENANT.jsonl` next to the
+/// state file, by the tenant's id: two tenants never share one, whatever their names).
 pub fn spool_path(s: &o365_actions::config::Settings) -> PathBuf {
+    let id = s.tenant().unwrap_or(&s.name).trim().to_ascii_lowercase();
+    crate::pass::data_dir(s).join(format!("alerts-{}.jsonl", safe(&id)))
+}
+
+/// A name made safe for a file name.
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The spool earlier versions kept (`alerts.jsonl`, shared by whatever tenant was configured,
+/// or `alerts-NAME.jsonl` per `[[tenants]]` entry).
+fn old_spool_path(s: &o365_actions::config::Settings) -> PathBuf {
     let file = if s.name == o365_actions::config::DEFAULT_TENANT {
         "alerts.jsonl".to_string()
     } else {
-        let safe: String = s
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("alerts-{safe}.jsonl")
+        format!("alerts-{}.jsonl", safe(&s.name))
     };
     crate::pass::data_dir(s).join(file)
+}
+
+/// Take an earlier version's spool over when it holds this tenant's alerts only (it, its
+/// checkpoint and its forwarding cursors are renamed: nothing is made or delivered again); one
+/// that holds other tenants' alerts too is left where it is, and said so.
+fn adopt_old_spool(s: &o365_actions::config::Settings, new: &std::path::Path) {
+    let old = old_spool_path(s);
+    if old == new || !old.exists() || new.exists() {
+        return;
+    }
+    let Ok(tenant) = s.tenant() else { return };
+    let checkpoint = o365_collect::checkpoint::beside(&old);
+    let tenants = match o365_collect::checkpoint::Checkpoint::open_read_only(&checkpoint) {
+        Ok(Some(cp)) => cp.tenants().unwrap_or_default(),
+        _ => vec![],
+    };
+    if !tenants.iter().all(|t| t.eq_ignore_ascii_case(tenant)) {
+        warn(&format!(
+            "{} holds the alerts of {} tenants ({}), made by an earlier version that kept one spool for every tenant: it is no longer used; this tenant's alerts are kept in {}",
+            old.display(),
+            tenants.len(),
+            tenants.join(", "),
+            new.display()
+        ));
+        return;
+    }
+    let with = |p: &std::path::Path, suffix: &str| {
+        let mut o = p.as_os_str().to_owned();
+        o.push(suffix);
+        PathBuf::from(o)
+    };
+    for suffix in [
+        "",
+        ".checkpoint.sqlite",
+        ".checkpoint.sqlite-wal",
+        ".checkpoint.sqlite-shm",
+        ".forward.sqlite",
+        ".forward.sqlite-wal",
+        ".forward.sqlite-shm",
+    ] {
+        let (from, to) = (with(&old, suffix), with(new, suffix));
+        if from.exists() {
+            if let Err(e) = std::fs::rename(&from, &to) {
+                tracing::warn!(from = %from.display(), to = %to.display(), error = %e, "the earlier spool could not be taken over");
+                return;
+            }
+        }
+    }
+    tracing::info!(from = %old.display(), to = %new.display(), "the earlier spool of this tenant taken over");
 }
 
 /// Reads each tenant's recent alerts from its spool, for MCP.
@@ -93,7 +152,12 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
     let s = l.resolve()?;
     let target = Target::parse(&set.sink).map_err(|e| anyhow!("--sink {:?}: {e}", set.sink))?;
     let spool = spool_path(&s);
+    adopt_old_spool(&s, &spool);
     let m = Arc::new(AlertMap::new(
+        (
+            s.tenant().map_err(|e| anyhow!("{e}"))?.to_string(),
+            s.name.clone(),
+        ),
         set.params.dlp.clone(),
         set.params.audit.clone(),
         target.writes_stdout(),

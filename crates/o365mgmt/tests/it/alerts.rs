@@ -16,6 +16,14 @@ fn hours_ago(e: &crate::cli::Emu, h: i64) -> String {
         .to_string()
 }
 
+/// The emulator's tenant's spool (next to the state, by the tenant's id).
+fn spool_of(e: &crate::cli::Emu) -> std::path::PathBuf {
+    e.home.path().join(format!(
+        "alerts-{}.jsonl",
+        e.info.tenant_id.to_ascii_lowercase()
+    ))
+}
+
 fn alerts_in(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -30,7 +38,7 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     let e = crate::collect::busy_emulator(26.0, 20);
     let since = hours_ago(&e, 25);
     // The spool (every alert made) is next to the state; delivered ones go to `out`.
-    let spool = e.home.path().join("alerts.jsonl");
+    let spool = spool_of(&e);
     let out = e.home.path().join("delivered.jsonl");
     let sink = format!("jsonl:{}", out.display());
     let args = ["alerts", "--since", &since, "--sink", &sink, "-o", "json"];
@@ -212,7 +220,7 @@ fn a_day_of_content_makes_each_alert_once_across_a_sigkill() {
     assert_eq!(ex["events"][0][format!("{dv}_Name")], "XXXXXX XXXX XXXXXX");
     // The spool made above holds both connectors' alerts, unmasked. A run that asks for one
     // connector gets only its alerts; one that asks for masking never gets a finding unmasked.
-    let spool = alerts_in(&e.home.path().join("alerts.jsonl"));
+    let spool = alerts_in(&spool_of(&e));
     let of = |c: &str| spool.iter().filter(|a| a["connector"] == c).count();
     let (dlp, audit) = (of("dlp"), of("audit-general"));
     assert!(dlp > 0 && audit > 0, "{dlp} {audit}");
@@ -296,7 +304,7 @@ fn alerts_are_posted_retried_and_recorded_once() {
     let url = format!("http://{}/alerts", l.local_addr().unwrap());
     e.rt.spawn(async move { axum::serve(l, app).await });
     let sink = format!("webhook:{url}");
-    let spool = e.home.path().join("alerts.jsonl");
+    let spool = spool_of(&e);
     let args = [
         "alerts",
         "--connector",
@@ -455,7 +463,7 @@ fn malformed_records_are_skipped_and_reported_not_a_stalled_connector() {
     cfg.data.malformed_rate = 0.1;
     let e = crate::cli::Emu::with(cfg);
     let since = hours_ago(&e, 2);
-    let spool = e.home.path().join("alerts.jsonl");
+    let spool = spool_of(&e);
     let sink = format!("jsonl:{}", e.home.path().join("out.jsonl").display());
     let o = e
         .cmd(&["alerts", "--since", &since, "--sink", &sink, "-o", "json"])
@@ -503,7 +511,7 @@ fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
     let args = ["alerts", "--since", &since, "--sink", &sink, "-o", "json"];
     let o = e.cmd(&args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let spool = e.home.path().join("alerts.jsonl");
+    let spool = spool_of(&e);
     let made: Vec<String> = alerts_in(&spool)
         .iter()
         .map(|a| a["ticket_id"].as_str().unwrap().to_string())
@@ -528,7 +536,7 @@ fn alerts_into_kafka_arrive_once_read_back_with_librdkafka() {
     // A stop after sending a batch, before recording it: the batch is found in the topic and
     // not sent again (the cursor set back with the batch pending, as such a stop leaves it).
     let cursor =
-        rusqlite::Connection::open(e.home.path().join("alerts.jsonl.forward.sqlite")).unwrap();
+        rusqlite::Connection::open(spool_of(&e).with_extension("jsonl.forward.sqlite")).unwrap();
     let end: i64 = cursor
         .query_row("SELECT offset FROM forward", [], |r| r.get(0))
         .unwrap();
@@ -662,7 +670,7 @@ fn mcp_lists_the_alerts_to_the_python_sdk() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let made = alerts_in(&e.home.path().join("alerts.jsonl"));
+    let made = alerts_in(&spool_of(&e));
     let id = |a: &Value| a["ticket_id"].as_str().unwrap().to_string();
     let newest: Vec<&Value> = made.iter().rev().collect();
     let expected = serde_json::json!({
@@ -686,4 +694,75 @@ fn mcp_lists_the_alerts_to_the_python_sdk() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn each_tenant_has_its_own_spool_and_every_alert_names_its_tenant() {
+    let mut cfg = o365_emulator::EmulatorConfig::default().with_tenants(2, 3.0);
+    cfg.throttle.requests_per_minute = 1_000_000;
+    let e = crate::cli::Emu::with(cfg);
+    let since = hours_ago(&e, 2);
+    let (t1, t2) = (e.info.tenants[0].id.clone(), e.info.tenants[1].id.clone());
+    let run = |tenant: &str, file: &str| -> Vec<Value> {
+        let out = e.home.path().join(file);
+        let sink = format!("jsonl:{}", out.display());
+        let o = e
+            .cmd(&[
+                "alerts",
+                "--connector",
+                "audit-general",
+                "--since",
+                &since,
+                "--sink",
+                &sink,
+            ])
+            .env("O365_TENANT_ID", tenant)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        alerts_in(&out)
+    };
+    let first = run(&t1, "t1.jsonl");
+    // A spool of an earlier version (`alerts.jsonl`, its checkpoint and cursors) that holds
+    // this tenant's alerts only is taken over: nothing is made or delivered again.
+    let home = e.home.path();
+    let new = format!("alerts-{}.jsonl", t1.to_ascii_lowercase());
+    for suffix in ["", ".checkpoint.sqlite", ".forward.sqlite"] {
+        std::fs::rename(
+            home.join(format!("{new}{suffix}")),
+            home.join(format!("alerts.jsonl{suffix}")),
+        )
+        .unwrap();
+    }
+    assert_eq!(run(&t1, "t1.jsonl"), first, "nothing delivered again");
+    assert!(home.join(&new).exists() && !home.join("alerts.jsonl").exists());
+    // The same state directory, another tenant: only its own alerts reach its sink.
+    let second = run(&t2, "t2.jsonl");
+    assert!(!first.is_empty() && !second.is_empty());
+    assert!(
+        first.iter().all(|a| a["tenant_id"] == t1.as_str()),
+        "{:?}",
+        first[0]
+    );
+    assert!(
+        second.iter().all(|a| a["tenant_id"] == t2.as_str()),
+        "{:?}",
+        second[0]
+    );
+    let ids = |v: &[Value]| -> BTreeSet<String> {
+        v.iter()
+            .map(|a| a["ticket_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        ids(&first).is_disjoint(&ids(&second)),
+        "no alert of the first tenant was delivered to the second's sink"
+    );
+    for t in [&t1, &t2] {
+        assert!(e
+            .home
+            .path()
+            .join(format!("alerts-{}.jsonl", t.to_ascii_lowercase()))
+            .exists());
+    }
 }
