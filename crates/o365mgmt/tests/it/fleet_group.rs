@@ -257,7 +257,6 @@ fn kill_9_one_of_three_its_tenants_resume_on_the_others_exactly_once() {
 }
 
 #[test]
-#[ignore = "its two causes of failure are fixed (the read-back before a dead transaction ended, tenants mid-pass at the end) and it passed twice since; kept out of CI until it has passed a loop of runs: cargo test -- --ignored"]
 fn a_zombie_paused_past_its_session_commits_nothing_after_its_tenants_moved() {
     let broker = Broker::start();
     let env = Env::new(6, 24.0, |cfg| cfg.faults.latency_ms = 20);
