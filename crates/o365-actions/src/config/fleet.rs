@@ -155,15 +155,25 @@ pub(super) fn resolve_all(l: Loader) -> Result<Fleet, ConfigError> {
     }
     let mut warnings = l.warnings.clone();
     warnings.extend(l.unused_soar());
+    // One tenant configured twice (its GUID in another case, spaces around it) would be
+    // collected twice, by two producers that never fence each other.
+    let id = |s: &Settings| {
+        s.tenant_id
+            .as_ref()
+            .map(|t| t.value.trim().to_ascii_lowercase())
+    };
     for (i, a) in tenants.iter().enumerate() {
         for b in &tenants[i + 1..] {
-            if a.tenant_id.as_ref().map(|t| &t.value) == b.tenant_id.as_ref().map(|t| &t.value)
-                && a.tenant_id.is_some()
-            {
-                warnings.push(format!(
-                    "tenants {} and {} have the same tenant_id: they share cursors, gaps and events",
-                    a.name, b.name
-                ));
+            if let (Some(x), Some(y)) = (id(a), id(b)) {
+                if x == y {
+                    return Err(ConfigError::new(
+                        "tenants",
+                        format!(
+                            "{} and {} are the same tenant ({x}): each event would be collected twice; keep one of them",
+                            a.name, b.name
+                        ),
+                    ));
+                }
             }
         }
     }

@@ -387,3 +387,32 @@ fn a_secret_given_twice_in_one_layer_is_refused_naming_both() {
     let secret = s.secret().unwrap().unwrap();
     assert_eq!(secret.source, Source::Flag("--client-secret"));
 }
+
+#[test]
+fn one_tenant_configured_twice_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "t.toml",
+        r#"
+client_id = "c"
+client_secret = "s"
+
+[[tenants]]
+name = "lower"
+tenant_id = "7c1e3a52-9d4b-4f0e-8a61-3b2d5e6f7a80"
+
+[[tenants]]
+name = "upper"
+tenant_id = " 7C1E3A52-9D4B-4F0E-8A61-3B2D5E6F7A80"
+"#,
+        0o600,
+    );
+    let mut l = Loader::new();
+    l.toml_file(&f).unwrap();
+    let e = l.resolve_all().unwrap_err().to_string();
+    assert!(
+        e.contains("lower and upper are the same tenant") && e.contains("collected twice"),
+        "{e}"
+    );
+}
