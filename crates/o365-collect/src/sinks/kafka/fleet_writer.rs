@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use o365_api::ContentType;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::BaseRecord;
 use tokio::sync::watch;
 
 use super::batch::{Batch, Written};
@@ -369,14 +368,8 @@ impl Sink for FleetWriter {
         if gone.is_empty() {
             return Ok(());
         }
-        // Tombstones: a compacted topic then forgets these records too.
         let topic = self.spec.checkpoint_topic.clone();
-        let r = self.settled_transaction(|p, _| {
-            for key in &gone {
-                p.send(BaseRecord::to(&topic).key(key.as_str()))?;
-            }
-            Ok(())
-        });
+        let r = self.settled_transaction(|p, _| p.tombstones(&topic, &gone));
         if let Err(e) = r {
             tracing::warn!(error = %e, "could not write the pruning tombstones (retried in an hour)");
         }

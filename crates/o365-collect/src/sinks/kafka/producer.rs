@@ -184,6 +184,15 @@ impl TxProducer {
         self.send(BaseRecord::to(topic).key(key).payload(&value[..]))
     }
 
+    /// Send tombstones for `keys` in `topic` (the checkpoint topic): once compacted, the topic
+    /// forgets those records too.
+    pub(super) fn tombstones(&self, topic: &str, keys: &[String]) -> Result<(), KafkaError> {
+        for key in keys {
+            self.send(BaseRecord::to(topic).key(key.as_str()))?;
+        }
+        Ok(())
+    }
+
     /// Wait up to `d` for the records sent to be acknowledged; whether they all are.
     ///
     /// This blocks in librdkafka's `rd_kafka_flush`, on a condition variable, and sends what is

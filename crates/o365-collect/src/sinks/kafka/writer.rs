@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use o365_api::ContentType;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::BaseRecord;
 
 use super::batch::Batch;
 use super::owned::{each_tenant, state_error, Owned};
@@ -231,15 +230,8 @@ impl Sink for KafkaWriter {
             if gone.is_empty() {
                 continue;
             }
-            // Tombstones: a compacted topic then forgets these records too.
             let topic = self.spec.checkpoint_topic.clone();
-            let fill = |p: &TxProducer, _: &TenantState| {
-                for key in &gone {
-                    let rec: BaseRecord<'_, str, [u8]> = BaseRecord::to(&topic).key(key.as_str());
-                    p.send(rec)?;
-                }
-                Ok(())
-            };
+            let fill = |p: &TxProducer, _: &TenantState| p.tombstones(&topic, &gone);
             if let Err(e) = self.transaction(&tenant, fill, |_, _| {}) {
                 tracing::warn!(tenant, error = %e, "could not write the pruning tombstones (retried in an hour)");
             }
