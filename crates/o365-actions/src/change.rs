@@ -139,11 +139,9 @@ impl Runner {
                     o.message = format!("Successfully stopped O365 Management API subscription for the {name} content type!");
                     record = Some((SubscriptionState::Disabled, TransitionCause::Action));
                 }
-                Err(o365_api::Error::Api { code, .. })
-                    if !start && (code == "AF20022" || code == "AF20023") =>
-                {
+                Err(e) if !start && e.is_not_subscribed() => {
                     o.outcome = Outcome::NotSubscribed;
-                    o.status = Some(if code == "AF20023" {
+                    o.status = Some(if e.is_subscription_disabled() {
                         "disabled".into()
                     } else {
                         "none".into()

@@ -29,8 +29,8 @@ pub fn diagnose(e: &o365_api::Error, secret_looks_like_id: bool) -> Failure {
             o365_api::Cloud::of_api_root(aud).map(|c| format!(" (the {} cloud)", c.name())).unwrap_or_default()
         )),
         E::Unauthorized { .. } => (FailureKind::Auth, "token_rejected", "the API refused the token: api_root and login_endpoint must belong to the same cloud (set cloud = commercial, gcc, gcc-high or dod and remove mismatched overrides)".into()),
-        E::Api { code, .. } if code == "AF10001" => (FailureKind::Auth, "missing_permission", "grant the app the Office 365 Management APIs application permission ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All), then grant admin consent".into()),
-        E::Api { code, .. } if code == "AF20010" || code == "AF20013" || code == "AF20052" => (FailureKind::Auth, "tenant_mismatch", "tenant_id does not match the tenant of the token: set tenant_id to the tenant GUID the app signs in to".into()),
+        e if e.is_missing_permission() => (FailureKind::Auth, "missing_permission", "grant the app the Office 365 Management APIs application permission ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All), then grant admin consent".into()),
+        e if e.is_tenant_mismatch() => (FailureKind::Auth, "tenant_mismatch", "tenant_id does not match the tenant of the token: set tenant_id to the tenant GUID the app signs in to".into()),
         E::AuditingOff { .. } => (FailureKind::Service, "auditing_off", "turn on unified audit logging in Microsoft Purview (Audit > Start recording user and admin activity); it takes up to 60 minutes to apply".into()),
         E::Throttled { retry_after: Some(w), .. } => (FailureKind::Service, "throttled", format!(
             "the service throttled this tenant and asks to wait {} (until {}): retry then, or lower requests_per_minute",

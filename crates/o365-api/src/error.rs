@@ -136,6 +136,32 @@ impl Error {
         }
     }
 
+    /// Whether the content type has no enabled subscription (none, AF20022, or a disabled one,
+    /// AF20023).
+    pub fn is_not_subscribed(&self) -> bool {
+        matches!(self.af_code(), Some("AF20022" | "AF20023"))
+    }
+
+    /// Whether the content type's subscription exists but is disabled (AF20023).
+    pub fn is_subscription_disabled(&self) -> bool {
+        self.af_code() == Some("AF20023")
+    }
+
+    /// Whether the subscription was already enabled with the same properties (AF20024).
+    pub fn is_already_enabled(&self) -> bool {
+        self.af_code() == Some("AF20024")
+    }
+
+    /// Whether the app lacks the permission for this call (AF10001).
+    pub fn is_missing_permission(&self) -> bool {
+        self.af_code() == Some("AF10001")
+    }
+
+    /// Whether the tenant of the URL or content is not the token's (AF20010, AF20013, AF20052).
+    pub fn is_tenant_mismatch(&self) -> bool {
+        matches!(self.af_code(), Some("AF20010" | "AF20013" | "AF20052"))
+    }
+
     /// The AF code, if this is an Activity API error.
     pub fn af_code(&self) -> Option<&str> {
         match self {
@@ -272,5 +298,31 @@ fn af_hint(code: &str) -> &'static str {
         "AF20052" => " — the content id does not belong to this tenant: check tenant_id",
         "AF20051" => " — content is kept for 7 days only",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str) -> Error {
+        Error::Api {
+            status: 400,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn service_codes_are_asked_by_predicate() {
+        assert!(api("AF20022").is_not_subscribed() && !api("AF20022").is_subscription_disabled());
+        assert!(api("AF20023").is_not_subscribed() && api("AF20023").is_subscription_disabled());
+        assert!(api("AF20024").is_already_enabled() && !api("AF20024").is_not_subscribed());
+        assert!(api("AF10001").is_missing_permission());
+        for c in ["AF20010", "AF20013", "AF20052"] {
+            assert!(api(c).is_tenant_mismatch(), "{c}");
+        }
+        let other = Error::Certificate("x".into());
+        assert!(!other.is_not_subscribed() && !other.is_tenant_mismatch());
     }
 }

@@ -33,7 +33,7 @@ impl Client {
                     })?;
                 Ok(StartOutcome::Started(s))
             }
-            Err(Error::Api { code, .. }) if code == "AF20024" => Ok(StartOutcome::AlreadyEnabled),
+            Err(e) if e.is_already_enabled() => Ok(StartOutcome::AlreadyEnabled),
             Err(e) => Err(e),
         }
     }

@@ -258,7 +258,7 @@ impl TypeRun {
 
     fn listing_failed(&self, e: &o365_api::Error) -> RunError {
         let ct = self.ct;
-        if !matches!(e.af_code(), Some("AF20022") | Some("AF20023")) {
+        if !e.is_not_subscribed() {
             return RunError::Listing {
                 content_type: ct,
                 error: e.to_string(),
@@ -266,10 +266,10 @@ impl TypeRun {
         }
         // The subscription is not enabled: what it would have produced does not exist.
         if let Some(l) = &self.ledger {
-            let state = if e.af_code() == Some("AF20022") {
-                SubscriptionState::Absent
-            } else {
+            let state = if e.is_subscription_disabled() {
                 SubscriptionState::Disabled
+            } else {
+                SubscriptionState::Absent
             };
             if let Err(err) = l.observe(
                 &self.tenant,
