@@ -135,31 +135,6 @@ impl std::fmt::Debug for KafkaSpec {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The longest events topic: `TOPIC.checkpoints` and `TOPIC.assignments` must fit Kafka's 249.
 const MAX_TOPIC: usize = 249 - ".assignments".len();
 
@@ -220,9 +195,8 @@ impl KafkaSpec {
             transaction_timeout_ms: 10_000,
             client: BTreeMap::new(),
         };
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let (k, v) = (percent_decode(k), percent_decode(v));
+        for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let (k, v) = (k.into_owned(), v.into_owned());
             let number = |v: &str, max: i32| {
                 v.parse::<i32>()
                     .ok()
