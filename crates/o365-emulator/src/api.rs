@@ -12,7 +12,7 @@ use crate::cloud::Addressed;
 use crate::config::is_guid;
 use crate::content::{event_id, hash, ContentType};
 use crate::state::Shared;
-use crate::token::{pct_decode, verify_bearer};
+use crate::token::verify_bearer;
 
 pub(crate) const ZERO_GUID: &str = "00000000-0000-0000-0000-000000000000";
 pub(crate) const DAY_MS: i64 = 86_400_000;
@@ -54,10 +54,9 @@ impl Query {
     /// Parse a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
         let mut m = HashMap::new();
-        for p in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            m.entry(pct_decode(k).to_ascii_lowercase())
-                .or_insert_with(|| pct_decode(v));
+        for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            m.entry(k.to_ascii_lowercase())
+                .or_insert_with(|| v.into_owned());
         }
         Self(m)
     }

@@ -199,7 +199,7 @@ fn issue(
     body: &[u8],
     flavour: Flavour,
 ) -> Result<Response, Aadsts> {
-    let form: HashMap<String, String> = serde_urlencoded_pairs(body);
+    let form: HashMap<String, String> = form_pairs(body);
     if !is_guid(tenant) && !is_dns_name(tenant) {
         return Err(aadsts(
             400,
@@ -416,43 +416,9 @@ fn issue(
     Ok(r)
 }
 
-/// Minimal `application/x-www-form-urlencoded` decoder.
-pub fn serde_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
-    let s = String::from_utf8_lossy(body);
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
-/// Percent-decode, with `+` as space.
-pub fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let h = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match h {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// An `application/x-www-form-urlencoded` body's pairs (a name given twice: the last).
+pub fn form_pairs(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
 }
 
 /// Why a bearer token was refused.
