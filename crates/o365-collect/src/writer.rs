@@ -188,8 +188,8 @@ fn run(
                     group.blobs.push((*b, a));
                 }
                 WriterMsg::Cursor(c, done) => {
-                    // Cursors go with the data before them, in the same commit; they wait for
-                    // company as blobs do (many tenants move theirs at once: one commit).
+                    // Cursors go with the data before them, in the same commit; those that
+                    // arrive together make one commit (many tenants ending a pass at once).
                     group.cursors.push((c, done));
                 }
                 WriterMsg::Gap(g, done) => {
@@ -213,7 +213,9 @@ fn run(
             next = match rx.try_recv() {
                 Ok(m) => Some(m),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) if group.is_empty() => None,
+                // Nothing waiting to join: a group of cursor moves alone is committed at once
+                // (they are on a pass's path); blobs wait for company.
+                Err(mpsc::error::TryRecvError::Empty) if group.blobs.is_empty() => None,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     let left = LINGER.saturating_sub(started.elapsed());
                     if left.is_zero() {

@@ -155,12 +155,19 @@ pub(super) fn resolve_all(l: Loader) -> Result<Fleet, ConfigError> {
     }
     let mut warnings = l.warnings.clone();
     warnings.extend(l.unused_soar());
-    // One tenant configured twice (its GUID in another case, spaces around it) would be
-    // collected twice, by two producers that never fence each other.
+    // One tenant configured twice (its GUID in another case, spaces around it) at one service
+    // would be collected twice, by two producers that never fence each other.
     let id = |s: &Settings| {
-        s.tenant_id
-            .as_ref()
-            .map(|t| t.value.trim().to_ascii_lowercase())
+        s.tenant_id.as_ref().map(|t| {
+            (
+                s.api_root
+                    .value
+                    .trim()
+                    .trim_end_matches('/')
+                    .to_ascii_lowercase(),
+                t.value.trim().to_ascii_lowercase(),
+            )
+        })
     };
     for (i, a) in tenants.iter().enumerate() {
         for b in &tenants[i + 1..] {
@@ -169,8 +176,8 @@ pub(super) fn resolve_all(l: Loader) -> Result<Fleet, ConfigError> {
                     return Err(ConfigError::new(
                         "tenants",
                         format!(
-                            "{} and {} are the same tenant ({x}): each event would be collected twice; keep one of them",
-                            a.name, b.name
+                            "{} and {} are the same tenant ({} at {}): each event would be collected twice; keep one of them",
+                            a.name, b.name, x.1, x.0
                         ),
                     ));
                 }
