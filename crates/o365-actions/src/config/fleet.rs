@@ -176,8 +176,13 @@ pub(super) fn resolve_all(l: Loader) -> Result<Fleet, ConfigError> {
                     return Err(ConfigError::new(
                         "tenants",
                         format!(
-                            "{} and {} are the same tenant ({} at {}): each event would be collected twice; keep one of them",
-                            a.name, b.name, x.1, x.0
+                            "{} and {} are the same tenant ({} at {}): each event would be collected twice; keep one of them{}",
+                            a.name, b.name, x.1, x.0,
+                            if a.name == DEFAULT_TENANT {
+                                format!(" (\"{DEFAULT_TENANT}\" is the tenant_id at the top level of the configuration, or O365_TENANT_ID: unset it to run only the [[tenants]] tables)")
+                            } else {
+                                String::new()
+                            }
                         ),
                     ));
                 }
