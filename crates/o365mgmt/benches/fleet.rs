@@ -242,14 +242,31 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str, n: usize) -> Run {
     run
 }
 
-/// Three instances into Kafka; `kill -9` of one once the fleet has written a third of the
-/// events; the time until a tenant it held is committed again by another instance.
+/// Three instances into Kafka; `kill -9` of one once the group settled and the fleet has
+/// written a third of the events; the time until a tenant it held finished a pass (and so
+/// committed) on another instance.
 fn failover(config: &Path, dir: &Path, sink: &str, since: &str) -> (f64, f64) {
     let instances: Vec<Instance> = ["i1", "i2", "i3"]
         .iter()
         .map(|i| start(config, dir, sink, since, Some(i)))
         .collect();
     let t0 = Instant::now();
+    // The group settled first: every instance holds tenants (a fast run may write a third of
+    // the events while the last one is still joining, and a victim that held nothing moves
+    // nothing).
+    while !instances.iter().all(|i| {
+        let v: Value =
+            serde_json::from_str(&get(&format!("{}/readyz", i.url))).unwrap_or(Value::Null);
+        v["fleet"]["tenants"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    }) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the group never gave every instance tenants"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let total = (TENANTS as f64) * 5.0 * (BLOBS as f64) * 100.0;
     let held_by = |i: &Instance| -> Vec<String> {
         let v: Value =
@@ -286,6 +303,7 @@ fn failover(config: &Path, dir: &Path, sink: &str, since: &str) -> (f64, f64) {
     let mut instances = instances;
     let mut victim = instances.remove(2);
     let moved = held_by(&victim);
+    assert!(!moved.is_empty(), "the victim held no tenant");
     victim.child.kill().unwrap();
     let _ = victim.child.wait();
     let killed = Instant::now();
@@ -298,11 +316,16 @@ fn failover(config: &Path, dir: &Path, sink: &str, since: &str) -> (f64, f64) {
             if moved_at.is_none() && moved.iter().any(|t| held.contains(t)) {
                 moved_at = Some(killed.elapsed().as_secs_f64());
             }
-            let m = get(&format!("{}/metrics", i.url));
-            hit |= moved.iter().any(|t| {
-                m.lines().any(|l| {
-                    l.starts_with(&format!("o365_collect_events_total{{tenant=\"{t}\"}}"))
-                        && !l.ends_with(" 0")
+            // A pass of a moved tenant finished here: its cursors (and whatever events were
+            // left) committed by the new instance.
+            let v: Value =
+                serde_json::from_str(&get(&format!("{}/readyz", i.url))).unwrap_or(Value::Null);
+            hit |= v["tenants"].as_array().is_some_and(|ts| {
+                ts.iter().any(|t| {
+                    t["name"]
+                        .as_str()
+                        .is_some_and(|n| moved.iter().any(|m| m == n))
+                        && t["passes"].as_u64().unwrap_or(0) >= 1
                 })
             });
         }
