@@ -29,7 +29,7 @@ impl WindowState {
         })
     }
     /// One more blob to wait for.
-    pub(crate) fn expect(&self) {
+    pub(crate) fn await_one_more(&self) {
         self.pending.fetch_add(1, Ordering::SeqCst);
     }
     /// Listing of the window finished.
@@ -102,7 +102,7 @@ impl Ack {
         metrics: Arc<Metrics>,
         created: chrono::DateTime<chrono::Utc>,
     ) -> Self {
-        window.expect();
+        window.await_one_more();
         Self {
             window,
             state,

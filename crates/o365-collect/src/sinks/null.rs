@@ -17,9 +17,10 @@ pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
     }
 }
 
-struct Drop;
+/// The null sink's writer: every event counted as written, none kept.
+struct Discard;
 
-impl EventWriter for Drop {
+impl EventWriter for Discard {
     fn write(&mut self, _: &Tx<'_>, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
         Ok(blobs.iter().map(|b| b.events.len() as u64).collect())
     }
@@ -34,7 +35,7 @@ impl SinkKind for NullSink {
     }
     fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
         let cp = Checkpoint::open(None, Layout::WithSeen, "")?;
-        Ok(Box::new(Local::new(cp, Drop)))
+        Ok(Box::new(Local::new(cp, Discard)))
     }
     fn status(&self, _: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
         Ok(None)
