@@ -10,6 +10,17 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
+/// Whether a secret a client sent (a token, an AuthID) equals the expected one, in a time that
+/// does not say where they differ.
+pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// The deadlines of a listener.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -79,6 +90,13 @@ pub async fn serve(
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd") && !same_secret(b"abc", b"ab"));
+        assert!(!same_secret(b"", b"a"));
+    }
 
     #[tokio::test]
     async fn a_half_sent_request_is_cut_off_and_holds_up_no_shutdown() {

@@ -167,7 +167,7 @@ pub fn require_token(app: axum::Router, token: &str) -> axum::Router {
                     .headers()
                     .get(axum::http::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+                    .is_some_and(|v| o365_http::same_secret(v.as_bytes(), expected.as_bytes()));
                 if ok {
                     next.run(req).await
                 } else {
@@ -231,8 +231,4 @@ impl HttpServer {
         o365_http::serve(self.listener, self.app, shutdown, Default::default()).await;
         Ok(())
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -98,7 +98,7 @@ impl Guard {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|v| same(v.as_bytes(), self.token.as_bytes()));
+            .is_some_and(|v| o365_http::same_secret(v.as_bytes(), self.token.as_bytes()));
         bearer
             || h.get_all(header::COOKIE)
                 .iter()
@@ -142,10 +142,6 @@ fn refused(h: &HeaderMap) -> Response {
     r.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     r
-}
-
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Require the token on `app`'s routes (header or session cookie) and serve `/login`.
@@ -193,7 +189,7 @@ fn login(g: &Guard, headers: &HeaderMap, token: &str) -> Response {
         }
         return r;
     }
-    if !same(token.trim().as_bytes(), g.token.as_bytes()) {
+    if !o365_http::same_secret(token.trim().as_bytes(), g.token.as_bytes()) {
         throttle.failed();
         return login_page(
             StatusCode::UNAUTHORIZED,
