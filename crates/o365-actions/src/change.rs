@@ -99,7 +99,7 @@ impl Runner {
         });
         let answers = futures::future::join_all(calls).await;
         let now = client.server_now();
-        let tenant = self.tenant().unwrap_or_default();
+        let tenant = self.ledger_tenant().unwrap_or_default();
         let mut stopping = 0;
         let mut first_error: Option<o365_api::Error> = None;
         for (ct, res) in answers {

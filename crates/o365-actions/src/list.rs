@@ -36,7 +36,7 @@ impl Runner {
                     subs.len(),
                     if not_enabled.is_empty() { String::new() } else { format!(" (not enabled: {})", not_enabled.join(", ")) }
                 );
-                let open_gaps: Vec<GapReport> = match (&self.store, self.tenant()) {
+                let open_gaps: Vec<GapReport> = match (&self.store, self.ledger_tenant()) {
                     (Some(s), Some(t)) => s
                         .gaps(Some(&t))
                         .unwrap_or_default()

@@ -42,7 +42,7 @@ pub fn observe_subscriptions(
 impl Runner {
     /// Record observed subscription states in the ledger; warnings go into the result.
     pub(crate) fn observe(&self, client: &Client, subs: &[Subscription], r: &mut ActionResult) {
-        let (Some(store), Some(tenant)) = (&self.store, self.tenant()) else {
+        let (Some(store), Some(tenant)) = (&self.store, self.ledger_tenant()) else {
             return;
         };
         match observe_subscriptions(store, &tenant, subs, client.server_now()) {

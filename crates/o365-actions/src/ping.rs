@@ -50,6 +50,7 @@ impl Runner {
             expires_in_s: Some(info.expires_in.as_secs()),
             ..Check::passed(ms(t_token))
         };
+        self.remember_tenant(&info.tenant_id);
         let t_list = Instant::now();
         match client.list_subscriptions().await {
             Ok(subs) => {

@@ -67,6 +67,33 @@ impl Runner {
         self.settings.tenant_id.as_ref().map(|t| t.value.clone())
     }
 
+    /// A sign-in named the tenant's GUID: when it is configured by a domain, remember which
+    /// tenant that is, so the ledger and the collector's state name it alike.
+    pub(crate) fn remember_tenant(&self, tid: &str) {
+        if let (Some(store), Some(t)) = (&self.store, self.tenant()) {
+            if o365_api::ids::normal_guid(&t).is_none() {
+                let tid = o365_api::ids::normal_guid(tid).unwrap_or_else(|| tid.to_string());
+                if let Err(e) = store.remember_tenant(&t, &tid, chrono::Utc::now()) {
+                    tracing::warn!(error = %e, "could not remember which tenant {t} is");
+                }
+            }
+        }
+    }
+
+    /// The tenant's key in the ledger: its GUID in one spelling (lower case), so the ledger
+    /// and the collector's checkpoints name a tenant alike however it is written.
+    pub(crate) fn ledger_tenant(&self) -> Option<String> {
+        self.tenant().map(|t| {
+            o365_api::ids::normal_guid(&t)
+                .or_else(|| {
+                    self.store
+                        .as_ref()
+                        .and_then(|s| s.tenant_of(&t).ok().flatten())
+                })
+                .unwrap_or(t)
+        })
+    }
+
     /// Run a parsed request.
     pub async fn run(&self, req: Request) -> ActionResult {
         self.run_with_progress(req, None).await
@@ -224,7 +251,7 @@ impl Runner {
             .map(|c| c.server_now())
             .unwrap_or_else(|_| Utc::now());
         Ok(store
-            .gaps(self.tenant().as_deref())?
+            .gaps(self.ledger_tenant().as_deref())?
             .iter()
             .map(|g| crate::result::GapReport::from_gap(g, now))
             .collect())

@@ -32,6 +32,16 @@ impl Client {
         })
     }
 
+    /// The tenant's GUID in its one spelling (lower case): the configured one when it is a GUID
+    /// (no request), else the token's `tid` (a sign-in, so a domain names its tenant).
+    pub async fn tenant_guid(&self) -> Result<String, Error> {
+        if let Some(g) = crate::ids::normal_guid(&self.inner.tenant) {
+            return Ok(g);
+        }
+        let tid = self.tid().await?;
+        Ok(crate::ids::normal_guid(&tid).unwrap_or(tid))
+    }
+
     /// The tenant GUID (from the token, so a domain works as the configured tenant).
     pub(crate) async fn tid(&self) -> Result<String, Error> {
         Ok(self.token(false).await?.1)

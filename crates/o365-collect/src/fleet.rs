@@ -49,6 +49,7 @@ pub struct Fleet {
     handle: std::sync::Mutex<Option<WriterHandle>>,
     global: Arc<Semaphore>,
     running: Mutex<BTreeMap<String, Running>>,
+    keys: Arc<crate::identity::Keys>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -98,6 +99,7 @@ impl Fleet {
             handle: std::sync::Mutex::new(Some(handle)),
             global: Arc::new(Semaphore::new(max_in_flight.max(1))),
             running: Mutex::new(BTreeMap::new()),
+            keys: Arc::default(),
         })
     }
 
@@ -115,6 +117,7 @@ impl Fleet {
             global: self.global.clone(),
             store: self.store.clone(),
             stop: stop.clone(),
+            keys: self.keys.clone(),
         };
         Running {
             fingerprint,

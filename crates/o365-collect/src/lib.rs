@@ -40,6 +40,7 @@ pub mod sinks;
 pub mod status;
 
 // Around a run.
+pub mod identity;
 pub mod metrics;
 pub mod preflight;
 pub mod webhook;

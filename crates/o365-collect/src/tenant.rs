@@ -145,13 +145,14 @@ pub(crate) struct TenantRun {
     pub(crate) global: Arc<Semaphore>,
     pub(crate) store: Option<Arc<o365_store::Store>>,
     pub(crate) stop: Stop,
+    pub(crate) keys: Arc<crate::identity::Keys>,
 }
 
 impl TenantRun {
     /// Pre-flight, a pass, a pause; until stopped (or after one pass without `follow`).
     pub(crate) async fn run(self) {
         let s = &self.settings;
-        let (client, tenant) = match (s.client(), s.tenant()) {
+        let (client, configured) = match (s.client(), s.tenant()) {
             (Ok(c), Ok(t)) => (c, t.to_string()),
             (Err(e), _) | (_, Err(e)) => {
                 self.shared.failed(format!("configuration: {e}"));
@@ -160,6 +161,33 @@ impl TenantRun {
                     self.stop.wait().await;
                 }
                 return;
+            }
+        };
+        // The tenant is its GUID, however it is written (a domain needs a sign-in to say it):
+        // the key of its state, and one loop per tenant in this process.
+        let (tenant, _claim) = loop {
+            match self
+                .keys
+                .decide(
+                    &self.spec,
+                    &client,
+                    &configured,
+                    &s.name,
+                    self.store.as_deref(),
+                )
+                .await
+            {
+                Ok(k) => break k,
+                Err(e) => {
+                    self.shared.failed(e.to_string());
+                    if !self.opts.follow {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.opts.interval) => {}
+                        _ = self.stop.wait() => return,
+                    }
+                }
             }
         };
         if let Ok(mut c) = self.shared.client.lock() {

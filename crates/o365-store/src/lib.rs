@@ -12,6 +12,7 @@
 pub mod files;
 mod journal;
 mod ledger;
+mod names;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -100,6 +101,11 @@ CREATE TABLE IF NOT EXISTS gaps (
     start_case_id TEXT
 );
 CREATE INDEX IF NOT EXISTS gaps_key ON gaps(tenant, content_type, started_at);
+CREATE TABLE IF NOT EXISTS tenant_names (
+    name TEXT PRIMARY KEY,
+    tid TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
 ";
 
 /// The state database. Cheap to share behind an `Arc`; calls are serialised on one connection.

@@ -75,7 +75,21 @@ pub async fn run_into(
     spec.check()?;
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
-    let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    let configured = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    // The tenant is its GUID however it is written: the key of its state (a domain needs a
+    // sign-in to name it; a GUID needs none).
+    let known = o365_collect::identity::known(&spec).await?;
+    let tenant =
+        match o365_collect::identity::resolve(&client, &configured, &known, Some(&store)).await {
+            Ok((_, key)) => key,
+            Err(o365_collect::identity::IdentityError::Api(e)) => {
+                warn(&format!(
+                    "cannot collect: the sign-in that names tenant {configured} failed: {e}"
+                ));
+                return Ok(ExitCode::from(3));
+            }
+            Err(e) => return Err(e.into()),
+        };
     // Summaries go to stderr when the events go to stdout.
     let summary_to_stderr = spec.writes_stdout();
     let collector = Collector::new(client.clone(), tenant.clone(), spec.clone(), opts)
@@ -285,13 +299,28 @@ fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
     }
 }
 
+/// The key a tenant's state is read under, without signing in (see
+/// `o365_collect::identity::offline_key`).
+pub fn reading_key(
+    s: &Settings,
+    spec: &SinkSpec,
+    store: Option<&o365_store::Store>,
+) -> anyhow::Result<String> {
+    let configured = s.tenant().map_err(|e| anyhow!("{e}"))?;
+    let known = spec.tenants()?;
+    Ok(o365_collect::identity::offline_key(
+        configured, &known, store,
+    ))
+}
+
 /// What `collect status -o json` prints (also the MCP resource `o365://{tenant}/collect/status`).
 pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_json::Value> {
     let spec = sink_spec(s, sink)?;
-    let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    let store = read_store(s)?;
+    let tenant = reading_key(s, &spec, store.as_ref())?;
     // Read-only: status never writes, and never cuts a file another collector writes.
     let types = spec.status(&tenant)?.unwrap_or_default();
-    let gaps = match read_store(s)? {
+    let gaps = match &store {
         Some(store) => store.gaps(Some(&tenant))?,
         None => vec![],
     };
@@ -321,12 +350,13 @@ pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_jso
 
 fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
     let spec = sink_spec(s, sink)?;
-    let tenant = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
+    let store = read_store(s)?;
+    let tenant = reading_key(s, &spec, store.as_ref())?;
     // Read-only, both: status never writes, and never cuts a file another collector writes.
     let types = spec.status(&tenant)?;
     let exists = types.is_some();
     let types = types.unwrap_or_default();
-    let gaps = match read_store(s)? {
+    let gaps = match &store {
         Some(store) => store.gaps(Some(&tenant))?,
         None => vec![],
     };

@@ -17,14 +17,21 @@ pub fn gaps(g: &Global, svg: Option<&std::path::Path>) -> anyhow::Result<ExitCod
             .with_context(|| format!("--svg {}", path.display()))?;
     }
     let s = settings(g)?;
-    let tenant = s.tenant_id.as_ref().map(|t| t.value.clone());
     let now = chrono::Utc::now();
     let gaps: Vec<GapReport> = match read_store(&s)? {
-        Some(store) => store
-            .gaps(tenant.as_deref())?
-            .iter()
-            .map(|g| GapReport::from_gap(g, now))
-            .collect(),
+        Some(store) => {
+            // The ledger names a tenant by its GUID (a domain's, from its last sign-in).
+            let tenant = s.tenant_id.as_ref().map(|t| {
+                o365_api::ids::normal_guid(&t.value)
+                    .or_else(|| store.tenant_of(&t.value).ok().flatten())
+                    .unwrap_or_else(|| t.value.clone())
+            });
+            store
+                .gaps(tenant.as_deref())?
+                .iter()
+                .map(|g| GapReport::from_gap(g, now))
+                .collect()
+        }
         None => vec![],
     };
     match output_format(g) {

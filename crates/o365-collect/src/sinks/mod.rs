@@ -198,6 +198,16 @@ pub trait SinkKind: Send + Sync + std::fmt::Debug {
     fn open(&self) -> Result<Box<dyn Sink>, SinkError>;
     /// Progress of a tenant, read without writing anything; `None` when nothing was collected.
     fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError>;
+    /// The keys of the tenants this sink holds state for, read without writing anything.
+    fn tenants(&self) -> Result<Vec<String>, SinkError> {
+        let Some(p) = self.checkpoint_path() else {
+            return Ok(Vec::new());
+        };
+        match crate::checkpoint::Checkpoint::open_read_only(&p)? {
+            Some(c) => c.tenants(),
+            None => Ok(Vec::new()),
+        }
+    }
     /// Whether events go to standard output (then reports go to standard error).
     fn writes_stdout(&self) -> bool {
         false
@@ -323,6 +333,11 @@ impl SinkSpec {
     /// Progress of a tenant, read-only.
     pub fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
         self.0.status(tenant)
+    }
+
+    /// The keys of the tenants this sink holds state for.
+    pub fn tenants(&self) -> Result<Vec<String>, SinkError> {
+        self.0.tenants()
     }
 
     /// Whether events go to standard output.

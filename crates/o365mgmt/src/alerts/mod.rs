@@ -21,10 +21,24 @@ use crate::warn;
 pub use map::AlertMap;
 
 /// A tenant's spool: every alert made for it, in order (`alerts-TENANT.jsonl` next to the
-/// state file, by the tenant's id: two tenants never share one, whatever their names).
-pub fn spool_path(s: &o365_actions::config::Settings) -> PathBuf {
-    let id = s.tenant().unwrap_or(&s.name).trim().to_ascii_lowercase();
-    crate::pass::data_dir(s).join(format!("alerts-{}.jsonl", safe(&id)))
+/// state file, by the tenant's GUID `tid`: two tenants never share one, whatever their names,
+/// and one tenant has one however it is written).
+pub fn spool_path(s: &o365_actions::config::Settings, tid: &str) -> PathBuf {
+    crate::pass::data_dir(s).join(format!("alerts-{}.jsonl", safe(tid)))
+}
+
+/// The tenant's GUID without signing in: the configured one, or the one the last sign-in gave
+/// for a configured domain (else the domain).
+fn known_tid(s: &o365_actions::config::Settings) -> String {
+    let t = s.tenant().unwrap_or(&s.name);
+    o365_api::ids::normal_guid(t)
+        .or_else(|| {
+            crate::setup::read_store(s)
+                .ok()
+                .flatten()
+                .and_then(|st| st.tenant_of(t).ok().flatten())
+        })
+        .unwrap_or_else(|| t.trim().to_ascii_lowercase())
 }
 
 /// A name made safe for a file name.
@@ -40,32 +54,55 @@ fn safe(name: &str) -> String {
         .collect()
 }
 
-/// The spool earlier versions kept (`alerts.jsonl`, shared by whatever tenant was configured,
-/// or `alerts-NAME.jsonl` per `[[tenants]]` entry).
-fn old_spool_path(s: &o365_actions::config::Settings) -> PathBuf {
-    let file = if s.name == o365_actions::config::DEFAULT_TENANT {
+/// The spools earlier versions kept: `alerts.jsonl` (shared by whatever tenant was
+/// configured), `alerts-NAME.jsonl` per `[[tenants]]` entry, and `alerts-DOMAIN.jsonl` for a
+/// tenant configured by its domain.
+fn old_spool_paths(s: &o365_actions::config::Settings) -> Vec<PathBuf> {
+    let dir = crate::pass::data_dir(s);
+    let mut v = vec![dir.join(if s.name == o365_actions::config::DEFAULT_TENANT {
         "alerts.jsonl".to_string()
     } else {
         format!("alerts-{}.jsonl", safe(&s.name))
-    };
-    crate::pass::data_dir(s).join(file)
+    })];
+    if let Ok(t) = s.tenant() {
+        if o365_api::ids::normal_guid(t).is_none() {
+            v.push(dir.join(format!(
+                "alerts-{}.jsonl",
+                safe(&t.trim().to_ascii_lowercase())
+            )));
+        }
+    }
+    v
 }
 
 /// Take an earlier version's spool over when it holds this tenant's alerts only (it, its
 /// checkpoint and its forwarding cursors are renamed: nothing is made or delivered again); one
 /// that holds other tenants' alerts too is left where it is, and said so.
-fn adopt_old_spool(s: &o365_actions::config::Settings, new: &std::path::Path) {
-    let old = old_spool_path(s);
+fn adopt_old_spools(s: &o365_actions::config::Settings, new: &std::path::Path, tid: &str) {
+    for old in old_spool_paths(s) {
+        adopt_old_spool(s, &old, new, tid);
+    }
+}
+
+fn adopt_old_spool(
+    s: &o365_actions::config::Settings,
+    old: &std::path::Path,
+    new: &std::path::Path,
+    tid: &str,
+) {
     if old == new || !old.exists() || new.exists() {
         return;
     }
     let Ok(tenant) = s.tenant() else { return };
-    let checkpoint = o365_collect::checkpoint::beside(&old);
+    let checkpoint = o365_collect::checkpoint::beside(old);
     let tenants = match o365_collect::checkpoint::Checkpoint::open_read_only(&checkpoint) {
         Ok(Some(cp)) => cp.tenants().unwrap_or_default(),
         _ => vec![],
     };
-    if !tenants.iter().all(|t| t.eq_ignore_ascii_case(tenant)) {
+    if !tenants
+        .iter()
+        .all(|t| t.eq_ignore_ascii_case(tenant) || t.eq_ignore_ascii_case(tid))
+    {
         warn(&format!(
             "{} holds the alerts of {} tenants ({}), made by an earlier version that kept one spool for every tenant: it is no longer used; this tenant's alerts are kept in {}",
             old.display(),
@@ -89,7 +126,7 @@ fn adopt_old_spool(s: &o365_actions::config::Settings, new: &std::path::Path) {
         ".forward.sqlite-wal",
         ".forward.sqlite-shm",
     ] {
-        let (from, to) = (with(&old, suffix), with(new, suffix));
+        let (from, to) = (with(old, suffix), with(new, suffix));
         if from.exists() {
             if let Err(e) = std::fs::rename(&from, &to) {
                 tracing::warn!(from = %from.display(), to = %to.display(), error = %e, "the earlier spool could not be taken over");
@@ -104,7 +141,7 @@ fn adopt_old_spool(s: &o365_actions::config::Settings, new: &std::path::Path) {
 pub fn reader(tenants: &[o365_actions::config::Settings]) -> o365_mcp::AlertsReader {
     let spools: std::collections::HashMap<String, PathBuf> = tenants
         .iter()
-        .map(|s| (s.name.clone(), spool_path(s)))
+        .map(|s| (s.name.clone(), spool_path(s, &known_tid(s))))
         .collect();
     Arc::new(move |tenant: &str, q: &o365_mcp::AlertQuery| {
         let Some(spool) = spools.get(tenant) else {
@@ -151,13 +188,22 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
     let set = params::resolve(&mut l, a)?;
     let s = l.resolve()?;
     let target = Target::parse(&set.sink).map_err(|e| anyhow!("--sink {:?}: {e}", set.sink))?;
-    let spool = spool_path(&s);
-    adopt_old_spool(&s, &spool);
+    // The tenant's GUID names its spool and its alerts (a domain needs a sign-in to say it).
+    let client = s.client().map_err(|e| anyhow!("{e}"))?;
+    let tid = match client.tenant_guid().await {
+        Ok(t) => t,
+        Err(e) => {
+            let configured = s.tenant().map_err(|e| anyhow!("{e}"))?;
+            warn(&format!(
+                "cannot collect: the sign-in that names tenant {configured} failed: {e}"
+            ));
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let spool = spool_path(&s, &tid);
+    adopt_old_spools(&s, &spool, &tid);
     let m = Arc::new(AlertMap::new(
-        (
-            s.tenant().map_err(|e| anyhow!("{e}"))?.to_string(),
-            s.name.clone(),
-        ),
+        (tid, s.name.clone()),
         set.params.dlp.clone(),
         set.params.audit.clone(),
         target.writes_stdout(),

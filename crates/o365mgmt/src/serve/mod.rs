@@ -59,6 +59,31 @@ impl Share {
         mine
     }
 
+    /// Refuse what this share cannot run: in a Kafka fleet a tenant is placed by the hash of
+    /// its GUID, which every instance must know without signing in.
+    fn check(&self, all: &[Settings]) -> anyhow::Result<()> {
+        if let Share::Group(_) = self {
+            for t in all {
+                if let Ok(id) = t.tenant() {
+                    if !o365_api::is_guid(id) {
+                        bail!(
+                            "tenant {}: tenant_id = {id:?}: a fleet on Kafka places each tenant by its GUID, which every instance must know before signing in; give the tenant's GUID (`o365mgmt ping` shows it as tenant_id)",
+                            t.name
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every configured tenant, checked for this share.
+    fn configured(&self, g: &Global) -> anyhow::Result<Vec<Settings>> {
+        let all = configured(g)?;
+        self.check(&all)?;
+        Ok(all)
+    }
+
     fn describe(&self) -> String {
         match self {
             Share::Shard(s) => s.to_string(),
@@ -217,6 +242,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => (spec, Share::Shard(shard.unwrap_or(Shard::ALL))),
     };
+    share.check(&all)?;
     let webhook = crate::webhook::start(&args.webhook, Default::default()).await?;
     let opts = TenantOptions {
         collect,
@@ -326,7 +352,7 @@ async fn follow_until_stopped(g: &Global, share: Share, fleet: &Fleet) {
         let reload = std::future::pending::<()>();
         tokio::select! {
             _ = crate::shutdown_signal() => return,
-            _ = reload => match configured(g) {
+            _ = reload => match share.configured(g) {
                 Ok(all) => {
                     let applied = fleet.apply(share.mine(all)).await;
                     tracing::info!(added = ?applied.added, removed = ?applied.removed, restarted = ?applied.restarted, unchanged = applied.unchanged.len(), "configuration reloaded");
@@ -337,7 +363,7 @@ async fn follow_until_stopped(g: &Global, share: Share, fleet: &Fleet) {
                 if let Some(h) = &mut held {
                     h.borrow_and_update();
                 }
-                match configured(g) {
+                match share.configured(g) {
                     Ok(all) => {
                         let applied = fleet.apply(share.mine(all)).await;
                         tracing::info!(share = %share.describe(), added = ?applied.added, removed = ?applied.removed, "the fleet's group changed this instance's share");

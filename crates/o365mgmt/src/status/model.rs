@@ -103,9 +103,10 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
     let mut views = vec![];
     let mut service_now: Option<DateTime<Utc>> = None;
     for (s, live) in tenants {
-        let tenant = s.tenant().map_err(|e| anyhow::anyhow!("{e}"))?.to_string();
-        let progress = sink_spec(s, sink)?.status(&tenant)?.unwrap_or_default();
+        let spec = sink_spec(s, sink)?;
         let store = read_store(s)?;
+        let tenant = crate::collect::reading_key(s, &spec, store.as_ref())?;
+        let progress = spec.status(&tenant)?.unwrap_or_default();
         let gaps = match &store {
             Some(st) => st.gaps(Some(&tenant))?,
             None => vec![],

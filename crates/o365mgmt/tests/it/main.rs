@@ -199,6 +199,7 @@ mod clouds;
 mod collect;
 mod fleet;
 mod fleet_group;
+mod identity;
 mod kafka;
 mod kafka_security;
 mod kafka_sink;

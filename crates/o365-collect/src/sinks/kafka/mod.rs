@@ -101,6 +101,14 @@ impl SinkKind for KafkaSink {
         Some((SinkSpec::new(sink), rx))
     }
 
+    fn tenants(&self) -> Result<Vec<String>, SinkError> {
+        // Read only, as `status`.
+        topics::ensure(&self.spec)?;
+        let mut r = reader::Reader::new(&self.spec)?;
+        r.catch_up()?;
+        Ok(r.checkpoints.tenants.keys().cloned().collect())
+    }
+
     fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
         // Read only: no producer is made, so nothing is fenced.
         topics::ensure(&self.spec)?;
