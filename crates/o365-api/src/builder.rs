@@ -20,6 +20,7 @@ pub struct ClientBuilder {
     cloud: Cloud,
     api_root: Option<String>,
     login_endpoint: Option<String>,
+    graph_root: Option<String>,
     publisher_id: Option<String>,
     token_version: TokenVersion,
     verify_tls: bool,
@@ -42,6 +43,7 @@ impl ClientBuilder {
             cloud: Cloud::Commercial,
             api_root: None,
             login_endpoint: None,
+            graph_root: None,
             publisher_id: None,
             token_version: TokenVersion::V2,
             verify_tls: true,
@@ -61,6 +63,13 @@ impl ClientBuilder {
         self.cloud = c;
         self
     }
+    /// Override Microsoft Graph's root (also its OAuth resource), e.g. the emulator's: the
+    /// audit search goes there.
+    pub fn graph_root(mut self, url: impl Into<String>) -> Self {
+        self.graph_root = Some(url.into());
+        self
+    }
+
     /// Override the API root (also the OAuth resource), e.g. the emulator's.
     pub fn api_root(mut self, url: impl Into<String>) -> Self {
         self.api_root = Some(url.into());
@@ -165,6 +174,12 @@ impl ClientBuilder {
                 .as_deref()
                 .unwrap_or(self.cloud.login_endpoint()),
         )?;
+        // Where the cloud has no audit search, a graph_root given does not make one.
+        let graph_root = match (self.cloud.graph_root(), &self.graph_root) {
+            (None, _) => None,
+            (Some(_), Some(g)) => Some(trimmed(&crate::cloud::parse_root("graph_root", g)?)),
+            (Some(d), None) => Some(d.to_string()),
+        };
         if let Some(problem) = Cloud::half_cloud(api_root.as_str(), login.as_str()) {
             return Err(Error::Config {
                 field: "login_endpoint",
@@ -204,6 +219,8 @@ impl ClientBuilder {
                 creds: self.credentials,
                 api_origin: origin(&api_root),
                 resource: trimmed(&api_root),
+                graph_root,
+                cloud_name: self.cloud.name(),
                 login: trimmed(&login),
                 token_version: self.token_version,
                 token: tokio::sync::Mutex::new(None),

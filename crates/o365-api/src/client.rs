@@ -23,6 +23,10 @@ pub(crate) struct Inner {
     pub(crate) creds: Credentials,
     pub(crate) api_origin: String,
     pub(crate) resource: String,
+    /// Microsoft Graph's root (also its resource), where the cloud has the audit search.
+    pub(crate) graph_root: Option<String>,
+    /// The configured cloud's name (for messages).
+    pub(crate) cloud_name: &'static str,
     pub(crate) login: String,
     pub(crate) token_version: TokenVersion,
     pub(crate) token: tokio::sync::Mutex<Option<(AccessToken, String)>>,
@@ -96,6 +100,41 @@ impl Client {
         credentials: Credentials,
     ) -> ClientBuilder {
         ClientBuilder::new(tenant_id.into(), client_id.into(), credentials)
+    }
+
+    /// A client for another API of the same tenant at `root` (also its OAuth resource, e.g.
+    /// Microsoft Graph): the same credentials, trust, proxy, retries and rate, its own token,
+    /// pacing and counts.
+    pub(crate) fn sibling(&self, root: &str) -> Client {
+        let i = &self.inner;
+        let root = root.trim_end_matches('/').to_string();
+        let api_origin = url::Url::parse(&root)
+            .map(|u| crate::cloud::origin(&u))
+            .unwrap_or_else(|_| root.clone());
+        Client {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                tenant: i.tenant.clone(),
+                client_id: i.client_id.clone(),
+                publisher: None,
+                creds: i.creds.clone(),
+                api_origin,
+                resource: root,
+                graph_root: None,
+                cloud_name: i.cloud_name,
+                login: i.login.clone(),
+                token_version: i.token_version,
+                token: tokio::sync::Mutex::new(None),
+                pacer: i.pacer.fresh(),
+                proxy: i.proxy.clone(),
+                retry: i.retry.clone(),
+                max_bytes: i.max_bytes,
+                refresh_margin: i.refresh_margin,
+                skew_ms: Default::default(),
+                skew_warned: Default::default(),
+                counters: Counters::default(),
+            }),
+        }
     }
 
     /// The API root (and OAuth resource) in use.

@@ -44,6 +44,15 @@ impl Cloud {
         }
     }
 
+    /// Microsoft Graph's root where the cloud has the audit log search (commercial and GCC,
+    /// on the global endpoints); `None` for GCC High and DoD, which do not serve it.
+    pub fn graph_root(self) -> Option<&'static str> {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => Some("https://graph.microsoft.com"),
+            Cloud::GccHigh | Cloud::Dod => None,
+        }
+    }
+
     /// The Entra ID login host.
     pub fn login_endpoint(self) -> &'static str {
         match self {
@@ -155,6 +164,26 @@ pub fn parse_endpoint(field: &'static str, s: &str) -> Result<Url, Error> {
         ));
     }
     Ok(u)
+}
+
+/// Parse a service root that may sit under a path (an emulator's `/graph`): as
+/// [`parse_endpoint`], a path allowed, no query or fragment.
+pub fn parse_root(field: &'static str, s: &str) -> Result<Url, Error> {
+    let Ok(mut u) = Url::parse(s.trim()) else {
+        return parse_endpoint(field, s);
+    };
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(Error::Config {
+            field,
+            value: s.to_string(),
+            problem: "give scheme, host and path only, e.g. https://graph.microsoft.com".into(),
+        });
+    }
+    let path = u.path().trim_end_matches('/').to_string();
+    u.set_path("");
+    let mut checked = parse_endpoint(field, u.as_str())?;
+    checked.set_path(&path);
+    Ok(checked)
 }
 
 /// Whether a URL's host is a loopback address or `localhost` (the only hosts plain `http://`

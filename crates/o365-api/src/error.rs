@@ -157,6 +157,35 @@ impl Error {
         self.af_code() == Some("AF10001")
     }
 
+    /// Whether the service asked to slow down (429, AF429); with how long to wait, if it said.
+    pub fn throttled(&self) -> Option<Option<Duration>> {
+        match self {
+            Error::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Whether the service refused the call for want of a permission (HTTP 403 from Graph,
+    /// or AF10001 from the Activity API).
+    pub fn is_forbidden(&self) -> bool {
+        self.is_missing_permission()
+            || matches!(
+                self,
+                Error::Api { status: 403, .. } | Error::Http { status: 403, .. }
+            )
+    }
+
+    /// Whether no request of this client can succeed as configured: the sign-in was refused,
+    /// the token was refused, or a permission is missing (not a passing fault).
+    pub fn is_refused(&self) -> bool {
+        self.is_forbidden()
+            || matches!(
+                self,
+                Error::Unauthorized { .. } | Error::Config { .. } | Error::Certificate(_)
+            )
+            || matches!(self, Error::Aadsts { status, .. } if *status < 500)
+    }
+
     /// Whether the tenant of the URL or content is not the token's (AF20010, AF20013, AF20052).
     pub fn is_tenant_mismatch(&self) -> bool {
         matches!(self.af_code(), Some("AF20010" | "AF20013" | "AF20052"))

@@ -42,6 +42,7 @@ pub mod types;
 pub mod window;
 
 // Signing in.
+pub mod audit_search;
 pub mod auth;
 mod token;
 

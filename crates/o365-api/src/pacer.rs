@@ -60,6 +60,18 @@ impl Pacer {
         }
     }
 
+    /// A pacer of the same rate, burst and ticks, its bucket full (for another API).
+    pub(crate) fn fresh(&self) -> Self {
+        let now = Instant::now();
+        Self {
+            rate: self.rate,
+            cap: self.cap,
+            quantum: self.quantum,
+            origin: now,
+            state: parking_lot::Mutex::new((self.cap, now)),
+        }
+    }
+
     /// Wait for this caller's turn: at once while the bucket holds a token, else one sleep
     /// until the tick at or after its turn.
     pub(crate) async fn acquire(&self) {

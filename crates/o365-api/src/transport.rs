@@ -108,7 +108,8 @@ impl Client {
         }
     }
 
-    /// Send one API request with pacing, token refresh on 401, and retries.
+    /// Send one Activity API request (with its `PublisherIdentifier`) with pacing, token
+    /// refresh on 401, and retries.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -117,6 +118,29 @@ impl Client {
         what: &str,
     ) -> Result<Answer, Error> {
         let url = self.with_publisher(url, &self.tid().await?)?;
+        self.exchange(method, url, body, what).await
+    }
+
+    /// Send one request to the API host as it is (Graph's, which takes no
+    /// `PublisherIdentifier`), with pacing, token refresh on 401, and retries.
+    pub(crate) async fn send_to_api_host(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+        what: &str,
+    ) -> Result<Answer, Error> {
+        let url = self.on_api_host(url)?.to_string();
+        self.exchange(method, url, body, what).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: String,
+        body: Option<String>,
+        what: &str,
+    ) -> Result<Answer, Error> {
         let started = Instant::now();
         let mut attempt = 0;
         let mut refreshed = false;

@@ -420,7 +420,9 @@ impl Checkpoint {
     pub fn prune(&mut self, older_than: DateTime<Utc>) -> Result<(), SinkError> {
         self.conn
             .execute(
-                "DELETE FROM collect_blobs WHERE content_created < ?1",
+                // A backfill's finished windows are kept: a window recorded is never asked
+                // again.
+                "DELETE FROM collect_blobs WHERE content_created < ?1 AND content_id NOT LIKE 'backfill:%'",
                 [ts(older_than)],
             )
             .map_err(self.sql())?;

@@ -39,6 +39,9 @@ mod local;
 pub mod sinks;
 pub mod status;
 
+// Beyond the feed's 7 days: Graph's audit search.
+pub mod backfill;
+
 // Around a run.
 pub mod identity;
 pub mod metrics;

@@ -256,6 +256,11 @@ impl Generator {
         out
     }
 
+    /// The hash behind event `i` of the blob in `key`'s slot (its `Id` is [`event_id`] of it).
+    pub fn event_hash_of(&self, tenant: &TenantInfo, key: BlobKey, i: u32) -> u64 {
+        self.event_hash(tenant, key, i)
+    }
+
     fn event_hash(&self, tenant: &TenantInfo, key: BlobKey, i: u32) -> u64 {
         hash(&[
             self.seed,
@@ -296,13 +301,26 @@ impl Generator {
         s.into_bytes()
     }
 
+    /// The `CreationTime` (seconds) of event `i` of the blob in `key`'s slot, created at
+    /// `created_ms`: some seconds before the blob.
+    pub fn event_secs(&self, t: &TenantInfo, key: BlobKey, created_ms: i64, i: u32) -> i64 {
+        let h = self.event_hash(t, key, i);
+        created_ms / 1000 - (mix(h ^ 1) % (self.latency_max_secs.max(1))) as i64
+    }
+
     /// Write one event; the same inputs always give the same bytes.
-    fn write_event(&self, s: &mut String, t: &TenantInfo, key: BlobKey, created_ms: i64, i: u32) {
+    pub(crate) fn write_event(
+        &self,
+        s: &mut String,
+        t: &TenantInfo,
+        key: BlobKey,
+        created_ms: i64,
+        i: u32,
+    ) {
         let h = self.event_hash(t, key, i);
         let start = s.len();
         let id = event_id(h);
-        let latency = (mix(h ^ 1) % (self.latency_max_secs.max(1))) as i64;
-        let when = fmt_creation_time(created_ms / 1000 - latency);
+        let when = fmt_creation_time(self.event_secs(t, key, created_ms, i));
         let user = USERS[(mix(h ^ 2) % USERS.len() as u64) as usize];
         let ip = format!(
             "203.0.113.{}",

@@ -24,6 +24,7 @@ pub fn router() -> Router<Shared> {
         .route("/_emulator/faults", get(get_faults).put(put_faults))
         .route("/_emulator/throttle", get(get_throttle).put(put_throttle))
         .route("/_emulator/manifest", get(manifest))
+        .route("/_emulator/graph_manifest", get(graph_manifest))
         .route(
             "/_emulator/tenants/{tenant}/subscriptions",
             get(subscriptions),
@@ -190,6 +191,55 @@ async fn manifest(State(st): State<Shared>, RawQuery(raw): RawQuery) -> Response
         "blob_count": blobs.len(),
         "event_count": ids.len(),
         "blobs": blobs,
+        "event_ids": ids,
+    }))
+    .into_response()
+}
+
+/// The audit log's events (what Graph's search finds) whose `CreationTime` lies in
+/// `[startTime, endTime)`, of one `contentType` or all, whatever the subscriptions were.
+async fn graph_manifest(State(st): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    let q = Query::parse(raw.as_deref());
+    let ti = match tenant_arg(&st, &q) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let ct = match q.get("contentType") {
+        None => None,
+        Some(c) => match ContentType::parse(c, true) {
+            Some(c) => Some(c),
+            None => return bad(format!("contentType = {c:?}: not a content type")),
+        },
+    };
+    let now = st.clock.now_ms();
+    let t = &st.tenants[ti];
+    let floor = now - t.audit_days as i64 * crate::api::DAY_MS;
+    let time = |name: &str, default: i64| -> Result<i64, Response> {
+        match q.get(name) {
+            None => Ok(default),
+            Some(v) => parse_time(v).ok_or_else(|| bad(format!("{name} = {v:?}: not a time"))),
+        }
+    };
+    let (start, end) = match (time("startTime", floor), time("endTime", now)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let filter = crate::graph::search::Filter {
+        start_ms: start,
+        end_ms: end,
+        ..Default::default()
+    };
+    let ids: BTreeSet<String> =
+        crate::graph::search::search(&st.gen, &t.info, ti, &filter, floor, now)
+            .iter()
+            .filter(|f| ct.is_none_or(|c| f.key.content_type == c))
+            .map(|f| crate::content::event_id(st.gen.event_hash_of(&t.info, f.key, f.i)))
+            .collect();
+    Json(serde_json::json!({
+        "tenant_id": t.info.id,
+        "start": fmt_content_time(start),
+        "end": fmt_content_time(end),
+        "event_count": ids.len(),
         "event_ids": ids,
     }))
     .into_response()

@@ -23,6 +23,7 @@ pub mod content;
 pub mod control;
 mod feed_content;
 mod feed_subscriptions;
+pub mod graph;
 mod padding;
 mod records;
 pub mod state;
@@ -54,6 +55,9 @@ pub struct StartInfo {
     pub api_root: String,
     /// Login endpoint: same listener, `/{tenant}/oauth2/...`.
     pub login_endpoint: String,
+    /// Microsoft Graph's root here (also its OAuth resource): `http://127.0.0.1:PORT/graph`.
+    #[serde(default)]
+    pub graph_root: String,
     /// Control API root.
     pub control_root: String,
     /// Default tenant GUID.
@@ -98,6 +102,7 @@ impl StartInfo {
         Self {
             api_root: st.base_url.clone(),
             login_endpoint: st.base_url.clone(),
+            graph_root: format!("{}/graph", st.base_url),
             control_root: format!("{}/_emulator", st.base_url),
             tenant_id: t.id.clone(),
             tenant_domain: t.domain.clone().unwrap_or_default(),
@@ -300,7 +305,9 @@ pub fn router(st: Shared) -> Router {
         .route("/{tenant}/oauth2/token", post(token::token_v1))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token_v2))
         .layer(axum::middleware::from_fn_with_state(st.clone(), wire_layer));
-    wire.merge(control::router()).with_state(st)
+    wire.merge(graph::router().layer(axum::middleware::from_fn_with_state(st.clone(), wire_layer)))
+        .merge(control::router())
+        .with_state(st)
 }
 
 /// Faults, counters and IIS-style headers around every wire request.

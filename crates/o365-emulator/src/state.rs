@@ -98,6 +98,8 @@ pub struct Tenant {
     pub notified: Mutex<HashMap<BlobKey, (i64, bool)>>,
     /// Request budget.
     pub bucket: Mutex<Bucket>,
+    /// Days of audit log the Graph search reaches.
+    pub audit_days: u32,
 }
 
 /// A token bucket.
@@ -224,6 +226,8 @@ pub struct State {
     pub verify_key: jsonwebtoken::DecodingKey,
     /// HTTP client for webhook validation and notifications.
     pub http: reqwest::Client,
+    /// Graph audit searches.
+    pub searches: Mutex<crate::graph::Searches>,
 }
 
 /// Shared handle.
@@ -305,6 +309,7 @@ impl State {
                     tokens: cfg.throttle.requests_per_minute as f64,
                     last: Instant::now(),
                 }),
+                audit_days: t.audit_days,
             });
         }
         let d = &cfg.data;
@@ -340,6 +345,7 @@ impl State {
                 .timeout(std::time::Duration::from_secs(5))
                 .build()
                 .map_err(|e| format!("http client: {e}"))?,
+            searches: Mutex::new(crate::graph::Searches::default()),
         })
     }
 

@@ -295,10 +295,12 @@ fn issue(
             .ok_or_else(|| missing("resource"))?,
     };
     let resource = resource.trim_end_matches('/').to_string();
-    let known = match addressed {
-        Addressed::Login(_) => resource == st.tenants[ti].cloud.resource(),
-        _ => resource == st.base_url || Cloud::ALL.iter().any(|c| c.resource() == resource),
-    };
+    let graph = crate::graph::is_graph_resource(st, &resource);
+    let known = graph
+        || match addressed {
+            Addressed::Login(_) => resource == st.tenants[ti].cloud.resource(),
+            _ => resource == st.base_url || Cloud::ALL.iter().any(|c| c.resource() == resource),
+        };
     if !known {
         return Err(aadsts(
             400,
@@ -376,7 +378,14 @@ fn issue(
         exp: now + life,
         ver: "1.0".into(),
         tid: t.info.id.clone(),
-        roles: app.cfg.roles.clone(),
+        // A token carries the roles granted on its resource: Graph's, or the Management API's.
+        roles: app
+            .cfg
+            .roles
+            .iter()
+            .filter(|r| crate::graph::is_graph_role(r) == graph)
+            .cloned()
+            .collect(),
         oid: sp.clone(),
         sub: sp,
         idp: format!("https://sts.windows.net/{}/", t.info.id),
@@ -430,6 +439,22 @@ pub enum TokenRejection {
 
 /// Verify a bearer token against the emulated clock and the accepted audiences.
 pub fn verify_bearer(st: &Shared, headers: &HeaderMap) -> Result<AccessClaims, TokenRejection> {
+    let c = verify_signed(st, headers)?;
+    // A cloud's API host takes only tokens for its own resource; the emulator's own address
+    // takes its root and the commercial resource.
+    let accepted = !crate::graph::is_graph_resource(st, &c.aud)
+        && match Addressed::of(headers) {
+            Addressed::Api(cloud) => c.aud == cloud.resource(),
+            _ => c.aud == st.base_url || c.aud == Cloud::Commercial.resource(),
+        };
+    if !accepted {
+        return Err(TokenRejection::Denied);
+    }
+    Ok(c)
+}
+
+/// A bearer token signed here and valid now, whatever its audience.
+pub fn verify_signed(st: &Shared, headers: &HeaderMap) -> Result<AccessClaims, TokenRejection> {
     let v = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -447,15 +472,6 @@ pub fn verify_bearer(st: &Shared, headers: &HeaderMap) -> Result<AccessClaims, T
     let c = data.claims;
     let now = st.clock.now_ms() / 1000;
     if c.exp <= now || c.nbf > now + 300 {
-        return Err(TokenRejection::Denied);
-    }
-    // A cloud's API host takes only tokens for its own resource; the emulator's own address
-    // takes its root and the commercial resource.
-    let accepted = match Addressed::of(headers) {
-        Addressed::Api(cloud) => c.aud == cloud.resource(),
-        _ => c.aud == st.base_url || c.aud == Cloud::Commercial.resource(),
-    };
-    if !accepted {
         return Err(TokenRejection::Denied);
     }
     Ok(c)

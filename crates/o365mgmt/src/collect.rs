@@ -75,21 +75,9 @@ pub async fn run_into(
     spec.check()?;
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
-    let configured = s.tenant().map_err(|e| anyhow!("{e}"))?.to_string();
-    // The tenant is its GUID however it is written: the key of its state (a domain needs a
-    // sign-in to name it; a GUID needs none).
-    let known = o365_collect::identity::known(&spec).await?;
-    let tenant =
-        match o365_collect::identity::resolve(&client, &configured, &known, Some(&store)).await {
-            Ok((_, key)) => key,
-            Err(o365_collect::identity::IdentityError::Api(e)) => {
-                warn(&format!(
-                    "cannot collect: the sign-in that names tenant {configured} failed: {e}"
-                ));
-                return Ok(ExitCode::from(3));
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let Some(tenant) = tenant_key(&s, &client, &spec, &store, "collect").await? else {
+        return Ok(ExitCode::from(3));
+    };
     // Summaries go to stderr when the events go to stdout.
     let summary_to_stderr = spec.writes_stdout();
     let collector = Collector::new(client.clone(), tenant.clone(), spec.clone(), opts)
@@ -296,6 +284,30 @@ fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
         eprint!("{text}");
     } else {
         out(&text);
+    }
+}
+
+/// The key of the tenant's state in `spec`: its GUID however it is written (a domain needs a
+/// sign-in to name it; a GUID needs none). `None` when that sign-in failed (said, as what
+/// `doing` cannot do: exit 3).
+pub async fn tenant_key(
+    s: &Settings,
+    client: &o365_api::Client,
+    spec: &SinkSpec,
+    store: &o365_store::Store,
+    doing: &str,
+) -> anyhow::Result<Option<String>> {
+    let configured = s.tenant().map_err(|e| anyhow!("{e}"))?;
+    let known = o365_collect::identity::known(spec).await?;
+    match o365_collect::identity::resolve(client, configured, &known, Some(store)).await {
+        Ok((_, key)) => Ok(Some(key)),
+        Err(o365_collect::identity::IdentityError::Api(e)) => {
+            warn(&format!(
+                "cannot {doing}: the sign-in that names tenant {configured} failed: {e}"
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

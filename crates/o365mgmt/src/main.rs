@@ -4,6 +4,7 @@
 
 mod action;
 mod alerts;
+mod backfill;
 mod cli;
 mod collect;
 mod demo;
@@ -160,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => demo::run(g.settings.get("state").map(std::path::PathBuf::from)).await?,
         Command::Collect(args) => collect::run(g, args, setup::output_format(g)).await?,
+        Command::Backfill(args) => backfill::run(g, args, setup::output_format(g)).await?,
         Command::Mcp {
             http,
             auth_token_file,

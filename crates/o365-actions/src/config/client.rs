@@ -103,6 +103,9 @@ impl Settings {
         if let Some(p) = &self.publisher_id {
             b = b.publisher_id(&p.value);
         }
+        if let Some(g) = &self.graph_root {
+            b = b.graph_root(&g.value);
+        }
         let trust = self.trust()?;
         if let Some(p) = trust.proxy {
             b = b.proxy(p);

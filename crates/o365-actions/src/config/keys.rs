@@ -64,7 +64,7 @@ impl Key {
 }
 
 /// Every setting, in display order.
-pub const KEYS: [Key; 19] = [
+pub const KEYS: [Key; 20] = [
     Key {
         name: "cloud",
         env: "O365_CLOUD",
@@ -96,6 +96,17 @@ pub const KEYS: [Key; 19] = [
         value_name: "URL",
         default: Some("from the cloud"),
         help: "Entra ID login endpoint",
+        scope: Scope::Connection,
+    },
+    Key {
+        name: "graph_root",
+        env: "O365_GRAPH_ROOT",
+        flag: "--graph-root",
+        soar: None,
+        secret: false,
+        value_name: "URL",
+        default: Some("from the cloud"),
+        help: "Microsoft Graph root, also its OAuth resource: the audit search that backfills beyond 7 days (https://, or http:// on loopback)",
         scope: Scope::Connection,
     },
     Key {

@@ -44,6 +44,8 @@ pub struct Settings {
     pub proxy: Option<Sourced<SecretString>>,
     /// PublisherIdentifier, a GUID (default: the tenant GUID from the token).
     pub publisher_id: Option<Sourced<String>>,
+    /// Microsoft Graph's root (the audit search); `None`: the cloud's.
+    pub graph_root: Option<Sourced<String>>,
     /// Content types to collect.
     pub content_types: Sourced<Vec<o365_api::ContentType>>,
     /// Allowed case scopes.
@@ -253,6 +255,7 @@ impl Settings {
             ca_file: path("ca_file"),
             proxy,
             publisher_id: plain("publisher_id"),
+            graph_root: plain("graph_root"),
             content_types,
             scopes,
             state: path("state"),
@@ -305,6 +308,7 @@ impl Settings {
                 )
             }
             "publisher_id" => s(self.publisher_id.as_ref()?),
+            "graph_root" => s(self.graph_root.as_ref()?),
             "content_types" => (
                 self.content_types
                     .value

@@ -52,6 +52,47 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     /// Tenants with their apps.
     pub tenants: Vec<TenantConfig>,
+    /// Microsoft Graph's audit log search over the same events.
+    pub graph: GraphConfig,
+}
+
+/// The Graph audit log search (`/graph/{v1.0,beta}/security/auditLog/queries`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphConfig {
+    /// Emulated seconds a query takes: `notStarted` for the first tenth, `running` until the
+    /// end, then `succeeded` (or `failed`).
+    pub query_secs: u64,
+    /// Records a query returns at most; past it the query still succeeds, with
+    /// `isRecordCountLimitExceeded`.
+    pub record_limit: u64,
+    /// Query submissions per tenant in a rolling 24 hours (then 429).
+    pub submissions_per_day: u32,
+    /// Queries queued or running at once per tenant (then 429).
+    pub concurrent: u32,
+    /// `Retry-After` of a 429, in seconds.
+    pub retry_after_secs: u64,
+    /// Records per page when `$top` is not given (at most 1000 are served per page).
+    pub page_size: usize,
+    /// Fraction of queries that end `failed`.
+    pub fail_rate: f64,
+    /// Whether v1.0 answers 404 (only beta serves the search, as in mid-2026).
+    pub v1_missing: bool,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        Self {
+            query_secs: 60,
+            record_limit: 1_000_000,
+            submissions_per_day: 200,
+            concurrent: 50,
+            retry_after_secs: 60,
+            page_size: 150,
+            fail_rate: 0.0,
+            v1_missing: false,
+        }
+    }
 }
 
 /// Activity API behaviour.
@@ -177,6 +218,9 @@ pub struct TenantConfig {
     /// Subscriptions that already exist at start, enabled since some hours ago.
     #[serde(default)]
     pub subscriptions: Vec<PresetSubscription>,
+    /// Days of audit log the Graph search reaches (Audit Standard 180; Premium 365 and more).
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u32,
 }
 
 /// A subscription present at start.
@@ -240,6 +284,9 @@ impl std::fmt::Debug for SecretConfig {
 fn yes() -> bool {
     true
 }
+fn default_audit_days() -> u32 {
+    180
+}
 fn default_region() -> String {
     "emea0026".into()
 }
@@ -293,10 +340,11 @@ impl Default for ThrottleConfig {
     }
 }
 
-const ALL_ROLES: [&str; 3] = [
+const ALL_ROLES: [&str; 4] = [
     "ActivityFeed.Read",
     "ActivityFeed.ReadDlp",
     "ServiceHealth.Read",
+    "AuditLogsQuery.Read.All",
 ];
 
 fn app(client_id: &str, name: &str, roles: &[&str]) -> AppConfig {
@@ -328,6 +376,7 @@ impl Default for EmulatorConfig {
             data: DataConfig::default(),
             throttle: ThrottleConfig::default(),
             faults: FaultConfig::default(),
+            graph: GraphConfig::default(),
             tenants: vec![
                 TenantConfig {
                     id: DEFAULT_TENANT_ID.into(),
@@ -347,6 +396,7 @@ impl Default for EmulatorConfig {
                         expired,
                     ],
                     subscriptions: vec![],
+                    audit_days: default_audit_days(),
                 },
                 TenantConfig {
                     id: AUDIT_OFF_TENANT_ID.into(),
@@ -356,6 +406,7 @@ impl Default for EmulatorConfig {
                     cloud: Default::default(),
                     apps: vec![app(AUDIT_OFF_CLIENT_ID, "audit-off tenant app", &ALL_ROLES)],
                     subscriptions: vec![],
+                    audit_days: default_audit_days(),
                 },
             ],
         }

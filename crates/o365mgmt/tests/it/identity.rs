@@ -1,13 +1,13 @@
 //! A tenant is its GUID, however it is written: its domain, its GUID in upper case, the GUID
 //! its state was kept under by an earlier version. Never collected twice, never begun anew.
 
-use std::collections::BTreeSet;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
 use crate::cli::Emu;
 use crate::fleet::{readyz, term, wait_for, Env, Tenant};
+use crate::jsonl_ids;
 
 fn out(c: &mut Command) -> (i32, String, String) {
     let o = c.output().unwrap();
@@ -16,22 +16,6 @@ fn out(c: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-/// Every event id in a JSONL file, and how many lines it has.
-fn ids(path: &std::path::Path) -> (BTreeSet<String>, usize) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let ids: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["Id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    let n = ids.len();
-    (ids.into_iter().collect(), n)
 }
 
 fn emulator() -> Emu {
@@ -64,7 +48,7 @@ fn a_tenant_written_as_its_domain_or_in_upper_case_is_collected_once() {
         let (code, _, err) = out(e.cmd(&args).env("O365_TENANT_ID", tenant));
         assert_eq!(code, 0, "{tenant}: {err}");
     }
-    let (got, lines) = ids(&file);
+    let (got, lines) = jsonl_ids(&file);
     assert_eq!(
         lines,
         got.len(),
@@ -217,7 +201,7 @@ fn one_tenant_configured_by_domain_and_by_guid_is_served_once() {
         "{err}"
     );
     term(&mut s);
-    let (got, lines) = ids(&file);
+    let (got, lines) = jsonl_ids(&file);
     assert!(lines > 0);
     assert_eq!(lines, got.len(), "events written twice");
     // A fleet on Kafka places tenants by GUID: a domain is refused before anything starts.

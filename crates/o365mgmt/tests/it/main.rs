@@ -49,6 +49,22 @@ impl Drop for Served {
     }
 }
 
+/// Every event `Id` in a JSONL file, and how many lines it has.
+pub fn jsonl_ids(path: &std::path::Path) -> (std::collections::BTreeSet<String>, usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["Id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let n = ids.len();
+    (ids.into_iter().collect(), n)
+}
+
 /// A spawned process killed when dropped, so a failing test leaves none behind.
 pub struct Reaped(pub std::process::Child);
 
@@ -194,6 +210,7 @@ fn demo_runs_to_the_end() {
 }
 
 mod alerts;
+mod backfill;
 mod cli;
 mod clouds;
 mod collect;

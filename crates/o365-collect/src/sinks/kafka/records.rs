@@ -210,7 +210,8 @@ impl TenantState {
         let secs = older_than.timestamp();
         let mut gone: Vec<String> = vec![];
         self.blobs.retain(|id, b| {
-            let keep = b.created >= cut;
+            // A backfill's finished windows are kept: a window recorded is never asked again.
+            let keep = b.created >= cut || crate::backfill::plan::is_window_id(id);
             if !keep {
                 gone.push(blob_key(tenant, id));
             }
