@@ -90,6 +90,11 @@ pub struct Checks {
     /// `subscriptions/list`, when sign-in passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscriptions_list: Option<Check>,
+    /// Whether Graph's audit search (backfill beyond 7 days, gap repair) is usable: the cloud
+    /// has it, a Graph token can be had, and it carries AuditLogsQuery.Read.All. It fails
+    /// nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_search: Option<Check>,
 }
 
 /// What Ping found.
@@ -176,6 +181,25 @@ pub struct GapReport {
     pub seconds: i64,
     /// How it is known.
     pub source: o365_store::GapSource,
+    /// What backfilling through Graph's audit search made of it, once tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<RepairReport>,
+}
+
+/// What backfilling made of a gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairReport {
+    /// `repaired`, or `not repaired`.
+    pub status: String,
+    /// When it was tried.
+    pub at: String,
+    /// Events recovered (written by the repair).
+    pub events_recovered: u64,
+    /// Events of the span that were already there.
+    pub already_there: u64,
+    /// Why it is not repaired.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 impl GapReport {
@@ -187,6 +211,18 @@ impl GapReport {
             started_at: g.started_at.map(crate::stamp),
             seconds: g.seconds(now),
             source: g.source,
+            repair: g.repair.as_ref().map(|r| RepairReport {
+                status: if r.repaired {
+                    "repaired"
+                } else {
+                    "not repaired"
+                }
+                .into(),
+                at: crate::stamp(r.at),
+                events_recovered: r.events_written,
+                already_there: r.already_there,
+                reason: r.reason.clone(),
+            }),
         }
     }
 }

@@ -29,6 +29,7 @@ impl Runner {
             checks: Checks {
                 token: Check::passed(0),
                 subscriptions_list: None,
+                audit_search: None,
             },
             roles: None,
             tenant_id: None,
@@ -71,9 +72,35 @@ impl Runner {
                 self.failed_by(&mut r, kind, &e);
             }
         }
+        d.checks.audit_search = Some(audit_search(client).await);
         d.roles = Some(info.roles);
         d.tenant_id = Some(info.tenant_id);
         r.details = Details::Ping(Box::new(d));
         self.finish(r, t0, &[])
+    }
+}
+
+/// Whether Graph's audit search is usable: the cloud has it, a Graph token can be had, and it
+/// carries an AuditLogsQuery role (no query is submitted: they count against a daily quota).
+async fn audit_search(client: &o365_api::Client) -> Check {
+    let t = Instant::now();
+    let ms = |t: Instant| t.elapsed().as_millis() as u64;
+    let search = match client.audit_search() {
+        Ok(s) => s,
+        Err(e) => return Check::failed(ms(t), e.to_string()),
+    };
+    match search.client().token_info().await {
+        Err(e) => Check::failed(ms(t), format!("sign-in to Microsoft Graph: {e}")),
+        Ok(info) if !info.roles.iter().any(|r| r.starts_with("AuditLogsQuery")) => Check {
+            roles: Some(info.roles),
+            ..Check::failed(
+                ms(t),
+                "the Graph token carries no AuditLogsQuery role: backfill and gap repair need the application permission AuditLogsQuery.Read.All (Microsoft Graph) with admin consent".into(),
+            )
+        },
+        Ok(info) => Check {
+            roles: Some(info.roles),
+            ..Check::passed(ms(t))
+        },
     }
 }

@@ -47,6 +47,9 @@ pub struct Gap {
     pub stop_case_id: Option<String>,
     /// Case of the start that ended it.
     pub start_case_id: Option<String>,
+    /// What backfilling made of it, if it was tried.
+    #[serde(default)]
+    pub repair: Option<crate::Repair>,
 }
 
 impl Gap {
@@ -229,7 +232,14 @@ impl Store {
              FROM gaps WHERE ?1 IS NULL OR tenant = ?1 ORDER BY stopped_at, id",
         )?;
         let rows = st.query_map([tenant], gap_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut gaps: Vec<Gap> = rows.collect::<Result<_, _>>()?;
+        drop(st);
+        drop(c);
+        let repairs = self.repairs()?;
+        for g in &mut gaps {
+            g.repair = repairs.get(&g.id).cloned();
+        }
+        Ok(gaps)
     }
 }
 
@@ -259,5 +269,6 @@ fn gap_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Gap> {
         source: r.get(5)?,
         stop_case_id: r.get(6)?,
         start_case_id: r.get(7)?,
+        repair: None,
     })
 }

@@ -13,6 +13,7 @@ pub mod files;
 mod journal;
 mod ledger;
 mod names;
+mod repairs;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use rusqlite::Connection;
 
 pub use journal::JournalEntry;
 pub use ledger::{Gap, Observed, Transition};
+pub use repairs::Repair;
 pub use values::{GapSource, SubscriptionState, TransitionCause};
 
 /// Why the state file could not be used.
@@ -101,6 +103,14 @@ CREATE TABLE IF NOT EXISTS gaps (
     start_case_id TEXT
 );
 CREATE INDEX IF NOT EXISTS gaps_key ON gaps(tenant, content_type, started_at);
+CREATE TABLE IF NOT EXISTS gap_repairs (
+    gap_id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    repaired INTEGER NOT NULL,
+    events_written INTEGER NOT NULL,
+    already_there INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tenant_names (
     name TEXT PRIMARY KEY,
     tid TEXT NOT NULL,

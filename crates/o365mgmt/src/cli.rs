@@ -116,11 +116,23 @@ pub enum Command {
     /// Available content blobs.
     #[command(subcommand)]
     Content(ContentCmd),
-    /// Data gaps ever recorded: spans in which a content type was not subscribed.
+    /// Data gaps ever recorded: spans in which a content type was not subscribed (or content
+    /// expired before it was collected); with --repair, filled from Graph's audit search.
     Gaps {
         /// Also write the tenant's 7-day timeline (gaps, collected, pending) as an SVG file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Backfill each closed gap within the audit search's reach (180 days), for exactly its
+        /// span and content type, into --sink; the ledger records it repaired with the events
+        /// recovered, or why not. Needs AuditLogsQuery.Read.All (as `backfill`).
+        #[arg(long)]
+        repair: bool,
+        /// Where repairs go: sqlite:PATH, jsonl:PATH, kafka://… [default: sqlite:events.sqlite next to the state file].
+        #[arg(long, value_name = "SINK", requires = "repair")]
+        sink: Option<String>,
+        /// First wait before asking how a repair's query goes [default: 5s].
+        #[arg(long, value_name = "DURATION", requires = "repair")]
+        poll: Option<String>,
     },
     /// The integration's two connectors: DLP and Audit.General records as SOAR alerts (one JSON
     /// object each), made once into a spool beside the state file and delivered to --sink

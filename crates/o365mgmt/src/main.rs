@@ -13,6 +13,7 @@ mod flags;
 mod mcp;
 mod pass;
 mod render;
+mod repair;
 mod serve;
 mod setup;
 mod show;
@@ -133,7 +134,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
         }
         Command::Action => action::run_json(g).await,
-        Command::Gaps { svg } => show::gaps(g, svg.as_deref())?,
+        Command::Gaps {
+            svg,
+            repair: true,
+            sink,
+            poll,
+        } => {
+            let code = repair::run(g, sink.as_deref(), poll.as_deref()).await?;
+            show::gaps(g, svg.as_deref())?;
+            code
+        }
+        Command::Gaps { svg, .. } => show::gaps(g, svg.as_deref())?,
         Command::Status(args) => status::cmd::run(g, args).await?,
         Command::Alerts(args) => alerts::run(g, args, setup::output_format(g)).await?,
         Command::Journal { limit } => show::journal(g, *limit)?,

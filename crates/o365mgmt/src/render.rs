@@ -53,10 +53,16 @@ pub fn result_text(r: &ActionResult) -> String {
             let checks = [
                 ("subscriptions_list", d.checks.subscriptions_list.as_ref()),
                 ("token", Some(&d.checks.token)),
+                ("audit_search", d.checks.audit_search.as_ref()),
             ];
             for (name, c) in checks.iter().filter_map(|(n, c)| Some((n, (*c)?))) {
                 let ok = if c.ok { "ok" } else { "FAILED" };
                 let _ = writeln!(s, "  check {name:<20} {ok:<6} {} ms", c.ms);
+                if *name == "audit_search" {
+                    if let Some(e) = &c.error {
+                        let _ = writeln!(s, "    (only backfill and gap repair need it) {e}");
+                    }
+                }
             }
             if let Some(roles) = &d.roles {
                 let _ = writeln!(
@@ -111,18 +117,26 @@ pub fn gaps_text(gaps: &[GapReport]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<28} {:<26} {:<26} {:>10}  source",
-        "content type", "stopped at", "started at", "length"
+        "{:<28} {:<26} {:<26} {:>10}  {:<12} repair",
+        "content type", "stopped at", "started at", "length", "source"
     );
     for g in gaps {
+        let repair = match &g.repair {
+            None => "-".to_string(),
+            Some(r) if r.status == "repaired" => format!(
+                "repaired: {} events recovered ({} already there)",
+                r.events_recovered, r.already_there
+            ),
+            Some(r) => format!("not repaired: {}", r.reason),
+        };
         let _ = writeln!(
             s,
-            "{:<28} {:<26} {:<26} {:>10}  {}",
+            "{:<28} {:<26} {:<26} {:>10}  {:<12} {repair}",
             g.content_type,
             g.stopped_at,
             g.started_at.as_deref().unwrap_or("(still stopped)"),
             o365_actions::human_seconds(g.seconds),
-            g.source
+            g.source.to_string()
         );
     }
     s

@@ -141,8 +141,14 @@ async fn ping_reports_what_it_checked() {
         .contains(&json!("ActivityFeed.Read")));
     assert_eq!(j["api_root"], env.emu.info().api_root);
     assert_eq!(j["cloud"], "commercial");
-    // Exactly one token and one list went out.
-    assert_eq!(env.requests().await, 2);
+    // Graph's audit search is usable: a Graph token with its role (no query is submitted).
+    assert_eq!(j["checks"]["audit_search"]["ok"], true, "{j}");
+    assert!(j["checks"]["audit_search"]["roles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("AuditLogsQuery.Read.All")));
+    // Exactly one token, one list and one Graph token went out.
+    assert_eq!(env.requests().await, 3);
 }
 
 #[tokio::test]

@@ -53,6 +53,9 @@ pub struct Span {
     /// Why (gaps: `action`, `observed`, `retention`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// A gap filled from Graph's audit search: the events it recovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repaired: Option<u64>,
 }
 
 /// One content type of one tenant.
@@ -132,6 +135,11 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
                     from: g.stopped_at,
                     to: g.started_at,
                     source: Some(g.source.as_str().to_string()),
+                    repaired: g
+                        .repair
+                        .as_ref()
+                        .filter(|r| r.repaired)
+                        .map(|r| r.events_written),
                 })
                 .collect();
             for (a, b, _) in p.map(|p| p.retention_gaps.clone()).unwrap_or_default() {
@@ -140,6 +148,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
                         from: a,
                         to: Some(b),
                         source: Some("retention".into()),
+                        repaired: None,
                     });
                 }
             }
@@ -153,6 +162,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
                         from: p.first_done?.min(p.cursor?),
                         to: p.cursor,
                         source: None,
+                        repaired: None,
                     })
                 }),
                 cursor: p.and_then(|p| p.cursor),

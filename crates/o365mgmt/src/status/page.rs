@@ -81,8 +81,16 @@ fn lane_svg(st: &Status, lane: &Lane, y: f64) -> String {
     }
     for gap in &lane.gaps {
         let (a, b) = (x(st, gap.from), x(st, gap.to.unwrap_or(st.now)));
+        // A gap filled from Graph's audit search is drawn hatched-green, named so.
+        let (class, what) = match gap.repaired {
+            Some(n) => (
+                "gap repaired",
+                format!("data gap repaired from the audit search ({n} events recovered):"),
+            ),
+            None => ("gap", "data gap, no content from".to_string()),
+        };
         g.push_str(&format!(
-            "<rect class=\"gap\" data-from=\"{}\" data-to=\"{}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"22\"><title>{ct}: data gap, no content from {} ({})</title></rect>",
+            "<rect class=\"{class}\" data-from=\"{}\" data-to=\"{}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"22\"><title>{ct}: {what} {} ({})</title></rect>",
             esc(&rfc3339(gap.from)),
             esc(&gap.to.map(rfc3339).unwrap_or_default()),
             y + 4.0,
@@ -150,13 +158,23 @@ pub fn tenant_svg(st: &Status, t: &TenantView, standalone: bool) -> String {
     s
 }
 
-const STYLE_SVG: &str = ".label{font:12px sans-serif;fill:#222}.tick{font:10px sans-serif;fill:#555;text-anchor:middle}.pending{fill:#d9d9d9}.collected{fill:#4caf50}.gap{fill:#d32f2f}.now{stroke:#1565c0;stroke-width:2}.spark{fill:none;stroke:#37474f;stroke-width:1}";
+const STYLE_SVG: &str = ".label{font:12px sans-serif;fill:#222}.tick{font:10px sans-serif;fill:#555;text-anchor:middle}.pending{fill:#d9d9d9}.collected{fill:#4caf50}.gap{fill:#d32f2f}.gap.repaired{fill:#81c784;stroke:#2e7d32;stroke-dasharray:3 2}.now{stroke:#1565c0;stroke-width:2}.spark{fill:none;stroke:#37474f;stroke-width:1}";
 
 fn lane_row(lane: &Lane) -> String {
     let gaps: Vec<String> = lane
         .gaps
         .iter()
-        .map(|g| format!("{} ({})", span_text(g), g.source.as_deref().unwrap_or("")))
+        .map(|g| {
+            let repaired = g
+                .repaired
+                .map(|n| format!(", repaired: {n} events recovered"))
+                .unwrap_or_default();
+            format!(
+                "{} ({}{repaired})",
+                span_text(g),
+                g.source.as_deref().unwrap_or("")
+            )
+        })
         .collect();
     format!(
         "<tr data-content-type=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -219,7 +237,7 @@ pub fn html(st: &Status) -> String {
         b.push_str("</tbody></table></section>");
     }
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"refresh\" content=\"30\"><title>o365mgmt: audit feeds</title><style>body{{font:14px sans-serif;margin:1.5em;color:#222}}table{{border-collapse:collapse;margin:.5em 0 2em}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:13px}}caption{{text-align:left;color:#555}}.error{{color:#b71c1c}}small{{color:#666;font-weight:normal}}{STYLE_SVG}</style></head><body><h1>Audit feeds</h1><p>From {} to {} (the service keeps 7 days). <span class=\"legend\">Red: data gap (no content exists) · green: collected · grey: not collected yet · blue line: now.</span> <a href=\"api/status\">JSON</a></p>{b}</body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"refresh\" content=\"30\"><title>o365mgmt: audit feeds</title><style>body{{font:14px sans-serif;margin:1.5em;color:#222}}table{{border-collapse:collapse;margin:.5em 0 2em}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:13px}}caption{{text-align:left;color:#555}}.error{{color:#b71c1c}}small{{color:#666;font-weight:normal}}{STYLE_SVG}</style></head><body><h1>Audit feeds</h1><p>From {} to {} (the service keeps 7 days). <span class=\"legend\">Red: data gap (no content exists) · pale green, dashed: a gap repaired from the audit search · green: collected · grey: not collected yet · blue line: now.</span> <a href=\"api/status\">JSON</a></p>{b}</body></html>",
         stamp(st.from),
         stamp(st.now)
     )
@@ -246,11 +264,20 @@ mod tests {
                 types: vec![Lane {
                     content_type: "Audit.General",
                     subscription: "enabled".into(),
-                    gaps: vec![Span {
-                        from: now - chrono::Duration::hours(5),
-                        to: Some(now - chrono::Duration::hours(2)),
-                        source: Some("<i>action</i>".into()),
-                    }],
+                    gaps: vec![
+                        Span {
+                            from: now - chrono::Duration::hours(5),
+                            to: Some(now - chrono::Duration::hours(2)),
+                            source: Some("<i>action</i>".into()),
+                            repaired: None,
+                        },
+                        Span {
+                            from: now - chrono::Duration::hours(40),
+                            to: Some(now - chrono::Duration::hours(30)),
+                            source: Some("observed".into()),
+                            repaired: Some(1234),
+                        },
+                    ],
                     collected: None,
                     cursor: None,
                     lag_seconds: None,
@@ -273,5 +300,9 @@ mod tests {
         let svg = tenant_svg(&st, &st.tenants[0], true);
         assert!(!svg.contains("<script"), "{svg}");
         assert!(svg.contains("class=\"gap\""));
+        assert!(
+            svg.contains("class=\"gap repaired\"") && svg.contains("1234 events recovered"),
+            "a repaired gap is drawn and named apart"
+        );
     }
 }

@@ -242,6 +242,25 @@ fn without_the_permission_or_in_gcc_high_nothing_is_written() {
         "{err}"
     );
     assert_eq!(jsonl_ids(&file).1, 0, "nothing written");
+    // Ping says so too, without failing: the feed works for that app.
+    let (code, v, err) = run(cmd(&e, &["ping", "-o", "json"])
+        .env("O365_CLIENT_ID", o365_emulator::config::READ_ONLY_CLIENT_ID));
+    assert_eq!(code, 0, "{err}");
+    let check = &v["json_result"]["checks"]["audit_search"];
+    assert_eq!(check["ok"], false, "{v}");
+    assert!(
+        check["error"]
+            .as_str()
+            .unwrap()
+            .contains("AuditLogsQuery.Read.All"),
+        "{check}"
+    );
+    let (code, v, err) = run(&mut cmd(&e, &["ping", "-o", "json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        v["json_result"]["checks"]["audit_search"]["ok"], true,
+        "{v}"
+    );
     // GCC High has no audit search: refused before any request.
     let before = e.requests();
     let (code, _, err) = run(
@@ -307,4 +326,102 @@ fn a_graph_record_is_the_feed_event_field_for_field_and_beta_serves_where_v1_doe
         assert_eq!(raw_a, raw_b, "{id}: and byte for byte");
         assert!(!raw_b.contains("@odata"), "{raw_b}");
     }
+}
+
+#[test]
+fn a_three_day_gap_is_repaired_exactly_and_the_ledger_says_so() {
+    let e = emulator(40, |_| {});
+    let db = e.home.path().join("events.sqlite");
+    let sink = format!("sqlite:{}", db.display());
+    let general = |e: &Emu| {
+        let (code, _, err) = run(&mut cmd(
+            e,
+            &[
+                "collect",
+                "Audit.General",
+                "--once",
+                "--since",
+                "30h",
+                "--sink",
+                &sink,
+            ],
+        ));
+        assert_eq!(code, 0, "{err}");
+    };
+    general(&e);
+    let stopped = e.clock();
+    let (code, _, err) = run(&mut cmd(&e, &["stop-subscription", "Audit.General"]));
+    assert_eq!(code, 0, "{err}");
+    e.control(
+        reqwest::Method::POST,
+        "clock/advance",
+        Some(serde_json::json!({"seconds": 3 * 86_400})),
+    );
+    let (code, _, err) = run(&mut cmd(&e, &["start-subscription", "Audit.General"]));
+    assert_eq!(code, 0, "{err}");
+    let started = e.clock();
+    general(&e);
+    // The gap is in the ledger, not repaired; its span's events are not in the sink.
+    let (code, v, err) = run(&mut cmd(&e, &["gaps", "-o", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let gaps = v.as_array().unwrap().clone();
+    assert_eq!(gaps.len(), 1, "{v}");
+    assert!(gaps[0].get("repair").is_none(), "{v}");
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let span = gaps[0]["stopped_at"].as_str().unwrap().to_string();
+    assert!(span.starts_with(&fmt(stopped)[..15]), "{span} {stopped}");
+    let m = e.control(
+        reqwest::Method::GET,
+        &format!(
+            "graph_manifest?contentType=Audit.General&startTime={}&endTime={}",
+            gaps[0]["stopped_at"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('Z'),
+            gaps[0]["started_at"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('Z'),
+        ),
+        None,
+    );
+    let want: BTreeSet<String> = m["event_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect();
+    assert!(want.len() > 100, "{} events in three days", want.len());
+    let (before, _) = sqlite_ids(&db);
+    let missing_before = want.difference(&before).count();
+    assert!(missing_before > 100, "the gap is a hole: {missing_before}");
+    // Repaired: every event of the span once, and the ledger says how many were recovered.
+    let (code, v, err) = run(&mut cmd(
+        &e,
+        &[
+            "gaps", "--repair", "--sink", &sink, "--poll", "1s", "-o", "json",
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let r = &v[0]["repair"];
+    assert_eq!(r["status"], "repaired", "{v}");
+    assert_eq!(
+        r["events_recovered"],
+        serde_json::json!(missing_before),
+        "{v}"
+    );
+    let (after, n) = sqlite_ids(&db);
+    assert_eq!(n, after.len(), "events written twice");
+    assert_eq!(want.difference(&after).count(), 0, "the span is whole");
+    assert!(started > stopped);
+    // Asked again: nothing to do, nothing written.
+    let (code, v2, err) = run(&mut cmd(
+        &e,
+        &[
+            "gaps", "--repair", "--sink", &sink, "--poll", "1s", "-o", "json",
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v2[0]["repair"], v[0]["repair"]);
+    assert_eq!(sqlite_ids(&db).1, n);
 }
