@@ -1,7 +1,9 @@
 //! One tenant of a fleet: its loop (pre-flight, a pass, a pause) and what it reports.
 
 use std::sync::Arc;
+
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
 use o365_actions::config::Settings;
@@ -213,6 +215,8 @@ impl TenantRun {
             tracing::warn!(error = %e, "where collection begins is not recorded yet (the first pass records it)");
         }
         let mut wake: Option<Arc<tokio::sync::Notify>> = None;
+        // Gap repairs run beside the passes (a search takes minutes to hours), one at a time.
+        let mut repairing: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             let started = tokio::time::Instant::now();
             let pre = crate::preflight::check(
@@ -286,6 +290,14 @@ impl TenantRun {
                     }
                 }
             }
+            if s.repair_gaps.value && repairing.as_ref().is_none_or(|t| t.is_finished()) {
+                if let Some(store) = &self.store {
+                    repairing = Some(tokio::spawn(
+                        self.repair(client.clone(), tenant.clone(), store.clone())
+                            .in_current_span(),
+                    ));
+                }
+            }
             if !self.opts.follow || self.stop.is_stopped() {
                 break;
             }
@@ -306,6 +318,54 @@ impl TenantRun {
                     }
                 }
                 _ = self.stop.wait() => break,
+            }
+        }
+        if let Some(t) = repairing {
+            if self.opts.follow {
+                // Stopping: a window not written whole is asked again by a later repair.
+                t.abort();
+            }
+            let _ = t.await;
+        }
+    }
+
+    /// One round of gap repairs through the fleet's writer (same producer, same fencing, the
+    /// same de-duplication as the feed's events); a failed gap is tried again an hour later.
+    fn repair(
+        &self,
+        client: o365_api::Client,
+        tenant: String,
+        store: Arc<o365_store::Store>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (spec, writer, stop) = (self.spec.clone(), self.writer.clone(), self.stop.clone());
+        let opts = crate::backfill::repair::RepairOptions {
+            poll: self.opts.interval.clamp(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(5),
+            ),
+            again_after: chrono::Duration::hours(1),
+        };
+        async move {
+            match crate::backfill::repair::repair_gaps(
+                &client,
+                &tenant,
+                &spec,
+                Some(&writer),
+                &store,
+                &opts,
+                &stop,
+            )
+            .await
+            {
+                Ok(r) if r.repaired + r.not_repaired > 0 => {
+                    tracing::info!(
+                        repaired = r.repaired,
+                        not_repaired = r.not_repaired,
+                        "data gaps repaired from the audit search"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "data gaps not repaired"),
             }
         }
     }

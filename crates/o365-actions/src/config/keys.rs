@@ -64,7 +64,7 @@ impl Key {
 }
 
 /// Every setting, in display order.
-pub const KEYS: [Key; 20] = [
+pub const KEYS: [Key; 21] = [
     Key {
         name: "cloud",
         env: "O365_CLOUD",
@@ -185,6 +185,17 @@ pub const KEYS: [Key; 20] = [
         default: None,
         help: "Password of the .pfx/.p12. Prefer O365_CERTIFICATE_PASSWORD: a flag is visible in the process list",
         scope: Scope::Tenant,
+    },
+    Key {
+        name: "repair_gaps",
+        env: "O365_REPAIR_GAPS",
+        flag: "--repair-gaps",
+        soar: None,
+        secret: false,
+        value_name: "BOOL",
+        default: Some("false"),
+        help: "serve: fill the tenant's closed data gaps from Graph's audit search as they are recorded (true/false; needs AuditLogsQuery.Read.All)",
+        scope: Scope::Connection,
     },
     Key {
         name: "verify_ssl",

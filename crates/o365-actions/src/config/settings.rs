@@ -38,6 +38,8 @@ pub struct Settings {
     pub certificate_password: Option<Sourced<SecretString>>,
     /// Verify TLS.
     pub verify_ssl: Sourced<bool>,
+    /// `serve` fills the tenant's closed data gaps from Graph's audit search.
+    pub repair_gaps: Sourced<bool>,
     /// CA certificates to trust besides the built-in roots.
     pub ca_file: Option<Sourced<PathBuf>>,
     /// The proxy for every request (may hold a password).
@@ -171,17 +173,21 @@ impl Settings {
             cloud.login_endpoint(),
             derived(&cloud_src),
         )?;
-        let verify_ssl = match get("verify_ssl") {
-            Some(x) => {
-                let b = match x.0.trim().to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "1" | "on" => true,
-                    "false" | "no" | "0" | "off" => false,
-                    _ => return Err(bad("verify_ssl", &x, "allowed are true or false".into())),
-                };
-                Sourced::new(b, x.1)
+        let flag = |name: &'static str, default: bool| -> Result<Sourced<bool>, ConfigError> {
+            match get(name) {
+                Some(x) => {
+                    let b = match x.0.trim().to_ascii_lowercase().as_str() {
+                        "true" | "yes" | "1" | "on" => true,
+                        "false" | "no" | "0" | "off" => false,
+                        _ => return Err(bad(name, &x, "allowed are true or false".into())),
+                    };
+                    Ok(Sourced::new(b, x.1))
+                }
+                None => Ok(Sourced::new(default, Source::Default)),
             }
-            None => Sourced::new(true, Source::Default),
         };
+        let verify_ssl = flag("verify_ssl", true)?;
+        let repair_gaps = flag("repair_gaps", false)?;
         let number =
             |n: &str, default: u64, min: u64, max: u64| -> Result<Sourced<u64>, ConfigError> {
                 match get(n) {
@@ -252,6 +258,7 @@ impl Settings {
             certificate_path: path("certificate_path"),
             certificate_password: secret("certificate_password"),
             verify_ssl,
+            repair_gaps,
             ca_file: path("ca_file"),
             proxy,
             publisher_id: plain("publisher_id"),
@@ -299,6 +306,7 @@ impl Settings {
             "certificate_path" => p(self.certificate_path.as_ref()?),
             "certificate_password" => r(self.certificate_password.as_ref()?),
             "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
+            "repair_gaps" => (self.repair_gaps.value.to_string(), &self.repair_gaps.source),
             "ca_file" => p(self.ca_file.as_ref()?),
             "proxy" => {
                 let v = self.proxy.as_ref()?;

@@ -7,6 +7,7 @@
 //! own re-deliveries.
 
 pub mod plan;
+pub mod repair;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,6 +125,9 @@ pub enum BackfillError {
     /// The sink's writer stopped.
     #[error("{0}")]
     Run(#[from] RunError),
+    /// The ledger could not be read or written.
+    #[error("state: {0}")]
+    Ledger(String),
     /// The search refused this client (sign-in, token or permission): no query can succeed.
     #[error("{message}")]
     Refused {
@@ -157,6 +161,7 @@ pub struct Backfill {
     spec: SinkSpec,
     opts: BackfillOptions,
     progress: Arc<Progress>,
+    writer: Option<WriterHandle>,
 }
 
 /// What a window's query brought: the events per wanted type, or a reason to split.
@@ -174,7 +179,15 @@ impl Backfill {
             spec,
             opts,
             progress: Arc::default(),
+            writer: None,
         }
+    }
+
+    /// Write through a writer shared with collectors (a fleet's: the same producer, fenced by
+    /// the same group generation, de-duplicating against what the feed writes now).
+    pub fn with_writer(mut self, w: WriterHandle) -> Self {
+        self.writer = Some(w);
+        self
     }
 
     /// Progress counters, updated as windows finish.
@@ -185,9 +198,18 @@ impl Backfill {
     /// Run the plan until every window is done, given up for this run, or `stop`.
     pub async fn run(&self, stop: &Stop) -> Result<BackfillSummary, BackfillError> {
         let t0 = std::time::Instant::now();
-        let writer = Writer::start(&self.spec, 8, 64)?;
-        let handle = writer.handle();
-        handle.prepare(vec![self.tenant.clone()]).await;
+        let own = match &self.writer {
+            Some(_) => None,
+            None => Some(Writer::start(&self.spec, 8, 64)?),
+        };
+        let handle = match (&self.writer, &own) {
+            (Some(w), _) => w.clone(),
+            (None, Some(w)) => w.handle(),
+            (None, None) => return Err(RunError::WriterGone.into()),
+        };
+        if own.is_some() {
+            handle.prepare(vec![self.tenant.clone()]).await;
+        }
         let plan = plan::windows(self.opts.since, self.opts.until, self.opts.window);
         let mut done: BTreeMap<ContentType, HashSet<String>> = BTreeMap::new();
         for &ct in &self.opts.types {
@@ -269,7 +291,9 @@ impl Backfill {
             .collect()
             .await;
         drop(handle);
-        writer.close().await?;
+        if let Some(w) = own {
+            w.close().await?;
+        }
         if let Some(e) = refused.lock().ok().and_then(|mut r| r.take()) {
             return Err(BackfillError::Refused {
                 message: e.to_string(),
