@@ -214,6 +214,11 @@ pub enum Command {
         /// in the JSON line (`ca_file`); give that file to clients (`--ca-file`).
         #[arg(long)]
         tls: bool,
+        /// Print shell `export` lines instead of the JSON line: every O365_* setting a client
+        /// needs, and a state file of this emulator's own (so trying it never touches your
+        /// state). E.g. `o365mgmt emulator --print-env > emulator.env &`, then `. ./emulator.env`.
+        #[arg(long)]
+        print_env: bool,
     },
     /// A guided tour on an embedded emulator: ping, start all, list, stop, restart with the gap.
     Demo,

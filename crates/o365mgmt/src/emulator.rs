@@ -19,6 +19,8 @@ pub struct How {
     pub tenants: Option<u32>,
     /// Serve HTTPS with a CA made for this run.
     pub tls: bool,
+    /// Print shell `export` lines instead of the JSON line.
+    pub print_env: bool,
 }
 
 /// Removes the CA file when the emulator stops.
@@ -30,6 +32,34 @@ impl Drop for CaFile {
     }
 }
 
+/// Removes the emulator's own state directory when it stops.
+struct StateDir(PathBuf);
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A value quoted for a POSIX shell.
+fn quoted(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "'\\''"))
+}
+
+/// Paths in the file (app certificates) are relative to the file, not to where it is run from.
+fn resolve_paths(cfg: &mut o365_emulator::EmulatorConfig, file: &std::path::Path) {
+    let Some(dir) = file.parent() else { return };
+    for t in &mut cfg.tenants {
+        for a in &mut t.apps {
+            for c in &mut a.certificates {
+                if !c.contains("-----BEGIN") && std::path::Path::new(c.as_str()).is_relative() {
+                    *c = dir.join(c.as_str()).display().to_string();
+                }
+            }
+        }
+    }
+}
+
 /// Serve until SIGINT/SIGTERM; one JSON line on stdout says where.
 pub async fn run(addr: SocketAddr, config: Option<PathBuf>, how: How) -> anyhow::Result<ExitCode> {
     let How {
@@ -37,14 +67,17 @@ pub async fn run(addr: SocketAddr, config: Option<PathBuf>, how: How) -> anyhow:
         page_size,
         tenants,
         tls,
+        print_env,
     } = how;
     let mut cfg = match &config {
         Some(p) => {
             let text = o365_api::limits::read_file_capped(p)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .with_context(|| format!("cannot read --config {}", p.display()))?;
-            o365_emulator::EmulatorConfig::from_toml(&text)
-                .with_context(|| format!("in --config {}", p.display()))?
+            let mut cfg = o365_emulator::EmulatorConfig::from_toml(&text)
+                .with_context(|| format!("in --config {}", p.display()))?;
+            resolve_paths(&mut cfg, p);
+            cfg
         }
         None => o365_emulator::EmulatorConfig::default(),
     };
@@ -78,10 +111,45 @@ pub async fn run(addr: SocketAddr, config: Option<PathBuf>, how: How) -> anyhow:
         info.ca_file = Some(path.display().to_string());
         _ca = Some(CaFile(path));
     }
-    let line = serde_json::to_string(&info)?;
+    let mut _state = None;
+    let text = if print_env {
+        let dir = std::env::temp_dir().join(format!(
+            "o365mgmt-emulator-{}-{}",
+            std::process::id(),
+            emu.addr().port()
+        ));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot make the state directory {}", dir.display()))?;
+        let state = dir.join("state.sqlite").display().to_string();
+        _state = Some(StateDir(dir));
+        let mut vars = vec![
+            ("O365_API_ROOT", info.api_root.clone()),
+            ("O365_LOGIN_ENDPOINT", info.login_endpoint.clone()),
+            ("O365_GRAPH_ROOT", info.graph_root.clone()),
+            ("O365_TENANT_ID", info.tenant_id.clone()),
+            ("O365_CLIENT_ID", info.client_id.clone()),
+            ("O365_CLIENT_SECRET", info.client_secret.clone()),
+            ("O365_STATE", state),
+            ("O365_EMULATOR_CONTROL", info.control_root.clone()),
+        ];
+        if let Some(ca) = &info.ca_file {
+            vars.push(("O365_CA_FILE", ca.clone()));
+        }
+        if let Some(p) = &info.proxy {
+            vars.push(("O365_EMULATOR_PROXY", p.clone()));
+        }
+        let mut t: String = vars
+            .iter()
+            .map(|(k, v)| format!("export {k}={}\n", quoted(v)))
+            .collect();
+        t.push_str("# o365mgmt emulator: ready (its state is removed when it stops)\n");
+        t
+    } else {
+        format!("{}\n", serde_json::to_string(&info)?)
+    };
     {
         let mut o = std::io::stdout().lock();
-        writeln!(o, "{line}")?;
+        o.write_all(text.as_bytes())?;
         o.flush()?;
     }
     shutdown_signal().await;

@@ -161,12 +161,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             page_size,
             tenants,
             tls,
+            print_env,
         } => {
             let how = emulator::How {
                 seed: *seed,
                 page_size: *page_size,
                 tenants: *tenants,
                 tls: *tls,
+                print_env: *print_env,
             };
             emulator::run(*addr, g.config.clone(), how).await?
         }

@@ -78,15 +78,23 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-/// Ready unless a tenant has been failing for longer than `ready_after`.
-fn ready(statuses: &[TenantStatus], ready_after: chrono::Duration) -> (bool, Vec<String>) {
+/// Who keeps the service from being ready: the tenants that have not finished (or failed) a
+/// first pass yet, and those failing for longer than `ready_after`.
+fn ready(
+    statuses: &[TenantStatus],
+    ready_after: chrono::Duration,
+) -> (bool, Vec<String>, Vec<String>) {
     let now = chrono::Utc::now();
-    let failing: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.state == TenantState::Failing && now - s.since >= ready_after)
-        .map(|s| s.name.clone())
-        .collect();
-    (failing.is_empty(), failing)
+    let names = |keep: &dyn Fn(&TenantStatus) -> bool| -> Vec<String> {
+        statuses
+            .iter()
+            .filter(|s| keep(s))
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let failing = names(&|s| s.state == TenantState::Failing && now - s.since >= ready_after);
+    let starting = names(&|s| s.state == TenantState::Starting);
+    (failing.is_empty() && starting.is_empty(), failing, starting)
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
@@ -94,13 +102,13 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     for s in &mut statuses {
         s.summary = None;
     }
-    let (mut ok, failing) = ready(&statuses, app.ready_after);
+    let (mut ok, failing, starting) = ready(&statuses, app.ready_after);
     let held = app.held.as_ref().map(|h| h.borrow().clone());
     if held.as_ref().is_some_and(|h| !h.joined) {
         // Not in the group yet: nobody knows which tenants are this instance's.
         ok = false;
     }
-    let mut body = serde_json::json!({"ready": ok, "failing": failing, "tenants": statuses});
+    let mut body = serde_json::json!({"ready": ok, "failing": failing, "starting": starting, "tenants": statuses});
     if let Some(h) = held {
         body["fleet"] = fleet_json(&h, &statuses);
     }
@@ -232,7 +240,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_until_a_tenant_fails_for_long_enough() {
+    fn ready_once_every_tenant_passed_and_until_one_fails_for_long_enough() {
         let st = |name: &str, state, ago: i64| TenantStatus {
             name: name.into(),
             tenant_id: None,
@@ -255,7 +263,7 @@ mod tests {
             )
             .0
         );
-        let (ok, failing) = ready(
+        let (ok, failing, _) = ready(
             &[
                 st("a", TenantState::Ok, 0),
                 st("b", TenantState::Failing, 61),
@@ -264,5 +272,17 @@ mod tests {
         );
         assert!(!ok);
         assert_eq!(failing, ["b"]);
+        // Not ready while a tenant has not finished its first pass (nor failed it).
+        let (ok, failing, starting) = ready(
+            &[
+                st("a", TenantState::Ok, 0),
+                st("c", TenantState::Starting, 600),
+            ],
+            grace,
+        );
+        assert!(!ok);
+        assert!(failing.is_empty());
+        assert_eq!(starting, ["c"]);
+        assert!(ready(&[], grace).0, "an instance given no tenant is ready");
     }
 }

@@ -148,6 +148,78 @@ fn emulator_prints_one_json_line_serves_and_stops_on_sigterm() {
 }
 
 #[test]
+fn emulator_prints_shell_settings_that_work_as_sourced_from_anywhere() {
+    // The example file, loaded from another directory: its certificate path is the file's.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../emulator.example.toml");
+    let home = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["emulator", "--print-env", "--config", example])
+        .current_dir(home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(crate::Reaped)
+        .unwrap();
+    let mut env = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "the emulator stopped before it was ready: {env}");
+        env.push_str(&line);
+        if line.starts_with("# o365mgmt emulator: ready") {
+            break;
+        }
+    }
+    let file = home.path().join("emulator.env");
+    std::fs::write(&file, &env).unwrap();
+    let state = env
+        .lines()
+        .find_map(|l| l.strip_prefix("export O365_STATE="))
+        .expect("its own state")
+        .trim_matches('\'')
+        .to_string();
+    assert!(
+        state.starts_with(std::env::temp_dir().to_str().unwrap()),
+        "{state}"
+    );
+    // Sourced by a shell as the README does, a command works against it with nothing else set.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            ". {} && exec {} ping -o json",
+            file.display(),
+            env!("CARGO_BIN_EXE_o365mgmt")
+        ))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        std::path::Path::new(&state).exists(),
+        "ping recorded into the emulator's state"
+    );
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(child.wait().unwrap().success());
+    assert!(
+        !std::path::Path::new(&state).exists(),
+        "its state goes with it"
+    );
+}
+
+#[test]
 fn emulator_rejects_a_bad_config_with_the_field_named() {
     let dir = std::env::temp_dir().join(format!("o365mgmt-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
