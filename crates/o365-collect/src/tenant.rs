@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use std::time::Duration;
-use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
 use o365_actions::config::Settings;
@@ -215,8 +214,11 @@ impl TenantRun {
             tracing::warn!(error = %e, "where collection begins is not recorded yet (the first pass records it)");
         }
         let mut wake: Option<Arc<tokio::sync::Notify>> = None;
-        // Gap repairs run beside the passes (a search takes minutes to hours), one at a time.
-        let mut repairing: Option<tokio::task::JoinHandle<()>> = None;
+        // Graph's audit search beside the passes: a backfill, gap repairs.
+        let mut beside = crate::backfill::beside::Beside::new(
+            s.backfill_since.as_ref().map(|b| b.value),
+            s.repair_gaps.value,
+        );
         loop {
             let started = tokio::time::Instant::now();
             let pre = crate::preflight::check(
@@ -290,14 +292,21 @@ impl TenantRun {
                     }
                 }
             }
-            if s.repair_gaps.value && repairing.as_ref().is_none_or(|t| t.is_finished()) {
-                if let Some(store) = &self.store {
-                    repairing = Some(tokio::spawn(
-                        self.repair(client.clone(), tenant.clone(), store.clone())
-                            .in_current_span(),
-                    ));
-                }
-            }
+            beside
+                .after_pass(crate::backfill::beside::Round {
+                    client: client.clone(),
+                    tenant: tenant.clone(),
+                    types: collect.types.clone(),
+                    spec: self.spec.clone(),
+                    writer: self.writer.clone(),
+                    store: self.store.clone(),
+                    stop: self.stop.clone(),
+                    poll: self.opts.interval.clamp(
+                        std::time::Duration::from_secs(1),
+                        std::time::Duration::from_secs(5),
+                    ),
+                })
+                .await;
             if !self.opts.follow || self.stop.is_stopped() {
                 break;
             }
@@ -320,53 +329,7 @@ impl TenantRun {
                 _ = self.stop.wait() => break,
             }
         }
-        if let Some(t) = repairing {
-            if self.opts.follow {
-                // Stopping: a window not written whole is asked again by a later repair.
-                t.abort();
-            }
-            let _ = t.await;
-        }
-    }
-
-    /// One round of gap repairs through the fleet's writer (same producer, same fencing, the
-    /// same de-duplication as the feed's events); a failed gap is tried again an hour later.
-    fn repair(
-        &self,
-        client: o365_api::Client,
-        tenant: String,
-        store: Arc<o365_store::Store>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (spec, writer, stop) = (self.spec.clone(), self.writer.clone(), self.stop.clone());
-        let opts = crate::backfill::repair::RepairOptions {
-            poll: self.opts.interval.clamp(
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(5),
-            ),
-            again_after: chrono::Duration::hours(1),
-        };
-        async move {
-            match crate::backfill::repair::repair_gaps(
-                &client,
-                &tenant,
-                &spec,
-                Some(&writer),
-                &store,
-                &opts,
-                &stop,
-            )
-            .await
-            {
-                Ok(r) if r.repaired + r.not_repaired > 0 => {
-                    tracing::info!(
-                        repaired = r.repaired,
-                        not_repaired = r.not_repaired,
-                        "data gaps repaired from the audit search"
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "data gaps not repaired"),
-            }
-        }
+        // Stopping a service abandons a round in flight; a single pass waits for it.
+        beside.finish(self.opts.follow).await;
     }
 }

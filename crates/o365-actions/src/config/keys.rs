@@ -64,7 +64,7 @@ impl Key {
 }
 
 /// Every setting, in display order.
-pub const KEYS: [Key; 21] = [
+pub const KEYS: [Key; 22] = [
     Key {
         name: "cloud",
         env: "O365_CLOUD",
@@ -185,6 +185,17 @@ pub const KEYS: [Key; 21] = [
         default: None,
         help: "Password of the .pfx/.p12. Prefer O365_CERTIFICATE_PASSWORD: a flag is visible in the process list",
         scope: Scope::Tenant,
+    },
+    Key {
+        name: "backfill_since",
+        env: "O365_BACKFILL_SINCE",
+        flag: "--backfill-since",
+        soar: None,
+        secret: false,
+        value_name: "DURATION",
+        default: None,
+        help: "serve: also backfill this far back (e.g. 90d) from Graph's audit search, beside the feed, each event once (needs AuditLogsQuery.Read.All)",
+        scope: Scope::Connection,
     },
     Key {
         name: "repair_gaps",

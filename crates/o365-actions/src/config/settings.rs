@@ -40,6 +40,8 @@ pub struct Settings {
     pub verify_ssl: Sourced<bool>,
     /// `serve` fills the tenant's closed data gaps from Graph's audit search.
     pub repair_gaps: Sourced<bool>,
+    /// `serve` also backfills this far back from Graph's audit search.
+    pub backfill_since: Option<Sourced<chrono::Duration>>,
     /// CA certificates to trust besides the built-in roots.
     pub ca_file: Option<Sourced<PathBuf>>,
     /// The proxy for every request (may hold a password).
@@ -229,6 +231,19 @@ impl Settings {
             ),
             None => Sourced::new(o365_api::ContentType::ALL.to_vec(), Source::Default),
         };
+        let backfill_since = match get("backfill_since") {
+            Some(x) => Some(Sourced::new(
+                crate::input::parse_duration(
+                    "backfill_since",
+                    &x.0,
+                    chrono::Duration::hours(1),
+                    crate::input::MAX_DURATION,
+                )
+                .map_err(|e| bad("backfill_since", &x, e.problem))?,
+                x.1,
+            )),
+            None => None,
+        };
         let plain = |n: &str| get(n).map(|(s, src)| Sourced::new(s.trim().to_string(), src));
         let path = |n: &str| get(n).map(|(s, src)| Sourced::new(PathBuf::from(s.trim()), src));
         let secret = |n: &str| get(n).map(|(s, src)| Sourced::new(SecretString::from(s), src));
@@ -259,6 +274,7 @@ impl Settings {
             certificate_password: secret("certificate_password"),
             verify_ssl,
             repair_gaps,
+            backfill_since,
             ca_file: path("ca_file"),
             proxy,
             publisher_id: plain("publisher_id"),
@@ -307,6 +323,10 @@ impl Settings {
             "certificate_password" => r(self.certificate_password.as_ref()?),
             "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
             "repair_gaps" => (self.repair_gaps.value.to_string(), &self.repair_gaps.source),
+            "backfill_since" => {
+                let v = self.backfill_since.as_ref()?;
+                (crate::human_seconds(v.value.num_seconds()), &v.source)
+            }
             "ca_file" => p(self.ca_file.as_ref()?),
             "proxy" => {
                 let v = self.proxy.as_ref()?;

@@ -6,6 +6,7 @@
 //! the feed (or an earlier backfill) already wrote are de-duplicated by `Id` like the feed's
 //! own re-deliveries.
 
+pub(crate) mod beside;
 pub mod plan;
 pub mod repair;
 

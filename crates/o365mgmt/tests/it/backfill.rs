@@ -548,3 +548,45 @@ fn into_apache_kafka_a_repair_and_a_backfill_write_each_event_once() {
     let missing = want.difference(&got).count();
     assert_eq!(missing, 0, "{missing} of {} missing", want.len());
 }
+
+#[test]
+fn serve_backfills_beside_its_feed_each_event_once() {
+    let e = emulator(40, |_| {});
+    let db = e.home.path().join("events.sqlite");
+    let sink = format!("sqlite:{}", db.display());
+    let mut c = cmd(
+        &e,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sink",
+            &sink,
+            "--interval",
+            "2s",
+            "--since",
+            "30h",
+        ],
+    );
+    c.env("O365_BACKFILL_SINCE", "10d");
+    let mut served = crate::Served::start(c);
+    // The feed and the backfill write at the same time, into one sink.
+    let want = truth(&e, days(10) - minutes(10), minutes(60));
+    let t0 = std::time::Instant::now();
+    loop {
+        let (got, _) = sqlite_ids(&db);
+        let missing = want.difference(&got).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(120),
+            "{missing} of {} still missing",
+            want.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    crate::fleet::term(&mut served.child);
+    let (got, n) = sqlite_ids(&db);
+    assert_eq!(n, got.len(), "{} events written twice", n - got.len());
+}
