@@ -112,7 +112,7 @@ pub async fn run_into(
         let bound = o365_collect::metrics::serve(addr, collector.metrics(), client.clone())
             .await
             .with_context(|| format!("--metrics-addr {addr}"))?;
-        warn(&format!("metrics at http://{bound}/metrics"));
+        crate::note(&format!("metrics at http://{bound}/metrics"));
     }
     let hooks = crate::webhook::start(&args.webhook, collector.metrics()).await?;
     let stop = Stop::default();

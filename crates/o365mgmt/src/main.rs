@@ -91,6 +91,13 @@ pub(crate) fn warn(msg: &str) {
     eprintln!("warning: {msg}");
 }
 
+/// Say something to the person running the command that is not a warning (where a listener
+/// is, what a run did), on stderr: stdout is the command's output.
+#[allow(clippy::print_stderr)]
+pub(crate) fn note(msg: &str) {
+    eprintln!("{msg}");
+}
+
 /// Write to stdout; a closed pipe (`| head`) is not an error.
 pub(crate) fn out(text: &str) {
     let mut o = std::io::stdout().lock();

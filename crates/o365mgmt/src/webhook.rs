@@ -8,7 +8,6 @@ use o365_collect::webhook::{Receiver, WebhookSpec, Webhooks};
 use o365_collect::Metrics;
 
 use crate::cli::WebhookArgs;
-use crate::warn;
 
 /// How long polling waits between passes when notifications bring the new blobs.
 pub const SAFETY_NET_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
@@ -49,7 +48,7 @@ pub async fn start(w: &WebhookArgs, metrics: Arc<Metrics>) -> anyhow::Result<Opt
         Some(u) => u.trim().to_string(),
         None => format!("http://{}/", rx.addr()),
     };
-    warn(&format!(
+    crate::note(&format!(
         "webhook notifications at {url} (listening on {})",
         rx.addr()
     ));

@@ -228,7 +228,7 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
             let r = f
                 .forward(max)
                 .map_err(|e| anyhow!("delivering alerts to {}: {e}", f.name()))?;
-            crate::warn(&format!(
+            crate::note(&format!(
                 "alerts: {} made ({} records filtered out, {} skipped: they make no alert); {} delivered to {}, {} waiting{}",
                 m.alerts.swap(0, Ordering::Relaxed),
                 m.filtered.swap(0, Ordering::Relaxed),

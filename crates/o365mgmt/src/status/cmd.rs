@@ -9,7 +9,7 @@ use super::model::{build, Live};
 use super::routes::{self, Source};
 use crate::cli::{Global, StatusArgs};
 use crate::setup::fleet;
-use crate::{out, shutdown_signal, warn};
+use crate::{out, shutdown_signal};
 
 /// The tenants to show: the one chosen with `--tenant`, else every configured one.
 fn tenants(g: &Global) -> anyhow::Result<Vec<(o365_actions::config::Settings, Live)>> {
@@ -58,7 +58,7 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         serde_json::json!({"url": format!("http://{bound}/")})
     ));
     if token.is_none() {
-        warn(&format!("status page at http://{bound}/ (loopback only)"));
+        crate::note(&format!("status page at http://{bound}/ (loopback only)"));
     }
     o365_http::serve(listener, app, shutdown_signal(), Default::default()).await;
     Ok(ExitCode::SUCCESS)
