@@ -194,6 +194,14 @@ impl TenantRun {
         if let Ok(mut c) = self.shared.client.lock() {
             *c = Some(client.clone());
         }
+        // Reading commands (`status`) find a local sink this tenant is collected into.
+        if let (Some(st), Some(name)) = (&self.store, self.spec.remembered()) {
+            let key = o365_api::ids::normal_guid(&tenant)
+                .unwrap_or_else(|| tenant.trim().to_ascii_lowercase());
+            if let Err(e) = st.remember_sink(&key, &name, Utc::now()) {
+                tracing::warn!(error = %e, "could not remember the sink");
+            }
+        }
         let mut collect = self.opts.collect.clone();
         collect.types = s.content_types.value.clone();
         let collector = Collector::new(

@@ -14,6 +14,7 @@ mod journal;
 mod ledger;
 mod names;
 mod repairs;
+mod sinks;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,11 @@ CREATE TABLE IF NOT EXISTS gap_repairs (
     events_written INTEGER NOT NULL,
     already_there INTEGER NOT NULL,
     reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenant_sinks (
+    tenant TEXT PRIMARY KEY,
+    sink TEXT NOT NULL,
+    at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tenant_names (
     name TEXT PRIMARY KEY,

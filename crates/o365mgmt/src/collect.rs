@@ -78,6 +78,7 @@ pub async fn run_into(
     let Some(tenant) = tenant_key(&s, &client, &spec, &store, "collect").await? else {
         return Ok(ExitCode::from(3));
     };
+    crate::pass::remember_sink(&store, &tenant, &spec);
     // Summaries go to stderr when the events go to stdout.
     let summary_to_stderr = spec.writes_stdout();
     let collector = Collector::new(client.clone(), tenant.clone(), spec.clone(), opts)
@@ -327,8 +328,8 @@ pub fn reading_key(
 
 /// What `collect status -o json` prints (also the MCP resource `o365://{tenant}/collect/status`).
 pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_json::Value> {
-    let spec = sink_spec(s, sink)?;
     let store = read_store(s)?;
+    let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
     let tenant = reading_key(s, &spec, store.as_ref())?;
     // Read-only: status never writes, and never cuts a file another collector writes.
     let types = spec.status(&tenant)?.unwrap_or_default();
@@ -361,8 +362,8 @@ pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_jso
 }
 
 fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
-    let spec = sink_spec(s, sink)?;
     let store = read_store(s)?;
+    let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
     let tenant = reading_key(s, &spec, store.as_ref())?;
     // Read-only, both: status never writes, and never cuts a file another collector writes.
     let types = spec.status(&tenant)?;

@@ -34,6 +34,39 @@ pub fn sink_spec(s: &Settings, given: Option<&str>) -> anyhow::Result<SinkSpec> 
     }
 }
 
+/// The tenant as the state names it per tenant: its GUID (a domain's, from its last sign-in).
+pub fn state_tenant(key_or_configured: &str, store: Option<&o365_store::Store>) -> String {
+    o365_api::ids::normal_guid(key_or_configured)
+        .or_else(|| store.and_then(|st| st.tenant_of(key_or_configured).ok().flatten()))
+        .unwrap_or_else(|| key_or_configured.trim().to_ascii_lowercase())
+}
+
+/// Remember where a tenant (its key) is collected, for the reading commands (local sinks).
+pub fn remember_sink(store: &o365_store::Store, tenant: &str, spec: &SinkSpec) {
+    if let Some(name) = spec.remembered() {
+        if let Err(e) = store.remember_sink(&state_tenant(tenant, Some(store)), &name, Utc::now()) {
+            tracing::warn!(error = %e, "could not remember the sink");
+        }
+    }
+}
+
+/// Where a reading command looks: `--sink` when given, else the sink the tenant was last
+/// collected into (a local one), else the default SQLite sink.
+pub fn reading_sink(
+    s: &Settings,
+    given: Option<&str>,
+    store: Option<&o365_store::Store>,
+) -> anyhow::Result<SinkSpec> {
+    if given.is_some() {
+        return sink_spec(s, given);
+    }
+    let last = match (store, s.tenant()) {
+        (Some(st), Ok(t)) => st.last_sink(&state_tenant(t, Some(st))).ok().flatten(),
+        _ => None,
+    };
+    sink_spec(s, last.as_deref())
+}
+
 /// A duration flag within its range, or exit 2 naming the flag, the value and the range.
 pub fn duration(flag: &str, v: &str, min: Duration, max: Duration) -> anyhow::Result<Duration> {
     input::parse_duration(flag, v, min, max).map_err(|e| anyhow!("{e}"))

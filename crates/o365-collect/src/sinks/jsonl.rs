@@ -134,6 +134,15 @@ impl SinkKind for JsonlSink {
         format!("{scheme}:{}", self.path.display())
     }
 
+    fn remembered(&self) -> Option<String> {
+        // A mapped file (the alerts' spool) is not a `--sink` of its own.
+        if self.map.is_some() {
+            return None;
+        }
+        let p = std::path::absolute(&self.path).ok()?;
+        Some(format!("jsonl:{}", p.display()))
+    }
+
     fn check(&self) -> Result<(), SinkError> {
         let cp = beside(&self.path);
         for (what, p) in [("the JSONL sink", &self.path), ("its checkpoint", &cp)] {

@@ -198,6 +198,11 @@ pub trait SinkKind: Send + Sync + std::fmt::Debug {
     fn open(&self) -> Result<Box<dyn Sink>, SinkError>;
     /// Progress of a tenant, read without writing anything; `None` when nothing was collected.
     fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError>;
+    /// How `--sink` names it, independent of the working directory, when reading commands may
+    /// open it again by that name (local files only: nothing with options or secrets).
+    fn remembered(&self) -> Option<String> {
+        None
+    }
     /// The keys of the tenants this sink holds state for, read without writing anything.
     fn tenants(&self) -> Result<Vec<String>, SinkError> {
         let Some(p) = self.checkpoint_path() else {
@@ -333,6 +338,11 @@ impl SinkSpec {
     /// Progress of a tenant, read-only.
     pub fn status(&self, tenant: &str) -> Result<Option<Vec<TypeStatus>>, SinkError> {
         self.0.status(tenant)
+    }
+
+    /// How `--sink` names it for reading commands later (local files only).
+    pub fn remembered(&self) -> Option<String> {
+        self.0.remembered()
     }
 
     /// The keys of the tenants this sink holds state for.

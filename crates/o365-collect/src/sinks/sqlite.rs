@@ -129,4 +129,8 @@ impl SinkKind for SqliteSink {
     fn checkpoint_path(&self) -> Option<PathBuf> {
         Some(self.path.clone())
     }
+    fn remembered(&self) -> Option<String> {
+        let p = std::path::absolute(&self.path).ok()?;
+        Some(format!("sqlite:{}", p.display()))
+    }
 }

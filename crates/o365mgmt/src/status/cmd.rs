@@ -29,7 +29,10 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let sink = args.sink.clone();
     let Some(addr) = args.serve else {
         let st = build(&ts, sink.as_deref())?;
-        out(&format!("{}\n", serde_json::to_string_pretty(&st)?));
+        match crate::setup::output_format(g) {
+            crate::cli::Output::Json => out(&format!("{}\n", serde_json::to_string_pretty(&st)?)),
+            crate::cli::Output::Text => out(&text(&st)),
+        }
         return Ok(ExitCode::SUCCESS);
     };
     let token = match &args.auth_token_file {
@@ -69,4 +72,44 @@ pub fn svg(g: &Global) -> anyhow::Result<String> {
     let ts = tenants(g)?;
     let st = build(&ts[..1], None)?;
     Ok(super::page::tenant_svg(&st, &st.tenants[0], true))
+}
+
+/// The status as text: per tenant, a line per content type.
+fn text(st: &super::model::Status) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    for v in &st.tenants {
+        let _ = writeln!(
+            t,
+            "{} ({}){}",
+            v.name,
+            v.tenant_id,
+            v.state
+                .as_deref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(t, "  collected into {}", v.sink);
+        let _ = writeln!(
+            t,
+            "  {:<28} {:<12} {:>10} {:>10}  gaps",
+            "content type", "subscribed", "events", "lag"
+        );
+        for l in &v.types {
+            let lag = l
+                .lag_seconds
+                .map(o365_actions::human_seconds)
+                .unwrap_or_else(|| "-".into());
+            let gaps = l.gaps.iter().filter(|g| g.repaired.is_none()).count();
+            let _ = writeln!(
+                t,
+                "  {:<28} {:<12} {:>10} {:>10}  {}",
+                l.content_type, l.subscription, l.events_written, lag, gaps
+            );
+        }
+        if let Some(e) = &v.last_error {
+            let _ = writeln!(t, "  last error: {e}");
+        }
+    }
+    t
 }

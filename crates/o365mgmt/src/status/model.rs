@@ -8,7 +8,6 @@ use o365_api::ContentType;
 use o365_collect::status::HourCount;
 use serde::Serialize;
 
-use crate::pass::sink_spec;
 use crate::setup::read_store;
 
 /// Everything the page shows.
@@ -33,6 +32,8 @@ pub struct TenantView {
     pub name: String,
     /// Its tenant id.
     pub tenant_id: String,
+    /// The sink whose progress is shown (`--sink`, else the one it was last collected into).
+    pub sink: String,
     /// The service's view of it (`serve`: ok, failing, ...); `None` outside `serve`.
     pub state: Option<String>,
     /// Its last error, if its last pass failed.
@@ -106,8 +107,8 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
     let mut views = vec![];
     let mut service_now: Option<DateTime<Utc>> = None;
     for (s, live) in tenants {
-        let spec = sink_spec(s, sink)?;
         let store = read_store(s)?;
+        let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
         let tenant = crate::collect::reading_key(s, &spec, store.as_ref())?;
         let progress = spec.status(&tenant)?.unwrap_or_default();
         let gaps = match &store {
@@ -186,6 +187,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
         views.push(TenantView {
             name: s.name.clone(),
             tenant_id: tenant,
+            sink: spec.name(),
             state: live.state.clone(),
             last_error: live.last_error.clone(),
             last_error_at: live.last_error.as_ref().and(live.failing_since),

@@ -258,6 +258,7 @@ mod tests {
             tenants: vec![TenantView {
                 name: "<script>alert(1)</script>".into(),
                 tenant_id: "x\"><img src=x onerror=alert(2)>".into(),
+                sink: "sqlite:/x".into(),
                 state: Some("<b>failing</b>".into()),
                 last_error: Some("<script>alert(3)</script>".into()),
                 last_error_at: Some(now),

@@ -81,6 +81,28 @@ fn a_tenant_written_as_its_domain_or_in_upper_case_is_collected_once() {
         .find(|t| t["content_type"] == "Audit.General")
         .unwrap();
     assert_eq!(general["events_written"], json!(lines), "{v}");
+    // Without --sink, status shows the sink the tenant was last collected into, and says so.
+    let (code, stdout, err) = out(e
+        .cmd(&["collect", "status", "-o", "json"])
+        .env("O365_TENANT_ID", &domain));
+    assert_eq!(code, 0, "{err}");
+    let v2: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v2["sink"], v["sink"], "{v2}");
+    assert_eq!(v2["types"], v["types"]);
+    // `status` too, as text when asked: the sink named, the events counted.
+    let (code, text, err) = out(e
+        .cmd(&["status", "-o", "text"])
+        .env("O365_TENANT_ID", &domain));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("collected into {}", v["sink"].as_str().unwrap())),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Audit.General"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(&format!(" {lines} ")), "{row}");
 }
 
 #[test]
