@@ -12,10 +12,42 @@ use o365_api::ContentType;
 use o365_collect::backfill::{Backfill, BackfillError, BackfillOptions, BackfillSummary};
 use o365_collect::Stop;
 
-use crate::cli::{BackfillArgs, Global, Output};
+use crate::cli::{Global, Output};
 use crate::pass::{duration, self_usage, sink_spec};
 use crate::setup::settings;
 use crate::{out, warn};
+
+/// `backfill` arguments.
+#[derive(clap::Args, Debug)]
+pub struct BackfillArgs {
+    /// Content types (each may be a comma-separated list) [default: the configured content_types].
+    #[arg(value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// All five content types.
+    #[arg(long, conflicts_with = "types")]
+    pub all: bool,
+    /// From: a duration back (90d, 36h) or a UTC time (RFC 3339).
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: String,
+    /// Until (not included): a duration back or a UTC time [default: now].
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub until: Option<String>,
+    /// sqlite:PATH, jsonl:PATH, stdout, kafka://… or null [default: sqlite:events.sqlite next to the state file].
+    #[arg(long, value_name = "SINK")]
+    pub sink: Option<String>,
+    /// One query per window of this length [default: 1d].
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// Queries submitted and not finished at once [default: 10].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub queries: Option<u16>,
+    /// First wait before asking how a query goes, doubling up to a minute [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub poll: Option<String>,
+    /// A window whose answer holds more records is cut in halves [default: 50000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub max_window_records: Option<u64>,
+}
 
 /// A point in time given as a duration back from `now` (90d) or a UTC time.
 fn point(flag: &str, v: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {

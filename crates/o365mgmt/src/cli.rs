@@ -164,7 +164,7 @@ pub enum Command {
     ///
     /// Needs the Microsoft Graph application permission AuditLogsQuery.Read.All (with admin
     /// consent); commercial and GCC clouds only.
-    Backfill(BackfillArgs),
+    Backfill(crate::backfill::BackfillArgs),
     /// Serve the actions as MCP tools for AI agents: stdio by default, or streamable HTTP; with
     /// several `[[tenants]]`, tools take an optional `tenant` (default: --tenant, else the first).
     ///
@@ -258,38 +258,6 @@ pub struct CollectArgs {
     /// Webhook notifications.
     #[command(flatten)]
     pub webhook: WebhookArgs,
-}
-
-/// `backfill` arguments.
-#[derive(Args, Debug)]
-pub struct BackfillArgs {
-    /// Content types (each may be a comma-separated list) [default: the configured content_types].
-    #[arg(value_name = "TYPE")]
-    pub types: Vec<String>,
-    /// All five content types.
-    #[arg(long, conflicts_with = "types")]
-    pub all: bool,
-    /// From: a duration back (90d, 36h) or a UTC time (RFC 3339).
-    #[arg(long, value_name = "DURATION|TIME")]
-    pub since: String,
-    /// Until (not included): a duration back or a UTC time [default: now].
-    #[arg(long, value_name = "DURATION|TIME")]
-    pub until: Option<String>,
-    /// sqlite:PATH, jsonl:PATH, stdout, kafka://… or null [default: sqlite:events.sqlite next to the state file].
-    #[arg(long, value_name = "SINK")]
-    pub sink: Option<String>,
-    /// One query per window of this length [default: 1d].
-    #[arg(long, value_name = "DURATION")]
-    pub window: Option<String>,
-    /// Queries submitted and not finished at once [default: 10].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=50))]
-    pub queries: Option<u16>,
-    /// First wait before asking how a query goes, doubling up to a minute [default: 5s].
-    #[arg(long, value_name = "DURATION")]
-    pub poll: Option<String>,
-    /// A window whose answer holds more records is cut in halves [default: 50000].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
-    pub max_window_records: Option<u64>,
 }
 
 /// Webhook notifications, for `collect --follow` and `serve`.
