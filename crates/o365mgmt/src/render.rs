@@ -50,6 +50,9 @@ pub fn result_text(r: &ActionResult) -> String {
                 "  cloud {}, api root {}, login {}",
                 d.cloud, d.api_root, d.login_endpoint
             );
+            if let Some(p) = &d.proxy {
+                let _ = writeln!(s, "  through the proxy {} (from {})", p.url, p.from);
+            }
             let checks = [
                 ("subscriptions_list", d.checks.subscriptions_list.as_ref()),
                 ("token", Some(&d.checks.token)),

@@ -366,6 +366,15 @@ impl Settings {
             .map(|k| {
                 let (value, source) = match self.shown(k) {
                     Some((v, src)) => (Some(v), src.to_string()),
+                    // Unset, a proxy from the environment is still used: say which.
+                    None if k.name == "proxy" => {
+                        match o365_api::proxy::in_use(None, &self.api_root.value, |n| {
+                            std::env::var(n).ok()
+                        }) {
+                            Some(p) => (Some(p.url), format!("{} (environment)", p.from)),
+                            None => (None, "unset".into()),
+                        }
+                    }
                     None => (None, "unset".into()),
                 };
                 ShownValue {

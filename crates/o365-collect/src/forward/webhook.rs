@@ -72,8 +72,9 @@ impl Webhook {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) if r.status().is_redirection() => return Err(self.redirect(&r)),
                 Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                // Without the URL: its query may hold a secret.
-                Err(e) => last = e.without_url().to_string(),
+                // Without the URL (its query may hold a secret), with every cause: "error
+                // sending request" alone says nothing of a refused connection or an unknown CA.
+                Err(e) => last = causes(&e.without_url()),
             }
             tracing::warn!(attempt, error = %last, url = %shown_url(&self.url), "alert not delivered: retrying");
             if attempt < ATTEMPTS {
@@ -101,5 +102,54 @@ impl Output for Webhook {
             advance(pos, cursor, &lines[i..=i], None)?;
         }
         Ok(())
+    }
+}
+
+/// An error and each of its causes, `: `-separated.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::causes;
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn every_cause_is_said_once() {
+        let e = E(
+            "error sending request",
+            Some(Box::new(E(
+                "client error (Connect)",
+                Some(Box::new(E("Connection refused (os error 111)", None))),
+            ))),
+        );
+        assert_eq!(
+            causes(&e),
+            "error sending request: client error (Connect): Connection refused (os error 111)"
+        );
+        assert_eq!(causes(&E("alone", None)), "alone");
     }
 }

@@ -542,3 +542,33 @@ fn unreachable_host_exits_3_and_completions_print() {
     let script = String::from_utf8_lossy(&out.stdout);
     assert!(script.contains("start-subscription") && script.contains("o365mgmt"));
 }
+
+#[test]
+fn config_show_names_a_proxy_from_the_environment_without_its_password() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["config", "show", "-o", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("HTTPS_PROXY", "http://user:hunter2@127.0.0.1:3128")
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let row = v["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "proxy")
+        .unwrap()
+        .clone();
+    assert!(
+        row["value"].as_str().unwrap().contains("127.0.0.1:3128"),
+        "{row}"
+    );
+    assert_eq!(row["source"], "HTTPS_PROXY (environment)", "{row}");
+}

@@ -296,6 +296,7 @@ mod mcp;
 mod node;
 mod proxy;
 mod python;
+mod readme;
 mod reliability;
 mod status;
 mod tls;

@@ -1,0 +1,77 @@
+//! The README's first examples, run as written: "Try it without a tenant" then "One tenant, end to
+//! end", in one shell, with the binary on the PATH. A README example that breaks fails here.
+
+use std::process::Command;
+
+/// The shell blocks of the README section titled `title`.
+fn blocks(readme: &str, title: &str) -> String {
+    let start = readme
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("no section {title:?} in the README"));
+    let rest = &readme[start + 4 + title.len()..];
+    let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+    let mut out = String::new();
+    let mut inside = false;
+    for line in section.lines() {
+        if line.starts_with("```sh") {
+            inside = true;
+        } else if line.starts_with("```") {
+            inside = false;
+        } else if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(!out.is_empty(), "no sh block in {title:?}");
+    out
+}
+
+#[test]
+fn the_first_examples_run_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let script = format!(
+        "set -e\n{}{}kill %1\nwait\n",
+        blocks(&readme, "Try it without a tenant"),
+        blocks(&readme, "One tenant, end to end")
+    );
+    let home = tempfile::tempdir().unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_o365mgmt"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(
+        o.status.success(),
+        "the README's examples failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // What they promise: events in the file, each once; the user's own state untouched.
+    let (ids, lines) = crate::jsonl_ids(&home.path().join("events.jsonl"));
+    assert!(lines > 1000, "{lines} events\n{stderr}");
+    assert_eq!(ids.len(), lines, "events written twice");
+    assert!(
+        !home.path().join("data/o365mgmt/state.sqlite").exists(),
+        "the emulator's examples write into its own state, never the user's"
+    );
+}
