@@ -19,6 +19,8 @@ use crate::status::status_at;
 pub struct JsonlSink {
     path: PathBuf,
     map: Option<Arc<dyn LineMap>>,
+    /// `?envelope`: the map is [`Envelope`].
+    envelope: bool,
 }
 
 /// Turns the events of a blob seen for the first time into the lines written, instead of the
@@ -39,7 +41,20 @@ pub trait LineMap: Send + Sync + std::fmt::Debug {
 impl JsonlSink {
     /// JSON lines at `path`.
     pub fn new(path: PathBuf) -> Self {
-        Self { path, map: None }
+        Self {
+            path,
+            map: None,
+            envelope: false,
+        }
+    }
+
+    /// Each event inside an [`Envelope`] line at `path`.
+    pub fn enveloped(path: PathBuf) -> Self {
+        Self {
+            path,
+            map: Some(Arc::new(Envelope)),
+            envelope: true,
+        }
     }
 
     /// Lines made by `map` at `path`.
@@ -47,16 +62,60 @@ impl JsonlSink {
         Self {
             path,
             map: Some(map),
+            envelope: false,
         }
     }
 }
 
-/// Parse `jsonl:PATH`.
+/// Parse `jsonl:PATH` or `jsonl:PATH?envelope`.
 pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
-    Ok(SinkSpec::new(JsonlSink::new(path_after(
-        rest,
-        "jsonl:events.jsonl",
-    )?)))
+    let (path, option) = match rest.and_then(|r| r.rsplit_once('?')) {
+        Some((p, o)) => (Some(p), Some(o)),
+        None => (rest, None),
+    };
+    let path = path_after(path, "jsonl:events.jsonl")?;
+    match option {
+        None => Ok(SinkSpec::new(JsonlSink::new(path))),
+        Some("envelope") => Ok(SinkSpec::new(JsonlSink::enveloped(path))),
+        Some(o) => Err(format!(
+            "unknown option {o:?}: jsonl:PATH takes ?envelope (each event inside a line that names its tenant, content type and blob), or nothing"
+        )),
+    }
+}
+
+/// Each event inside a line that names where it comes from, so a pipeline can route it
+/// without parsing the event: `{"tenant_id", "content_type", "content_id", "content_created",
+/// "event"}`, the event as the service sent it.
+#[derive(Debug)]
+pub struct Envelope;
+
+impl LineMap for Envelope {
+    fn scheme(&self) -> &'static str {
+        "jsonl"
+    }
+
+    fn lines(&self, blob: &BlobOut, events: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+        let head = serde_json::json!({
+            "tenant_id": blob.tenant,
+            "content_type": blob.content_type.as_str(),
+            "content_id": blob.content_id,
+            "content_created": blob.content_created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+        .to_string();
+        // `{...head...,"event":RAW}`: the event's bytes as they came.
+        let head = &head[..head.len() - 1];
+        Ok(events
+            .iter()
+            .map(|raw| {
+                let mut line = Vec::with_capacity(head.len() + raw.len() + 10);
+                line.extend_from_slice(head.as_bytes());
+                line.extend_from_slice(b",\"event\":");
+                line.extend_from_slice(raw);
+                line.push(b'}');
+                line
+            })
+            .collect())
+    }
 }
 
 /// Write each slice followed by a newline, with vectored writes; returns the bytes written.
@@ -131,16 +190,18 @@ impl EventWriter for Lines {
 impl SinkKind for JsonlSink {
     fn name(&self) -> String {
         let scheme = self.map.as_ref().map_or("jsonl", |m| m.scheme());
-        format!("{scheme}:{}", self.path.display())
+        let envelope = if self.envelope { "?envelope" } else { "" };
+        format!("{scheme}:{}{envelope}", self.path.display())
     }
 
     fn remembered(&self) -> Option<String> {
         // A mapped file (the alerts' spool) is not a `--sink` of its own.
-        if self.map.is_some() {
+        if self.map.is_some() && !self.envelope {
             return None;
         }
         let p = std::path::absolute(&self.path).ok()?;
-        Some(format!("jsonl:{}", p.display()))
+        let envelope = if self.envelope { "?envelope" } else { "" };
+        Some(format!("jsonl:{}{envelope}", p.display()))
     }
 
     fn check(&self) -> Result<(), SinkError> {

@@ -382,3 +382,60 @@ fn stdout_sink_and_auto_start() {
         lines.len()
     );
 }
+
+#[test]
+fn jsonl_with_an_envelope_names_each_events_tenant_type_and_blob() {
+    let e = busy_emulator(3.0, 0);
+    let file = e.home.path().join("enveloped.jsonl");
+    let sink = format!("jsonl:{}?envelope", file.display());
+    let o = e
+        .cmd(&[
+            "collect",
+            "Audit.General",
+            "DLP.All",
+            "--once",
+            "--since",
+            "2h",
+            "--sink",
+            &sink,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 100, "{}", lines.len());
+    let mut ids = BTreeSet::new();
+    for l in &lines {
+        assert_eq!(l["tenant_id"], e.info.tenant_id.as_str(), "{l}");
+        let ct = l["content_type"].as_str().unwrap();
+        assert!(["Audit.General", "DLP.All"].contains(&ct), "{l}");
+        assert!(
+            l["content_id"]
+                .as_str()
+                .unwrap()
+                .contains(&ct.replace('.', "_")),
+            "{l}"
+        );
+        assert!(l["content_created"].as_str().unwrap().ends_with('Z'), "{l}");
+        assert!(
+            ids.insert(l["event"]["Id"].as_str().unwrap().to_string()),
+            "twice: {l}"
+        );
+    }
+    // An option it does not know is refused, naming the one it does.
+    let o = e
+        .cmd(&[
+            "collect",
+            "--once",
+            "--sink",
+            &format!("jsonl:{}?wrapped", file.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("?envelope"));
+}
