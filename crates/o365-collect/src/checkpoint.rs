@@ -6,11 +6,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use o365_api::ContentType;
 use rusqlite::{params, Connection, OptionalExtension as _, Transaction};
 
-use crate::sinks::{BlobOut, CursorMove, Resume, RetentionGap, SinkError};
+use crate::blob::{BlobOut, CursorMove, Resume, RetentionGap, SinkError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS collect_cursors (
@@ -69,36 +69,8 @@ pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     vec![one; rows].join(", ")
 }
 
-/// FNV-1a (64 bits) of tenant and `Id`: the compact de-duplication key. Two different events
-/// would have to share tenant, `CreationTime` second and this hash to be mistaken for each other.
-pub fn dedup_key(tenant: &str, id: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in tenant.bytes().chain([0u8]).chain(id.bytes()) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
-}
-
-/// An event's de-duplication key: its `CreationTime` second and [`dedup_key`].
-pub fn event_key(tenant: &str, e: &o365_api::SharedEvent) -> (i64, i64) {
-    (
-        e.creation_time
-            .map(|t| t.and_utc().timestamp())
-            .unwrap_or(0),
-        dedup_key(tenant, e.id()),
-    )
-}
-
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
+pub use crate::key::{dedup_key, event_key};
+pub(crate) use crate::key::{parse_ts, ts};
 
 /// A checkpoint transaction in progress, handed to a sink to write its events in.
 pub struct Tx<'a> {

@@ -33,8 +33,10 @@ mod type_run;
 mod writer;
 
 // Where events and progress go.
+pub mod blob;
 pub mod checkpoint;
 pub mod forward;
+pub mod key;
 mod local;
 pub mod sinks;
 pub mod status;

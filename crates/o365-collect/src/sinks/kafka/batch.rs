@@ -12,7 +12,7 @@ use rdkafka::producer::BaseRecord;
 use super::producer::TxProducer;
 use super::records::*;
 use super::spec::KafkaSpec;
-use crate::checkpoint::event_key;
+use crate::key::event_key;
 use crate::sinks::{BlobOut, CursorMove};
 
 /// One tenant's share of a commit.

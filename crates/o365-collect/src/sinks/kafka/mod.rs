@@ -139,8 +139,8 @@ impl SinkKind for KafkaSink {
                             .filter(|g| g.ct == *ct)
                             .map(|g| {
                                 (
-                                    crate::checkpoint::ts(records::time(g.start)),
-                                    crate::checkpoint::ts(records::time(g.end)),
+                                    crate::key::ts(records::time(g.start)),
+                                    crate::key::ts(records::time(g.end)),
                                     "older than the 7-day retention".to_string(),
                                 )
                             })

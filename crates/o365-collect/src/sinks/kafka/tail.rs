@@ -22,7 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::reader::{EndIsNews, FETCH_WAIT_MS};
 use super::spec::KafkaSpec;
-use crate::checkpoint::dedup_key;
+use crate::key::dedup_key;
 use crate::sinks::SinkError;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
