@@ -91,16 +91,15 @@ fn sqlite_ids(p: &Path) -> (BTreeSet<String>, usize) {
     (ids.into_iter().collect(), n)
 }
 
-/// The audit log's events of `[now - from, now - to)`.
-fn truth(e: &Emu, from: chrono::Duration, to: chrono::Duration) -> BTreeSet<String> {
-    let now = e.clock();
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+/// The audit log's events (of content type `ct`, or all) in `[start, end)`, UTC times.
+fn audit_log(e: &Emu, ct: Option<&str>, start: &str, end: &str) -> BTreeSet<String> {
+    let ct = ct.map(|c| format!("contentType={c}&")).unwrap_or_default();
     let v = e.control(
         reqwest::Method::GET,
         &format!(
-            "graph_manifest?startTime={}&endTime={}",
-            fmt(now - from),
-            fmt(now - to)
+            "graph_manifest?{ct}startTime={}&endTime={}",
+            start.trim_end_matches('Z'),
+            end.trim_end_matches('Z')
         ),
         None,
     );
@@ -110,6 +109,16 @@ fn truth(e: &Emu, from: chrono::Duration, to: chrono::Duration) -> BTreeSet<Stri
         .iter()
         .map(|i| i.as_str().unwrap().to_string())
         .collect()
+}
+
+/// A time `back` before the emulator's now, as the manifest takes it.
+fn ago(e: &Emu, back: chrono::Duration) -> String {
+    (e.clock() - back).format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// The audit log's events of `[now - from, now - to)`.
+fn truth(e: &Emu, from: chrono::Duration, to: chrono::Duration) -> BTreeSet<String> {
+    audit_log(e, None, &ago(e, from), &ago(e, to))
 }
 
 fn days(n: i64) -> chrono::Duration {
@@ -363,27 +372,12 @@ fn three_day_gap(e: &Emu, collect: impl Fn(&Emu)) -> (Value, BTreeSet<String>) {
     assert_eq!(code, 0, "{err}");
     let gaps = v.as_array().unwrap().clone();
     assert_eq!(gaps.len(), 1, "{v}");
-    let m = e.control(
-        reqwest::Method::GET,
-        &format!(
-            "graph_manifest?contentType=Audit.General&startTime={}&endTime={}",
-            gaps[0]["stopped_at"]
-                .as_str()
-                .unwrap()
-                .trim_end_matches('Z'),
-            gaps[0]["started_at"]
-                .as_str()
-                .unwrap()
-                .trim_end_matches('Z'),
-        ),
-        None,
+    let want = audit_log(
+        e,
+        Some("Audit.General"),
+        gaps[0]["stopped_at"].as_str().unwrap(),
+        gaps[0]["started_at"].as_str().unwrap(),
     );
-    let want: BTreeSet<String> = m["event_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i.as_str().unwrap().to_string())
-        .collect();
     assert!(want.len() > 100, "{} events in three days", want.len());
     (gaps[0].clone(), want)
 }
@@ -528,23 +522,12 @@ fn into_apache_kafka_a_repair_and_a_backfill_write_each_event_once() {
         ids.len() - got.len()
     );
     assert_eq!(gap.difference(&got).count(), 0, "the gap's span is whole");
-    let now = e.clock();
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let m = e.control(
-        reqwest::Method::GET,
-        &format!(
-            "graph_manifest?contentType=Audit.General&startTime={}&endTime={}",
-            fmt(now - days(6) + minutes(10)),
-            fmt(now - minutes(60))
-        ),
-        None,
+    let want = audit_log(
+        &e,
+        Some("Audit.General"),
+        &ago(&e, days(6) - minutes(10)),
+        &ago(&e, minutes(60)),
     );
-    let want: BTreeSet<String> = m["event_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i.as_str().unwrap().to_string())
-        .collect();
     let missing = want.difference(&got).count();
     assert_eq!(missing, 0, "{missing} of {} missing", want.len());
 }
