@@ -672,9 +672,19 @@ fn failing_tenants_do_not_delay_the_others_and_readyz_names_them() {
     let base = pass_seconds(&url, &healthy);
     term(&mut s);
     let all = env.config(&tenants);
+    let within =
+        |with: &BTreeMap<String, f64>| healthy.iter().all(|n| with[*n] <= base[*n] * 1.2 + 0.3);
     let sink = broker.sink("beside");
-    let (mut s, url) = env.serve(&all, &["--sink", &sink, "--ready-after", "1s"]);
-    let with = pass_seconds(&url, &healthy);
+    let (mut s, mut url) = env.serve(&all, &["--sink", &sink, "--ready-after", "1s"]);
+    let mut with = pass_seconds(&url, &healthy);
+    if !within(&with) {
+        // One pass on a shared 2-core machine can be slow by chance: measure once more (a
+        // delay the failing tenants cause is there both times).
+        term(&mut s);
+        let sink = broker.sink("beside-again");
+        (s, url) = env.serve(&all, &["--sink", &sink, "--ready-after", "1s"]);
+        with = pass_seconds(&url, &healthy);
+    }
     for n in healthy {
         assert!(
             with[n] <= base[n] * 1.2 + 0.3,
