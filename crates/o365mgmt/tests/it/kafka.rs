@@ -233,10 +233,31 @@ rm -rf "$DIR"
     }
 }
 
-/// The node the tests of this run share.
+/// The node the tests of this run share; a test that finds it dead says why (the end of its
+/// log, and the free disk: a full disk is what killed it before), not only that a command failed.
 fn shared() -> Arc<Node> {
     static NODE: OnceLock<Arc<Node>> = OnceLock::new();
-    NODE.get_or_init(|| Arc::new(Node::start(""))).clone()
+    let node = NODE.get_or_init(|| Arc::new(Node::start(""))).clone();
+    let alive = Command::new("kill")
+        .args(["-0", &node.java_pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !alive {
+        let log = std::fs::read_to_string(node.dir.join("broker.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        let df = Command::new("df")
+            .args(["-h", env!("CARGO_TARGET_TMPDIR")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        panic!(
+            "the shared Apache Kafka node (pid {}) has died; free disk:\n{df}the end of its log:\n{}",
+            node.java_pid,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    node
 }
 
 /// A test's view of a broker: its topics and transactional ids carry a name of the test's own.
