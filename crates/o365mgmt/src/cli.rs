@@ -246,7 +246,8 @@ pub struct CollectArgs {
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,
-    /// sqlite:PATH, jsonl:PATH, stdout or null [default: sqlite:events.sqlite next to the state file].
+    /// sqlite:PATH, jsonl:PATH[?envelope], kafka://HOST:PORT/TOPIC[?option=value&…] (options
+    /// below), stdout or null [default: sqlite:events.sqlite next to the state file].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// Start subscriptions that are not enabled (journaled, like start-subscription).
@@ -263,7 +264,7 @@ pub struct CollectArgs {
 /// Webhook notifications, for `collect --follow` and `serve`.
 #[derive(Args, Default)]
 pub struct WebhookArgs {
-    /// Receive the service's notifications on ADDR (needs --follow): a new blob starts a pass at
+    /// Receive the service's notifications on ADDR (a run that keeps going: `serve`, `collect --follow`): a new blob starts a pass at
     /// once, and polling every --interval (15m by default then) catches what a notification missed.
     #[arg(long, value_name = "ADDR")]
     pub webhook: Option<SocketAddr>,
@@ -301,7 +302,7 @@ pub struct PassArgs {
     /// 90m) or a UTC time (RFC 3339) [default: 24h]. Fixed once decided.
     #[arg(long, value_name = "DURATION|TIME")]
     pub since: Option<String>,
-    /// Pause between passes (with --follow, and in serve) [default: 60s].
+    /// Pause between passes [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub interval: Option<String>,
     /// Recent time re-listed on every pass so late blobs are caught [default: 12h].
@@ -404,7 +405,8 @@ pub struct ServeArgs {
     /// Where /metrics, /healthz, /readyz (and /mcp) are served.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
-    /// sqlite:PATH, jsonl:PATH, kafka://HOST:PORT/TOPIC, stdout or null [default: sqlite:events.sqlite next to the state file].
+    /// sqlite:PATH, jsonl:PATH[?envelope], kafka://HOST:PORT/TOPIC[?option=value&…] (options
+    /// below), stdout or null [default: sqlite:events.sqlite next to the state file].
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// This instance's share of the tenants, K/N, for the local sinks: N instances with the same

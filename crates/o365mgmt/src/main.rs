@@ -9,6 +9,7 @@ mod cli;
 mod collect;
 mod demo;
 mod emulator;
+mod fit;
 mod flags;
 mod mcp;
 mod pass;
@@ -23,13 +24,21 @@ mod webhook;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, FromArgMatches as _};
 use o365_actions::input::{ActionKind, Request};
 
 use cli::{Cli, Command, ConfigCmd, ContentCmd};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = fit::command(Cli::command()).get_matches();
+    if let Err(msg) = fit::refuse_unused(&matches) {
+        report(&anyhow::anyhow!(msg));
+        return ExitCode::from(2);
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // The demo moves the emulator's clock on purpose: its skew warning would only confuse.
     let default_level = if matches!(cli.command, Command::Demo) {
         "error"

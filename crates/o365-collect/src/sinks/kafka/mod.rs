@@ -24,7 +24,7 @@ use o365_api::ContentType;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 pub use group::{partition_of, Held};
-pub use spec::KafkaSpec;
+pub use spec::{options, KafkaSpec};
 
 use crate::sinks::{Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus};
 

@@ -5,6 +5,11 @@ use std::collections::BTreeMap;
 
 use rdkafka::ClientConfig;
 
+/// The sink's own options and what each does (for help texts).
+pub fn options() -> &'static [(&'static str, &'static str)] {
+    &OWN
+}
+
 /// Options of the sink itself (the rest, with a dot in the name, go to librdkafka).
 const OWN: [(&str, &str); 10] = [
     (
