@@ -118,6 +118,24 @@ impl LineMap for Envelope {
     }
 }
 
+/// The lines `map` makes of the first sightings `picked`, which come blob by blob: `written[i]`
+/// of them for `blobs[i]`.
+pub(crate) fn map_lines(
+    map: &dyn LineMap,
+    blobs: &[BlobOut],
+    written: &[u64],
+    picked: &[&[u8]],
+) -> Result<Vec<Vec<u8>>, SinkError> {
+    let mut rest = picked;
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for (b, w) in blobs.iter().zip(written) {
+        let (mine, others) = rest.split_at((*w as usize).min(rest.len()));
+        rest = others;
+        lines.extend(map.lines(b, mine).map_err(SinkError::Bus)?);
+    }
+    Ok(lines)
+}
+
 /// Write each slice followed by a newline, with vectored writes; returns the bytes written.
 pub(crate) fn write_lines(w: &mut impl Write, lines: &[&[u8]]) -> std::io::Result<u64> {
     let mut total = 0u64;
@@ -168,14 +186,7 @@ impl EventWriter for Lines {
             // Straight from the response buffers to the file: no copy in between.
             None => write_lines(&mut self.file, &picked).map_err(io)?,
             Some(map) => {
-                // First sightings come blob by blob, `written[i]` of them for blob i.
-                let mut rest = &picked[..];
-                let mut lines: Vec<Vec<u8>> = Vec::new();
-                for (b, w) in blobs.iter().zip(&written) {
-                    let (mine, others) = rest.split_at((*w as usize).min(rest.len()));
-                    rest = others;
-                    lines.extend(map.lines(b, mine).map_err(SinkError::Bus)?);
-                }
+                let lines = map_lines(map.as_ref(), blobs, &written, &picked)?;
                 let refs: Vec<&[u8]> = lines.iter().map(|l| l.as_slice()).collect();
                 write_lines(&mut self.file, &refs).map_err(io)?
             }

@@ -119,8 +119,8 @@ type Parser = fn(Option<&str>, &SpecContext) -> Result<SinkSpec, String>;
 /// Every sink: its scheme, the form it is written in, and its parser.
 pub const SCHEMES: [(&str, &str, Parser); 5] = [
     ("sqlite", "sqlite:PATH", sqlite::parse),
-    ("jsonl", "jsonl:PATH", jsonl::parse),
-    ("stdout", "stdout", stdout::parse),
+    ("jsonl", "jsonl:PATH[?envelope]", jsonl::parse),
+    ("stdout", "stdout[?envelope]", stdout::parse),
     ("null", "null", null::parse),
     (
         "kafka",
@@ -146,8 +146,11 @@ impl SinkSpec {
     /// Parse a `--sink` value: `sqlite:PATH`, `jsonl:PATH`, `stdout`, `null` or `kafka://...`.
     pub fn parse(s: &str, ctx: &SpecContext) -> Result<SinkSpec, SinkSpecError> {
         let t = s.trim();
-        let (scheme, rest) = match t.split_once(':') {
-            Some((a, b)) => (a, Some(b)),
+        // The scheme ends at the first `:` (what follows it is the sink's) or `?` (options
+        // of a sink without a colon: `stdout?envelope`).
+        let (scheme, rest) = match t.find([':', '?']) {
+            Some(i) if t[i..].starts_with(':') => (&t[..i], Some(&t[i + 1..])),
+            Some(i) => (&t[..i], Some(&t[i..])),
             None => (t, None),
         };
         let err = |problem: String| SinkSpecError {
@@ -249,6 +252,11 @@ mod tests {
         );
         let out = p("stdout").unwrap();
         assert!(out.writes_stdout());
+        assert_eq!(p("stdout?envelope").unwrap().name(), "stdout?envelope");
+        let e = p("stdout?wrapped").unwrap_err();
+        assert!(e.problem.contains("?envelope"), "{e}");
+        let e = p("stdout:x").unwrap_err();
+        assert!(e.problem.contains("?envelope"), "{e}");
         assert_eq!(out.checkpoint_path().unwrap(), ctx.stdout_checkpoint);
         assert_eq!(p("null").unwrap().checkpoint_path(), None);
         let e = p("sqlite:").unwrap_err();

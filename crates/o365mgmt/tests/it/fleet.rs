@@ -371,13 +371,16 @@ pub(crate) fn passes_done_or(url: &str, names: &[&str], why: impl Fn() -> String
     }
 }
 
-/// Whether every tenant named finished a pass in this service.
+/// Whether every tenant named finished a pass in this service, and its last pass went well (a
+/// pass whose commit failed while the broker was frozen counts as a pass, but its events are
+/// written by the next one).
 fn done(url: &str, names: &[&str]) -> bool {
     let (_, v) = readyz(url);
     names.iter().all(|n| {
         v["tenants"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|t| t["name"] == *n && t["passes"].as_u64().unwrap_or(0) >= 1)
+            a.iter().any(|t| {
+                t["name"] == *n && t["passes"].as_u64().unwrap_or(0) >= 1 && t["state"] == "ok"
+            })
         })
     })
 }

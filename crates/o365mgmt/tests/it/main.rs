@@ -298,6 +298,7 @@ mod proxy;
 mod python;
 mod readme;
 mod reliability;
+mod shipping;
 mod status;
 mod tls;
 mod webhook;

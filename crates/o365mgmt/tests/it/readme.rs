@@ -1,19 +1,24 @@
-//! The README's first examples, run as written: "Try it without a tenant" then "One tenant, end to
-//! end", in one shell, with the binary on the PATH. A README example that breaks fails here.
+//! The README's first examples, run as written: "Try it without a tenant", "One tenant, end to
+//! end", "Shipping the events to your SIEM", in one shell, with the binary on the PATH. A README example that breaks fails here.
 
 use std::process::Command;
 
 /// The shell blocks of the README section titled `title`.
 fn blocks(readme: &str, title: &str) -> String {
-    let start = readme
+    fenced(readme, title, "sh")
+}
+
+/// The blocks fenced as `lang` in the section of `doc` titled `title` (a `## ` heading), joined.
+pub(crate) fn fenced(doc: &str, title: &str, lang: &str) -> String {
+    let start = doc
         .find(&format!("\n## {title}\n"))
-        .unwrap_or_else(|| panic!("no section {title:?} in the README"));
-    let rest = &readme[start + 4 + title.len()..];
+        .unwrap_or_else(|| panic!("no section {title:?}"));
+    let rest = &doc[start + 4 + title.len()..];
     let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
     let mut out = String::new();
     let mut inside = false;
     for line in section.lines() {
-        if line.starts_with("```sh") {
+        if line.starts_with("```") && line[3..].trim() == lang && !inside {
             inside = true;
         } else if line.starts_with("```") {
             inside = false;
@@ -22,7 +27,7 @@ fn blocks(readme: &str, title: &str) -> String {
             out.push('\n');
         }
     }
-    assert!(!out.is_empty(), "no sh block in {title:?}");
+    assert!(!out.is_empty(), "no {lang} block in {title:?}");
     out
 }
 
@@ -31,9 +36,10 @@ fn the_first_examples_run_as_written() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let script = format!(
-        "set -e\n{}{}kill %1\nwait\n",
+        "set -e\n{}{}{}kill %1\nwait\n",
         blocks(&readme, "Try it without a tenant"),
-        blocks(&readme, "One tenant, end to end")
+        blocks(&readme, "One tenant, end to end"),
+        blocks(&readme, "Shipping the events to your SIEM")
     );
     let home = tempfile::tempdir().unwrap();
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_o365mgmt"))
@@ -70,6 +76,22 @@ fn the_first_examples_run_as_written() {
     let (ids, lines) = crate::jsonl_ids(&home.path().join("events.jsonl"));
     assert!(lines > 1000, "{lines} events\n{stderr}");
     assert_eq!(ids.len(), lines, "events written twice");
+    // Shipping: the same events inside envelopes that name the tenant.
+    let shipped = std::fs::read_to_string(home.path().join("audit.jsonl")).unwrap();
+    let mut enveloped = std::collections::BTreeSet::new();
+    for l in shipped.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["tenant_id"].is_string(), "{l}");
+        assert!(
+            enveloped.insert(v["event"]["Id"].as_str().unwrap().to_string()),
+            "twice: {l}"
+        );
+    }
+    assert!(
+        enveloped.len() > 1000,
+        "{} events in envelopes",
+        enveloped.len()
+    );
     assert!(
         !home.path().join("data/o365mgmt/state.sqlite").exists(),
         "the emulator's examples write into its own state, never the user's"
