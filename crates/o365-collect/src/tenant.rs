@@ -49,6 +49,8 @@ pub struct TenantStatus {
     pub last_pass_seconds: Option<f64>,
     /// Passes finished.
     pub passes: u64,
+    /// When the next pass begins at the latest (a notification may start it sooner).
+    pub next_pass: Option<DateTime<Utc>>,
     /// The last pass's summary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
@@ -80,6 +82,7 @@ impl TenantShared {
                 last_error: None,
                 last_pass_seconds: None,
                 passes: 0,
+                next_pass: None,
                 summary: None,
             }),
         }
@@ -318,6 +321,10 @@ impl TenantRun {
             if !self.opts.follow || self.stop.is_stopped() {
                 break;
             }
+            let next = chrono::Duration::from_std(self.opts.interval)
+                .ok()
+                .and_then(|d| Utc::now().checked_add_signed(d));
+            self.shared.update(|st| st.next_pass = next);
             let notified = async {
                 match &wake {
                     Some(w) => w.notified().await,

@@ -188,6 +188,7 @@ fn status_source(args: &ServeArgs, app: &Arc<App>) -> crate::status::routes::Sou
                         failing_since: (st.state == o365_collect::TenantState::Failing)
                             .then_some(st.since),
                         last_pass: st.last_pass,
+                        next_pass: st.next_pass,
                         type_errors,
                     };
                     Some((s.clone(), live))
@@ -250,6 +251,7 @@ mod tests {
             last_error: None,
             last_pass_seconds: None,
             passes: 0,
+            next_pass: None,
             summary: None,
         };
         let grace = chrono::Duration::seconds(60);

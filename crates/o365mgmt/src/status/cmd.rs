@@ -71,29 +71,44 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
 pub fn svg(g: &Global) -> anyhow::Result<String> {
     let ts = tenants(g)?;
     let st = build(&ts[..1], None)?;
-    Ok(super::page::tenant_svg(&st, &st.tenants[0], true))
+    Ok(super::timeline::svg(
+        &super::timeline::Range::week(&st),
+        &st.tenants[0],
+        true,
+    ))
 }
 
 /// The status as text: per tenant, a line per content type.
 fn text(st: &super::model::Status) -> String {
     use std::fmt::Write as _;
     let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{} {} ({} tenant{}, updated at {})",
+        st.verdict.sign(),
+        st.verdict.word(),
+        st.tenants.len(),
+        if st.tenants.len() == 1 { "" } else { "s" },
+        st.updated_at.format("%Y-%m-%d %H:%M UTC")
+    );
     for v in &st.tenants {
         let _ = writeln!(
             t,
-            "{} ({}){}",
+            "{} ({}): {} {}{}",
             v.name,
             v.tenant_id,
+            v.verdict.sign(),
+            v.verdict.word(),
             v.state
                 .as_deref()
-                .map(|s| format!(": {s}"))
+                .map(|s| format!(" (service: {s})"))
                 .unwrap_or_default()
         );
         let _ = writeln!(t, "  collected into {}", v.sink);
         let _ = writeln!(
             t,
-            "  {:<28} {:<12} {:>10} {:>10}  gaps",
-            "content type", "subscribed", "events", "lag"
+            "  {:<28} {:<15} {:<12} {:>10} {:>10}  gaps",
+            "content type", "verdict", "subscribed", "events", "lag"
         );
         for l in &v.types {
             let lag = l
@@ -101,10 +116,11 @@ fn text(st: &super::model::Status) -> String {
                 .map(o365_actions::human_seconds)
                 .unwrap_or_else(|| "-".into());
             let gaps = l.gaps.iter().filter(|g| g.repaired.is_none()).count();
+            let verdict = l.verdict.map_or("not collected", |v| v.word());
             let _ = writeln!(
                 t,
-                "  {:<28} {:<12} {:>10} {:>10}  {}",
-                l.content_type, l.subscription, l.events_written, lag, gaps
+                "  {:<28} {:<15} {:<12} {:>10} {:>10}  {}",
+                l.content_type, verdict, l.subscription, l.events_written, lag, gaps
             );
         }
         if let Some(e) = &v.last_error {

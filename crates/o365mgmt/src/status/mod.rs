@@ -6,3 +6,5 @@ pub mod cmd;
 pub mod model;
 pub mod page;
 pub mod routes;
+pub mod timeline;
+pub mod verdict;

@@ -8,6 +8,7 @@ use o365_api::ContentType;
 use o365_collect::status::HourCount;
 use serde::Serialize;
 
+use super::verdict::{self, Verdict};
 use crate::setup::read_store;
 
 /// Everything the page shows.
@@ -15,6 +16,10 @@ use crate::setup::read_store;
 pub struct Status {
     /// When this was made (the service's clock as last seen).
     pub now: DateTime<Utc>,
+    /// When this was made by this machine's clock.
+    pub updated_at: DateTime<Utc>,
+    /// The worst of the tenants' verdicts.
+    pub verdict: Verdict,
     /// Start of the time axis: 7 days before `now`.
     pub from: DateTime<Utc>,
     /// The tenants.
@@ -40,6 +45,14 @@ pub struct TenantView {
     pub last_error: Option<String>,
     /// Since when it has been failing.
     pub last_error_at: Option<DateTime<Utc>>,
+    /// When its last pass ended (`serve`).
+    pub last_pass: Option<DateTime<Utc>>,
+    /// When its next pass begins at the latest (`serve`; a notification may start it sooner).
+    pub next_pass: Option<DateTime<Utc>>,
+    /// How it is, in one word.
+    pub verdict: Verdict,
+    /// The worst lag of the content types it collects.
+    pub worst_lag_seconds: Option<i64>,
     /// One lane per content type.
     pub types: Vec<Lane>,
 }
@@ -66,6 +79,10 @@ pub struct Lane {
     pub content_type: &'static str,
     /// `enabled`, `disabled`, or `unknown` (never seen), from the ledger.
     pub subscription: String,
+    /// Whether the tenant collects it (its `content_types`).
+    pub collects: bool,
+    /// How it is, in one word; `None` when the tenant does not collect it.
+    pub verdict: Option<Verdict>,
     /// Spans with no content (the subscription was off, or older than the retention).
     pub gaps: Vec<Span>,
     /// What collection has done: from the first blob done to the cursor.
@@ -97,6 +114,8 @@ pub struct Live {
     pub failing_since: Option<DateTime<Utc>>,
     /// When its last pass ended.
     pub last_pass: Option<DateTime<Utc>>,
+    /// When its next pass begins at the latest.
+    pub next_pass: Option<DateTime<Utc>>,
     /// Last error per content type (in the last pass).
     pub type_errors: Vec<(String, String)>,
 }
@@ -157,6 +176,8 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
             lanes.push(Lane {
                 content_type: ct.as_str(),
                 subscription,
+                collects: s.content_types.value.contains(&ct),
+                verdict: None,
                 gaps: spans,
                 collected: p.and_then(|p| {
                     Some(Span {
@@ -184,19 +205,32 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
                     .flatten(),
             });
         }
-        views.push(TenantView {
+        for l in &mut lanes {
+            l.verdict = verdict::lane(l);
+        }
+        let mut view = TenantView {
             name: s.name.clone(),
             tenant_id: tenant,
             sink: spec.name(),
             state: live.state.clone(),
             last_error: live.last_error.clone(),
             last_error_at: live.last_error.as_ref().and(live.failing_since),
+            last_pass: live.last_pass,
+            next_pass: live.next_pass,
+            verdict: Verdict::Ok,
+            worst_lag_seconds: None,
             types: lanes,
-        });
+        };
+        view.verdict = verdict::tenant(&view);
+        view.worst_lag_seconds = verdict::worst_lag(&view);
+        views.push(view);
     }
-    let now = service_now.unwrap_or_else(Utc::now).max(Utc::now());
+    let updated_at = Utc::now();
+    let now = service_now.unwrap_or(updated_at).max(updated_at);
     Ok(Status {
         now,
+        updated_at,
+        verdict: views.iter().map(|t| t.verdict).max().unwrap_or(Verdict::Ok),
         from: now - Duration::days(7),
         tenants: views,
         fleet: None,

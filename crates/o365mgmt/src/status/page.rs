@@ -1,16 +1,14 @@
-//! The status page: per tenant, one lane per content type on a 7-day time axis (gaps red,
-//! collected green, pending grey, a "now" marker, events per hour as a sparkline), and the same
-//! facts as a table. Static HTML and SVG that read without JavaScript (hover texts are SVG
-//! `<title>`s); a meta refresh reloads it, no script at all. Every value is escaped.
+//! The status page: an overall verdict, then per tenant its verdict (ok, lagging, gap,
+//! failing; worst lag, last and next pass), its lanes over the last 24 hours beside the last 7
+//! days (`timeline.rs`), and the same facts as a table. Static HTML and SVG that read without
+//! JavaScript (hover texts are SVG `<title>`s); a meta refresh reloads it, no script at all.
+//! Every value is escaped.
 
 use chrono::{DateTime, Utc};
 
-use super::model::{Lane, Span, Status, TenantView};
-
-/// Width of the drawing, the label column, and one lane's height.
-const W: f64 = 960.0;
-const LABEL: f64 = 190.0;
-const LANE: f64 = 34.0;
+use super::model::{Lane, Status, TenantView};
+use super::timeline::{self, span_text, Range};
+use super::verdict::Verdict;
 
 /// Escape for HTML and XML text and attributes.
 pub fn esc(s: &str) -> String {
@@ -32,133 +30,67 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// As in the JSON (`/api/status`), so the page's data attributes match it.
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
 fn human(secs: i64) -> String {
     o365_actions::human_seconds(secs)
 }
 
-/// The x of a time on the axis.
-fn x(st: &Status, t: DateTime<Utc>) -> f64 {
-    let span = (st.now - st.from).num_seconds().max(1) as f64;
-    let at = (t - st.from)
-        .num_seconds()
-        .clamp(0, (st.now - st.from).num_seconds()) as f64;
-    LABEL + (W - LABEL - 10.0) * at / span
-}
-
-fn span_text(s: &Span) -> String {
+/// A verdict as a sign and a word, marked for style and for tests.
+fn verdict_badge(v: Verdict) -> String {
     format!(
-        "{} to {}",
-        stamp(s.from),
-        s.to.map(stamp).unwrap_or_else(|| "now".into())
+        "<span class=\"v v-{w}\" data-verdict=\"{w}\">{} {w}</span>",
+        v.sign(),
+        w = v.word()
     )
 }
 
-fn lane_svg(st: &Status, lane: &Lane, y: f64) -> String {
-    let ct = esc(lane.content_type);
-    let (x0, xn) = (x(st, st.from), x(st, st.now));
-    let mut g = format!(
-        "<g class=\"lane\" data-content-type=\"{ct}\"><text class=\"label\" x=\"4\" y=\"{:.1}\">{ct}</text>",
-        y + 20.0
-    );
-    g.push_str(&format!(
-        "<rect class=\"pending\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\"><title>{ct}: not collected yet</title></rect>",
-        y + 8.0,
-        xn - x0
+/// What the page says of a tenant in one line.
+fn tenant_line(t: &TenantView) -> String {
+    let mut parts = vec![verdict_badge(t.verdict)];
+    let collected = t.types.iter().filter(|l| l.collects).count();
+    parts.push(format!(
+        "{collected} of {} content types collected",
+        t.types.len()
     ));
-    if let Some(c) = &lane.collected {
-        let (a, b) = (x(st, c.from), x(st, c.to.unwrap_or(st.now)));
-        g.push_str(&format!(
-            "<rect class=\"collected\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\"><title>{ct}: collected from {}</title></rect>",
-            y + 8.0,
-            (b - a).max(1.0),
-            esc(&span_text(c))
-        ));
+    if let Some(l) = t.worst_lag_seconds {
+        parts.push(format!("worst lag {}", esc(&human(l))));
     }
-    for gap in &lane.gaps {
-        let (a, b) = (x(st, gap.from), x(st, gap.to.unwrap_or(st.now)));
-        // A gap filled from Graph's audit search is drawn hatched-green, named so.
-        let (class, what) = match gap.repaired {
-            Some(n) => (
-                "gap repaired",
-                format!("data gap repaired from the audit search ({n} events recovered):"),
-            ),
-            None => ("gap", "data gap, no content from".to_string()),
-        };
-        g.push_str(&format!(
-            "<rect class=\"{class}\" data-from=\"{}\" data-to=\"{}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"22\"><title>{ct}: {what} {} ({})</title></rect>",
-            esc(&rfc3339(gap.from)),
-            esc(&gap.to.map(rfc3339).unwrap_or_default()),
-            y + 4.0,
-            (b - a).max(2.0),
-            esc(&span_text(gap)),
-            esc(gap.source.as_deref().unwrap_or(""))
-        ));
+    if let Some(at) = t.last_pass {
+        parts.push(format!("last pass {}", stamp(at)));
     }
-    // Events per hour, as a line under the lane.
-    let max = lane.hourly.iter().map(|h| h.events).max().unwrap_or(0);
-    if max > 0 {
-        let pts: Vec<String> = lane
-            .hourly
-            .iter()
-            .filter(|h| h.hour >= st.from)
-            .map(|h| {
-                format!(
-                    "{:.1},{:.1}",
-                    x(st, h.hour),
-                    y + LANE - 2.0 - 8.0 * h.events as f64 / max as f64
-                )
-            })
-            .collect();
-        g.push_str(&format!(
-            "<polyline class=\"spark\" points=\"{}\"><title>{ct}: events per hour, at most {max}</title></polyline>",
-            pts.join(" ")
-        ));
+    if let Some(at) = t.next_pass {
+        parts.push(format!("next pass by {}", stamp(at)));
     }
-    g.push_str("</g>");
-    g
+    format!("<p class=\"verdict\">{}</p>", parts.join(" · "))
 }
 
-/// One tenant's timeline as SVG (`standalone` adds the XML namespace, for a file).
-pub fn tenant_svg(st: &Status, t: &TenantView, standalone: bool) -> String {
-    let h = LANE * t.types.len() as f64 + 30.0;
-    let mut s = format!(
-        "<svg {}class=\"timeline\" role=\"img\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" aria-label=\"Audit feeds of {} over the last 7 days: data gaps red, collected green, pending grey\"><title>Audit feeds of {} from {} to {}</title>",
-        if standalone { "xmlns=\"http://www.w3.org/2000/svg\" " } else { "" },
-        esc(&t.name),
-        esc(&t.name),
-        stamp(st.from),
-        stamp(st.now)
-    );
-    if standalone {
-        s.push_str(&format!("<style>{}</style>", STYLE_SVG));
+/// What the page says of everything in one line.
+fn overall_line(st: &Status) -> String {
+    let count = |v: Verdict| st.tenants.iter().filter(|t| t.verdict == v).count();
+    let mut parts = vec![verdict_badge(st.verdict)];
+    let mut each = vec![];
+    for v in [
+        Verdict::Failing,
+        Verdict::Gap,
+        Verdict::Lagging,
+        Verdict::Ok,
+    ] {
+        let n = count(v);
+        if n > 0 {
+            each.push(format!("{n} {}", v.word()));
+        }
     }
-    for (i, lane) in t.types.iter().enumerate() {
-        s.push_str(&lane_svg(st, lane, i as f64 * LANE));
-    }
-    let base = LANE * t.types.len() as f64;
-    for d in 0..=7 {
-        let at = st.from + chrono::Duration::days(d);
-        let xx = x(st, at);
-        s.push_str(&format!(
-            "<text class=\"tick\" x=\"{xx:.1}\" y=\"{:.1}\">{}</text>",
-            base + 16.0,
-            at.format("%d %b")
-        ));
-    }
-    let xn = x(st, st.now);
-    s.push_str(&format!(
-        "<line class=\"now\" x1=\"{xn:.1}\" y1=\"0\" x2=\"{xn:.1}\" y2=\"{base:.1}\"><title>now: {}</title></line></svg>",
-        stamp(st.now)
+    parts.push(format!(
+        "{} tenant{}: {}",
+        st.tenants.len(),
+        if st.tenants.len() == 1 { "" } else { "s" },
+        each.join(", ")
     ));
-    s
+    if let Some(l) = st.tenants.iter().filter_map(|t| t.worst_lag_seconds).max() {
+        parts.push(format!("worst lag {}", esc(&human(l))));
+    }
+    parts.push(format!("updated at {}", stamp(st.updated_at)));
+    format!("<p class=\"verdict overall\">{}</p>", parts.join(" · "))
 }
-
-const STYLE_SVG: &str = ".label{font:12px sans-serif;fill:#222}.tick{font:10px sans-serif;fill:#555;text-anchor:middle}.pending{fill:#d9d9d9}.collected{fill:#4caf50}.gap{fill:#d32f2f}.gap.repaired{fill:#81c784;stroke:#2e7d32;stroke-dasharray:3 2}.now{stroke:#1565c0;stroke-width:2}.spark{fill:none;stroke:#37474f;stroke-width:1}";
 
 fn lane_row(lane: &Lane) -> String {
     let gaps: Vec<String> = lane
@@ -176,12 +108,21 @@ fn lane_row(lane: &Lane) -> String {
             )
         })
         .collect();
+    let collected = if !lane.collects {
+        "not collected by this tenant".to_string()
+    } else {
+        lane.collected
+            .as_ref()
+            .map(span_text)
+            .unwrap_or_else(|| "nothing yet".into())
+    };
     format!(
-        "<tr data-content-type=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        "<tr data-content-type=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         esc(lane.content_type),
         esc(lane.content_type),
+        lane.verdict.map(verdict_badge).unwrap_or_else(|| "– not collected".into()),
         esc(&lane.subscription),
-        esc(&lane.collected.as_ref().map(span_text).unwrap_or_else(|| "nothing yet".into())),
+        esc(&collected),
         esc(&lane.lag_seconds.map(human).unwrap_or_else(|| "-".into())),
         lane.events_written,
         esc(&if gaps.is_empty() { "none".to_string() } else { gaps.join("; ") }),
@@ -195,7 +136,7 @@ fn lane_row(lane: &Lane) -> String {
 
 /// The whole page.
 pub fn html(st: &Status) -> String {
-    let mut b = String::new();
+    let mut b = overall_line(st);
     if let Some(f) = &st.fleet {
         let text = |k: &str| esc(f[k].to_string().trim_matches('"'));
         b.push_str(&format!(
@@ -220,6 +161,7 @@ pub fn html(st: &Status) -> String {
                 .map(|s| format!(" · {}", esc(s)))
                 .unwrap_or_default()
         ));
+        b.push_str(&tenant_line(t));
         if let Some(e) = &t.last_error {
             b.push_str(&format!(
                 "<p class=\"error\">Last error{}: {}</p>",
@@ -229,17 +171,26 @@ pub fn html(st: &Status) -> String {
                 esc(e)
             ));
         }
-        b.push_str(&tenant_svg(st, t, false));
-        b.push_str("<table><caption>The same, as text</caption><thead><tr><th>Content type</th><th>Subscription</th><th>Collected</th><th>Lag</th><th>Events</th><th>Data gaps</th><th>Last error</th></tr></thead><tbody>");
+        b.push_str("<div class=\"views\">");
+        for r in [Range::day(st), Range::week(st)] {
+            b.push_str(&format!(
+                "<figure><figcaption>Over {}</figcaption>{}</figure>",
+                r.words,
+                timeline::svg(&r, t, false)
+            ));
+        }
+        b.push_str("</div>");
+        b.push_str("<table><caption>The same, as text</caption><thead><tr><th>Content type</th><th>Verdict</th><th>Subscription</th><th>Collected</th><th>Lag</th><th>Events</th><th>Data gaps</th><th>Last error</th></tr></thead><tbody>");
         for lane in &t.types {
             b.push_str(&lane_row(lane));
         }
         b.push_str("</tbody></table></section>");
     }
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"refresh\" content=\"30\"><title>o365mgmt: audit feeds</title><style>body{{font:14px sans-serif;margin:1.5em;color:#222}}table{{border-collapse:collapse;margin:.5em 0 2em}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:13px}}caption{{text-align:left;color:#555}}.error{{color:#b71c1c}}small{{color:#666;font-weight:normal}}{STYLE_SVG}</style></head><body><h1>Audit feeds</h1><p>From {} to {} (the service keeps 7 days). <span class=\"legend\">Red: data gap (no content exists) · pale green, dashed: a gap repaired from the audit search · green: collected · grey: not collected yet · blue line: now.</span> <a href=\"api/status\">JSON</a></p>{b}</body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"refresh\" content=\"30\"><title>o365mgmt: audit feeds</title><style>body{{font:14px sans-serif;margin:1.5em;color:#222}}table{{border-collapse:collapse;margin:.5em 0 2em}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:13px}}caption{{text-align:left;color:#555}}.error{{color:#b71c1c}}small{{color:#666;font-weight:normal}}.views{{display:flex;flex-wrap:wrap;gap:1em}}.views figure{{flex:1 1 900px;margin:0}}figcaption{{color:#555;font-size:12px}}svg.timeline{{width:100%;height:auto}}.v{{font-weight:bold;padding:0 .3em;border-radius:3px}}.v-ok{{color:#1b5e20}}.v-lagging{{color:#8d6e00}}.v-gap,.v-failing{{color:#b71c1c}}.verdict.overall{{font-size:16px}}{style}</style></head><body><h1>Audit feeds</h1><p>From {} to {} (the service keeps 7 days). <span class=\"legend\">Each lane begins with its verdict (✔ ok, ◔ lagging: more than an hour behind, ▲ gap: content missing, ✖ failing). Red, labelled gap: data gap (no content exists) · pale green, dashed: a gap repaired from the audit search · dark green: collected · grey: not collected yet · pale, dashed: before collection start · white, dotted: not collected by this tenant · shaded area: events per hour · blue line: now. Hover for exact times.</span> <a href=\"api/status\">JSON</a></p>{b}</body></html>",
         stamp(st.from),
-        stamp(st.now)
+        stamp(st.now),
+        style = timeline::STYLE
     )
 }
 
@@ -253,6 +204,8 @@ mod tests {
         let now = Utc::now();
         let st = Status {
             now,
+            updated_at: now,
+            verdict: Verdict::Failing,
             from: now - chrono::Duration::days(7),
             fleet: None,
             tenants: vec![TenantView {
@@ -262,9 +215,15 @@ mod tests {
                 state: Some("<b>failing</b>".into()),
                 last_error: Some("<script>alert(3)</script>".into()),
                 last_error_at: Some(now),
+                last_pass: None,
+                next_pass: None,
+                verdict: Verdict::Failing,
+                worst_lag_seconds: None,
                 types: vec![Lane {
                     content_type: "Audit.General",
                     subscription: "enabled".into(),
+                    collects: true,
+                    verdict: Some(Verdict::Failing),
                     gaps: vec![
                         Span {
                             from: now - chrono::Duration::hours(5),
@@ -298,7 +257,7 @@ mod tests {
         assert!(!h.contains("<i>action"), "{h}");
         assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(h.contains("AF&lt;script&gt;x&lt;/script&gt;"));
-        let svg = tenant_svg(&st, &st.tenants[0], true);
+        let svg = timeline::svg(&Range::week(&st), &st.tenants[0], true);
         assert!(!svg.contains("<script"), "{svg}");
         assert!(svg.contains("class=\"gap\""));
         assert!(

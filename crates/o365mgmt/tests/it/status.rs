@@ -81,7 +81,16 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
         let lag = l["lag_seconds"].as_i64().expect("lag after a collection");
         assert!((0..3600).contains(&lag), "lag {lag} s: {l}");
         assert!(l["collected"]["to"].is_string(), "{l}");
+        // The verdicts: the gap where it is, ok elsewhere, and the tenant the worst of them.
+        let expected = if l["content_type"] == "Audit.Exchange" {
+            "gap"
+        } else {
+            "ok"
+        };
+        assert_eq!(l["verdict"], expected, "{l}");
     }
+    assert_eq!(st["tenants"][0]["verdict"], "gap", "{st}");
+    assert_eq!(st["verdict"], "gap", "{st}");
 
     // The timeline as a file.
     let svg = e.home.path().join("timeline.svg");
@@ -92,7 +101,13 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
         "{svg}"
     );
     assert_eq!(svg.matches("class=\"lane\"").count(), 5);
-    assert_eq!(svg.matches("class=\"gap\"").count(), 1);
+    assert_eq!(svg.matches("class=\"gap\" data-from").count(), 1);
+    // It can go into a ticket as it is: the tenant, the range, a legend.
+    assert!(
+        svg.contains(&format!("({}) over the last 7 days", e.info.tenant_id)),
+        "{svg}"
+    );
+    assert!(svg.contains("data gap (no content exists)"), "{svg}");
 
     // The page, served, as a browser sees it.
     let server = crate::Served::start(e.cmd(&["status", "--serve", "127.0.0.1:0"]));
@@ -122,9 +137,37 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
             .unwrap()
     };
     let dom = String::from_utf8_lossy(&browser(&["--dump-dom"]).stdout).to_string();
-    assert_eq!(dom.matches("class=\"lane\"").count(), 5, "{dom}");
-    let lane = dom
-        .split("<g class=\"lane\" data-content-type=\"Audit.Exchange\">")
+    // The verdict first, then each tenant's lanes over 24 hours and over 7 days.
+    let overall = dom
+        .split("<p class=\"verdict overall\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no overall verdict: {dom}"));
+    assert!(
+        overall.starts_with("<span class=\"v v-gap\" data-verdict=\"gap\">▲ gap</span>"),
+        "{overall}"
+    );
+    assert!(overall.contains("updated at"), "{overall}");
+    for range in ["24h", "7d"] {
+        assert_eq!(
+            dom.matches(&format!("data-range=\"{range}\"")).count(),
+            1,
+            "{dom}"
+        );
+    }
+    assert_eq!(dom.matches("class=\"lane\"").count(), 10, "{dom}");
+    // Collection began 6 hours back: before that is drawn as such in the 24-hour view.
+    let day = dom
+        .split("data-range=\"24h\"")
+        .nth(1)
+        .unwrap()
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert_eq!(day.matches("class=\"before\"").count(), 5, "{day}");
+    assert!(day.contains("before collection start"), "{day}");
+    let week = dom.split("data-range=\"7d\"").nth(1).unwrap();
+    let lane = week
+        .split("<g class=\"lane\" data-content-type=\"Audit.Exchange\" data-verdict=\"gap\">")
         .nth(1)
         .and_then(|rest| rest.split("</g>").next())
         .unwrap_or_else(|| panic!("no Audit.Exchange lane: {dom}"));
@@ -137,8 +180,10 @@ fn the_page_shows_each_lane_and_the_gap_with_its_bounds_in_a_real_browser() {
     );
     assert!(lane.contains("data gap, no content from"), "{lane}");
     for other in ["Audit.General", "DLP.All"] {
-        let l = dom
-            .split(&format!("data-content-type=\"{other}\">"))
+        let l = week
+            .split(&format!(
+                "data-content-type=\"{other}\" data-verdict=\"ok\">"
+            ))
             .nth(1)
             .unwrap()
             .split("</g>")
