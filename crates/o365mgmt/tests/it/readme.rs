@@ -31,6 +31,65 @@ pub(crate) fn fenced(doc: &str, title: &str, lang: &str) -> String {
     out
 }
 
+/// Run `script` in bash in `home`, as a user with nothing configured, the binary on the PATH.
+fn run(script: &str, home: &std::path::Path) -> std::process::Output {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_o365mgmt"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .current_dir(home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_gcc_high_example_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    // From the repository's root, as the README is read.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../emulator.example.toml");
+    let script = format!(
+        "set -e\n{}wait\n",
+        blocks(&readme, "GCC High (or GCC, DoD)").replace("emulator.example.toml", example)
+    );
+    let home = tempfile::tempdir().unwrap();
+    let o = run(&script, home.path());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(
+        o.status.success() || o.status.code() == Some(143),
+        "the example failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // The real GCC High host names, through the emulator's proxy, signed in.
+    assert!(stdout.contains("Ping: ok"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("api root https://manage.office365.us"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("from HTTPS_PROXY"), "{stdout}");
+    assert!(
+        !home.path().join("data/o365mgmt/state.sqlite").exists(),
+        "the emulator's examples write into its own state, never the user's"
+    );
+}
+
 #[test]
 fn the_first_examples_run_as_written() {
     let readme =
@@ -42,28 +101,7 @@ fn the_first_examples_run_as_written() {
         blocks(&readme, "Shipping the events to your SIEM")
     );
     let home = tempfile::tempdir().unwrap();
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_o365mgmt"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let o = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .current_dir(home.path())
-        .output()
-        .unwrap();
+    let o = run(&script, home.path());
     let (stdout, stderr) = (
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr),
