@@ -8,8 +8,9 @@ use o365_actions::result::{ActionResult, Failure, FailureKind};
 use o365_actions::Runner;
 
 use crate::cli::{Global, Output};
+use crate::render;
 use crate::setup::{context, open_store, output_format, settings};
-use crate::{out, render, warn};
+use crate::term::{out, warn};
 
 /// Print a result; its exit code is the process's.
 pub fn emit(r: &ActionResult, fmt: Output) -> ExitCode {

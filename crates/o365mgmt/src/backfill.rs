@@ -15,7 +15,7 @@ use o365_collect::Stop;
 use crate::cli::{Global, Output};
 use crate::pass::{duration, self_usage, sink_spec};
 use crate::setup::settings;
-use crate::{out, warn};
+use crate::term::{out, warn};
 
 /// `backfill` arguments.
 #[derive(clap::Args, Debug)]
@@ -108,7 +108,7 @@ pub async fn run(g: &Global, a: &BackfillArgs, fmt: Output) -> anyhow::Result<Ex
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
     let search = client.audit_search().map_err(|e| anyhow!("{e}"))?;
-    let Some(tenant) = crate::collect::tenant_key(&s, &client, &spec, &store, "backfill").await?
+    let Some(tenant) = crate::progress::tenant_key(&s, &client, &spec, &store, "backfill").await?
     else {
         return Ok(ExitCode::from(3));
     };
@@ -117,7 +117,7 @@ pub async fn run(g: &Global, a: &BackfillArgs, fmt: Output) -> anyhow::Result<Ex
     {
         let stop = stop.clone();
         tokio::spawn(async move {
-            crate::shutdown_signal().await;
+            crate::term::shutdown_signal().await;
             stop.stop();
         });
     }

@@ -6,16 +6,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use chrono::Utc;
-use o365_actions::config::Settings;
 use o365_actions::input;
 use o365_api::ContentType;
 use o365_collect::{Collector, SinkSpec, Stop, Summary};
 
 use crate::cli::{CollectArgs, CollectCmd, Global, Output};
 use crate::pass::{self_usage, sink_spec};
-use crate::setup::{read_store, settings};
-use crate::{out, warn};
+use crate::setup::settings;
+use crate::term::{out, warn};
 
 /// Run `collect`.
 pub async fn run(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow::Result<ExitCode> {
@@ -43,7 +41,7 @@ pub async fn run_into(
         warn(w);
     }
     if let Some(CollectCmd::Status { sink }) = &args.command {
-        return status(&s, sink.as_deref(), fmt);
+        return crate::progress::status(&s, sink.as_deref(), fmt);
     }
     if args.pass.interval.is_some() && !args.run.follow {
         bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");
@@ -75,7 +73,8 @@ pub async fn run_into(
     spec.check()?;
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
-    let Some(tenant) = tenant_key(&s, &client, &spec, &store, "collect").await? else {
+    let Some(tenant) = crate::progress::tenant_key(&s, &client, &spec, &store, "collect").await?
+    else {
         return Ok(ExitCode::from(3));
     };
     crate::pass::remember_sink(&store, &tenant, &spec);
@@ -113,14 +112,14 @@ pub async fn run_into(
         let bound = o365_collect::metrics::serve(addr, collector.metrics(), client.clone())
             .await
             .with_context(|| format!("--metrics-addr {addr}"))?;
-        crate::note(&format!("metrics at http://{bound}/metrics"));
+        crate::term::note(&format!("metrics at http://{bound}/metrics"));
     }
     let hooks = crate::webhook::start(&args.webhook, collector.metrics()).await?;
     let stop = Stop::default();
     {
         let stop = stop.clone();
         tokio::spawn(async move {
-            crate::shutdown_signal().await;
+            crate::term::shutdown_signal().await;
             stop.stop();
         });
     }
@@ -286,135 +285,4 @@ fn report(s: &Summary, spec: &SinkSpec, fmt: Output, to_stderr: bool) {
     } else {
         out(&text);
     }
-}
-
-/// The key of the tenant's state in `spec`: its GUID however it is written (a domain needs a
-/// sign-in to name it; a GUID needs none). `None` when that sign-in failed (said, as what
-/// `doing` cannot do: exit 3).
-pub async fn tenant_key(
-    s: &Settings,
-    client: &o365_api::Client,
-    spec: &SinkSpec,
-    store: &o365_store::Store,
-    doing: &str,
-) -> anyhow::Result<Option<String>> {
-    let configured = s.tenant().map_err(|e| anyhow!("{e}"))?;
-    let known = o365_collect::identity::known(spec).await?;
-    match o365_collect::identity::resolve(client, configured, &known, Some(store)).await {
-        Ok((_, key)) => Ok(Some(key)),
-        Err(o365_collect::identity::IdentityError::Api(e)) => {
-            warn(&format!(
-                "cannot {doing}: the sign-in that names tenant {configured} failed: {e}"
-            ));
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The key a tenant's state is read under, without signing in (see
-/// `o365_collect::identity::offline_key`).
-pub fn reading_key(
-    s: &Settings,
-    spec: &SinkSpec,
-    store: Option<&o365_store::Store>,
-) -> anyhow::Result<String> {
-    let configured = s.tenant().map_err(|e| anyhow!("{e}"))?;
-    let known = spec.tenants()?;
-    Ok(o365_collect::identity::offline_key(
-        configured, &known, store,
-    ))
-}
-
-/// What `collect status -o json` prints (also the MCP resource `o365://{tenant}/collect/status`).
-pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_json::Value> {
-    let store = read_store(s)?;
-    let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
-    let tenant = reading_key(s, &spec, store.as_ref())?;
-    // Read-only: status never writes, and never cuts a file another collector writes.
-    let types = spec.status(&tenant)?.unwrap_or_default();
-    let gaps = match &store {
-        Some(store) => store.gaps(Some(&tenant))?,
-        None => vec![],
-    };
-    let now = Utc::now();
-    let rows: Vec<serde_json::Value> = ContentType::ALL
-        .iter()
-        .map(|ct| {
-            let t = types.iter().find(|t| t.content_type == ct.as_str());
-            let g: Vec<_> = gaps
-                .iter()
-                .filter(|g| g.content_type == ct.as_str())
-                .map(|g| o365_actions::result::GapReport::from_gap(g, now))
-                .collect();
-            serde_json::json!({
-                "content_type": ct.as_str(),
-                "cursor": t.and_then(|t| t.cursor).map(o365_actions::stamp),
-                "lag_seconds": t.and_then(|t| t.lag_seconds),
-                "blobs_done": t.map(|t| t.blobs_done).unwrap_or(0),
-                "events_written": t.map(|t| t.events_written).unwrap_or(0),
-                "blobs_lost": t.map(|t| t.blobs_lost).unwrap_or(0),
-                "gaps": g,
-            })
-        })
-        .collect();
-    Ok(serde_json::json!({"sink": spec.name(), "tenant": tenant, "types": rows}))
-}
-
-fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<ExitCode> {
-    let store = read_store(s)?;
-    let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
-    let tenant = reading_key(s, &spec, store.as_ref())?;
-    // Read-only, both: status never writes, and never cuts a file another collector writes.
-    let types = spec.status(&tenant)?;
-    let exists = types.is_some();
-    let types = types.unwrap_or_default();
-    let gaps = match &store {
-        Some(store) => store.gaps(Some(&tenant))?,
-        None => vec![],
-    };
-    let now = Utc::now();
-    match fmt {
-        Output::Json => {
-            out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&status_json(s, sink)?)?
-            ));
-        }
-        Output::Text => {
-            let mut t = format!("Collection into {} for tenant {tenant}\n", spec.name());
-            if !exists {
-                t.push_str("  nothing collected yet\n");
-            }
-            for ct in ContentType::ALL {
-                let ts = types.iter().find(|t| t.content_type == ct.as_str());
-                let cursor = ts.and_then(|t| t.cursor);
-                t.push_str(&format!(
-                    "  {:<28} cursor {:<26} lag {:<12} blobs {:>7} events {:>9}\n",
-                    ct.as_str(),
-                    cursor
-                        .map(o365_actions::stamp)
-                        .unwrap_or_else(|| "-".into()),
-                    ts.and_then(|t| t.lag_seconds)
-                        .map(o365_actions::human_seconds)
-                        .unwrap_or_else(|| "-".into()),
-                    ts.map(|t| t.blobs_done).unwrap_or(0),
-                    ts.map(|t| t.events_written).unwrap_or(0),
-                ));
-                for g in gaps.iter().filter(|g| g.content_type == ct.as_str()) {
-                    t.push_str(&format!(
-                        "    gap [{}, {}) {} ({})\n",
-                        o365_actions::stamp(g.stopped_at),
-                        g.started_at
-                            .map(o365_actions::stamp)
-                            .unwrap_or_else(|| "still stopped".into()),
-                        o365_actions::human_seconds(g.seconds(now)),
-                        g.source
-                    ));
-                }
-            }
-            out(&t);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::shutdown_signal;
+use crate::term::shutdown_signal;
 
 /// What the command line changes in the emulator's configuration, and how it serves.
 pub struct How {

@@ -13,21 +13,25 @@ mod fit;
 mod flags;
 mod mcp;
 mod pass;
+mod progress;
 mod render;
 mod repair;
 mod serve;
 mod setup;
 mod show;
 mod status;
+mod term;
+mod token_file;
 mod webhook;
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 use o365_actions::input::{ActionKind, Request};
 
 use cli::{Cli, Command, ConfigCmd, ContentCmd};
+use term::out;
 
 fn main() -> ExitCode {
     let matches = fit::command(Cli::command()).get_matches();
@@ -92,26 +96,6 @@ fn exit_code(e: &anyhow::Error) -> ExitCode {
 #[allow(clippy::print_stderr)]
 fn report(e: &anyhow::Error) {
     eprintln!("error: {e:#}");
-}
-
-/// A warning for people, on stderr.
-#[allow(clippy::print_stderr)]
-pub(crate) fn warn(msg: &str) {
-    eprintln!("warning: {msg}");
-}
-
-/// Say something to the person running the command that is not a warning (where a listener
-/// is, what a run did), on stderr: stdout is the command's output.
-#[allow(clippy::print_stderr)]
-pub(crate) fn note(msg: &str) {
-    eprintln!("{msg}");
-}
-
-/// Write to stdout; a closed pipe (`| head`) is not an error.
-pub(crate) fn out(text: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -197,26 +181,4 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => mcp::run(g, *http, auth_token_file.as_deref()).await?,
         Command::Serve(args) => serve::run(g, args).await?,
     })
-}
-
-/// SIGINT or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

@@ -12,7 +12,7 @@ use o365_collect::Stop;
 use crate::cli::Global;
 use crate::pass::{duration, sink_spec};
 use crate::setup::settings;
-use crate::warn;
+use crate::term::warn;
 
 /// Repair the tenant's closed gaps; the exit status says whether every one could be.
 pub async fn run(g: &Global, sink: Option<&str>, poll: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -26,7 +26,7 @@ pub async fn run(g: &Global, sink: Option<&str>, poll: Option<&str>) -> anyhow::
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
     let Some(tenant) =
-        crate::collect::tenant_key(&s, &client, &spec, &store, "repair gaps").await?
+        crate::progress::tenant_key(&s, &client, &spec, &store, "repair gaps").await?
     else {
         return Ok(ExitCode::from(3));
     };
@@ -38,7 +38,7 @@ pub async fn run(g: &Global, sink: Option<&str>, poll: Option<&str>) -> anyhow::
     {
         let stop = stop.clone();
         tokio::spawn(async move {
-            crate::shutdown_signal().await;
+            crate::term::shutdown_signal().await;
             stop.stop();
         });
     }

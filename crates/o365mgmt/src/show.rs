@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use o365_actions::result::GapReport;
 
 use crate::cli::{Global, Output};
+use crate::render;
 use crate::setup::{output_format, read_store, settings, state_path};
-use crate::{out, render};
+use crate::term::out;
 
 /// `o365mgmt gaps`.
 pub fn gaps(g: &Global, svg: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {

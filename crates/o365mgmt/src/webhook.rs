@@ -48,7 +48,7 @@ pub async fn start(w: &WebhookArgs, metrics: Arc<Metrics>) -> anyhow::Result<Opt
         Some(u) => u.trim().to_string(),
         None => format!("http://{}/", rx.addr()),
     };
-    crate::note(&format!(
+    crate::term::note(&format!(
         "webhook notifications at {url} (listening on {})",
         rx.addr()
     ));

@@ -17,7 +17,7 @@ use o365_collect::sinks::jsonl::JsonlSink;
 use o365_collect::SinkSpec;
 
 use crate::cli::{AlertsArgs, CollectArgs, Global, Output};
-use crate::warn;
+use crate::term::warn;
 pub use map::AlertMap;
 
 /// A tenant's spool: every alert made for it, in order (`alerts-TENANT.jsonl` next to the
@@ -228,7 +228,7 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
             let r = f
                 .forward(max)
                 .map_err(|e| anyhow!("delivering alerts to {}: {e}", f.name()))?;
-            crate::note(&format!(
+            crate::term::note(&format!(
                 "alerts: {} made ({} records filtered out, {} skipped: they make no alert); {} delivered to {}, {} waiting{}",
                 m.alerts.swap(0, Ordering::Relaxed),
                 m.filtered.swap(0, Ordering::Relaxed),

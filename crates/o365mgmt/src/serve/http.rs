@@ -208,7 +208,7 @@ pub(super) fn routes(
     addr: SocketAddr,
 ) -> anyhow::Result<Router> {
     let token = match &args.auth_token_file {
-        Some(p) => Some(crate::mcp::read_token(p)?),
+        Some(p) => Some(crate::token_file::read_token(p)?),
         None => None,
     };
     let loopback = addr.ip().is_loopback();

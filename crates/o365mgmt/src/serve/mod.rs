@@ -12,7 +12,7 @@ use o365_collect::{Fleet, Shard, SinkSpec, TenantOptions, TenantState};
 use crate::cli::{CollectArgs, Global, Output, ServeArgs};
 use crate::pass::{duration, options, self_usage, sink_spec};
 use crate::setup::{fleet, open_store};
-use crate::{out, warn};
+use crate::term::{out, warn};
 
 mod http;
 use http::{check_exposure, routes, App};
@@ -161,12 +161,12 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     let fleet = Arc::new(start(&tenants[0], spec, opts, 64)?);
     fleet.apply(tenants).await;
     if args.run.follow {
-        crate::shutdown_signal().await;
+        crate::term::shutdown_signal().await;
     } else {
         let f = fleet.clone();
         tokio::select! {
             _ = f.wait() => {}
-            _ = crate::shutdown_signal() => {}
+            _ = crate::term::shutdown_signal() => {}
         }
     }
     let statuses = fleet.statuses().await;
@@ -308,7 +308,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
 async fn finish(fleet: &Fleet) -> anyhow::Result<()> {
     tokio::select! {
         r = fleet.shutdown() => r.context("the sink could not finish"),
-        _ = crate::shutdown_signal() => {
+        _ = crate::term::shutdown_signal() => {
             tracing::error!("second signal: stopping now; blobs not committed yet are fetched again at the next start");
             let _ = std::io::Write::flush(&mut std::io::stdout());
             std::process::exit(1);
@@ -351,7 +351,7 @@ async fn follow_until_stopped(g: &Global, share: Share, fleet: &Fleet) {
         #[cfg(not(unix))]
         let reload = std::future::pending::<()>();
         tokio::select! {
-            _ = crate::shutdown_signal() => return,
+            _ = crate::term::shutdown_signal() => return,
             _ = reload => match share.configured(g) {
                 Ok(all) => {
                     let applied = fleet.apply(share.mine(all)).await;

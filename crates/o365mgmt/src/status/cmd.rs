@@ -9,7 +9,7 @@ use super::model::{build, Live};
 use super::routes::{self, Source};
 use crate::cli::{Global, StatusArgs};
 use crate::setup::fleet;
-use crate::{out, shutdown_signal};
+use crate::term::{out, shutdown_signal};
 
 /// The tenants to show: the one chosen with `--tenant`, else every configured one.
 fn tenants(g: &Global) -> anyhow::Result<Vec<(o365_actions::config::Settings, Live)>> {
@@ -36,7 +36,7 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let token = match &args.auth_token_file {
-        Some(p) => Some(crate::mcp::read_token(p)?),
+        Some(p) => Some(crate::token_file::read_token(p)?),
         None if !addr.ip().is_loopback() => bail!(
             "refusing to serve the status page on {addr} without authentication: give --auth-token-file FILE (a browser signs in at /login), or listen on 127.0.0.1"
         ),
@@ -61,7 +61,7 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         serde_json::json!({"url": format!("http://{bound}/")})
     ));
     if token.is_none() {
-        crate::note(&format!("status page at http://{bound}/ (loopback only)"));
+        crate::term::note(&format!("status page at http://{bound}/ (loopback only)"));
     }
     o365_http::serve(listener, app, shutdown_signal(), Default::default()).await;
     Ok(ExitCode::SUCCESS)

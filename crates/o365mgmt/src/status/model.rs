@@ -128,7 +128,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
     for (s, live) in tenants {
         let store = read_store(s)?;
         let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
-        let tenant = crate::collect::reading_key(s, &spec, store.as_ref())?;
+        let tenant = crate::progress::reading_key(s, &spec, store.as_ref())?;
         let progress = spec.status(&tenant)?.unwrap_or_default();
         let gaps = match &store {
             Some(st) => st.gaps(Some(&tenant))?,
