@@ -1,5 +1,5 @@
 use super::*;
-use crate::sinks::jsonl::{JsonlSink, LineMap};
+use crate::sinks::jsonl::{JsonlKind, LineMap};
 use crate::sinks::BlobOut;
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ impl LineMap for Ids {
 /// A spool with `n` committed lines (through the JSONL sink, as the collector writes it).
 fn spool(dir: &Path, n: usize) -> PathBuf {
     let path = dir.join("alerts.jsonl");
-    let spec = crate::SinkSpec::new(JsonlSink::mapped(path.clone(), Arc::new(Ids)));
+    let spec = crate::SinkSpec::new(JsonlKind::mapped(path.clone(), Arc::new(Ids)));
     let mut sink = spec.open().unwrap();
     let body: Vec<String> = (0..n)
         .map(|i| {

@@ -16,7 +16,7 @@ use crate::status::status_at;
 
 /// `jsonl:PATH`.
 #[derive(Debug, Clone)]
-pub struct JsonlSink {
+pub struct JsonlKind {
     path: PathBuf,
     map: Option<Arc<dyn LineMap>>,
     /// `?envelope`: the map is [`Envelope`].
@@ -38,7 +38,7 @@ pub trait LineMap: Send + Sync + std::fmt::Debug {
     }
 }
 
-impl JsonlSink {
+impl JsonlKind {
     /// JSON lines at `path`.
     pub fn new(path: PathBuf) -> Self {
         Self {
@@ -75,8 +75,8 @@ pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
     };
     let path = path_after(path, "jsonl:events.jsonl")?;
     match option {
-        None => Ok(SinkSpec::new(JsonlSink::new(path))),
-        Some("envelope") => Ok(SinkSpec::new(JsonlSink::enveloped(path))),
+        None => Ok(SinkSpec::new(JsonlKind::new(path))),
+        Some("envelope") => Ok(SinkSpec::new(JsonlKind::enveloped(path))),
         Some(o) => Err(format!(
             "unknown option {o:?}: jsonl:PATH takes ?envelope (each event inside a line that names its tenant, content type and blob), or nothing"
         )),
@@ -198,7 +198,7 @@ impl EventWriter for Lines {
     }
 }
 
-impl SinkKind for JsonlSink {
+impl SinkKind for JsonlKind {
     fn name(&self) -> String {
         let scheme = self.map.as_ref().map_or("jsonl", |m| m.scheme());
         let envelope = if self.envelope { "?envelope" } else { "" };

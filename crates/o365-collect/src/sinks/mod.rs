@@ -168,17 +168,17 @@ impl SinkSpec {
 
     /// SQLite at `path`.
     pub fn sqlite(path: impl Into<PathBuf>) -> Self {
-        Self::new(sqlite::SqliteSink::new(path.into()))
+        Self::new(sqlite::SqliteKind::new(path.into()))
     }
 
     /// JSON lines at `path`.
     pub fn jsonl(path: impl Into<PathBuf>) -> Self {
-        Self::new(jsonl::JsonlSink::new(path.into()))
+        Self::new(jsonl::JsonlKind::new(path.into()))
     }
 
     /// Discard events (the pipeline's limit); checkpoint in memory.
     pub fn null() -> Self {
-        Self::new(null::NullSink)
+        Self::new(null::NullKind)
     }
 
     /// The kind behind the spec.

@@ -7,12 +7,12 @@ use crate::sinks::{BlobOut, Sink, SinkError, SinkKind, SinkSpec, SpecContext, Ty
 
 /// `null`.
 #[derive(Debug, Clone, Copy)]
-pub struct NullSink;
+pub struct NullKind;
 
 /// Parse `null`.
 pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
     match rest {
-        None => Ok(SinkSpec::new(NullSink)),
+        None => Ok(SinkSpec::new(NullKind)),
         Some(_) => Err("null takes nothing after it".into()),
     }
 }
@@ -26,7 +26,7 @@ impl EventWriter for Discard {
     }
 }
 
-impl SinkKind for NullSink {
+impl SinkKind for NullKind {
     fn name(&self) -> String {
         "null".into()
     }

@@ -35,11 +35,11 @@ CREATE INDEX IF NOT EXISTS events_operation ON events(operation, creation_time);
 
 /// `sqlite:PATH`.
 #[derive(Debug, Clone)]
-pub struct SqliteSink {
+pub struct SqliteKind {
     path: PathBuf,
 }
 
-impl SqliteSink {
+impl SqliteKind {
     /// Events and checkpoint in `path`.
     pub fn new(path: PathBuf) -> Self {
         Self { path }
@@ -48,7 +48,7 @@ impl SqliteSink {
 
 /// Parse `sqlite:PATH`.
 pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
-    Ok(SinkSpec::new(SqliteSink::new(path_after(
+    Ok(SinkSpec::new(SqliteKind::new(path_after(
         rest,
         "sqlite:events.sqlite",
     )?)))
@@ -110,7 +110,7 @@ impl EventWriter for Rows {
     }
 }
 
-impl SinkKind for SqliteSink {
+impl SinkKind for SqliteKind {
     fn name(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }

@@ -13,7 +13,7 @@ use crate::status::status_at;
 
 /// `stdout`, with its checkpoint file.
 #[derive(Debug, Clone)]
-pub struct StdoutSink {
+pub struct StdoutKind {
     checkpoint: PathBuf,
     /// `?envelope`: each event inside a line naming its tenant, type and blob.
     envelope: bool,
@@ -30,7 +30,7 @@ pub fn parse(rest: Option<&str>, ctx: &SpecContext) -> Result<SinkSpec, String> 
             ))
         }
     };
-    Ok(SinkSpec::new(StdoutSink {
+    Ok(SinkSpec::new(StdoutKind {
         checkpoint: ctx.stdout_checkpoint.clone(),
         envelope,
     }))
@@ -61,7 +61,7 @@ impl EventWriter for Lines {
     }
 }
 
-impl SinkKind for StdoutSink {
+impl SinkKind for StdoutKind {
     fn name(&self) -> String {
         if self.envelope {
             "stdout?envelope".into()

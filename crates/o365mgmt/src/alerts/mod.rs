@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use o365_collect::forward::{Forwarder, Selection, Target};
-use o365_collect::sinks::jsonl::JsonlSink;
+use o365_collect::sinks::jsonl::JsonlKind;
 use o365_collect::SinkSpec;
 
 use crate::cli::{AlertsArgs, CollectArgs, Global, Output};
@@ -265,6 +265,6 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
         metrics_addr: None,
         webhook: Default::default(),
     };
-    let spec = SinkSpec::new(JsonlSink::mapped(spool, m));
+    let spec = SinkSpec::new(JsonlKind::mapped(spool, m));
     crate::collect::run_into(g, &args, fmt, Some(spec), Some(after)).await
 }

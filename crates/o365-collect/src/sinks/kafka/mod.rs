@@ -31,7 +31,7 @@ use crate::sinks::{Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus}
 /// Parse `kafka://HOST:PORT[,HOST:PORT]/TOPIC[?options]`.
 pub fn parse(rest: Option<&str>, _: &SpecContext) -> Result<SinkSpec, String> {
     let rest = rest.ok_or("write kafka://HOST:PORT/TOPIC")?;
-    Ok(SinkSpec::new(KafkaSink {
+    Ok(SinkSpec::new(KafkaKind {
         spec: KafkaSpec::parse(rest)?,
         fleet: None,
     }))
@@ -47,12 +47,12 @@ struct Seat {
 /// The Kafka sink: alone (one producer per tenant, fenced by the tenant's transactional id) or
 /// as an instance of a fleet (tenants shared by the group protocol, one producer).
 #[derive(Debug, Clone)]
-pub struct KafkaSink {
+pub struct KafkaKind {
     spec: KafkaSpec,
     fleet: Option<Arc<Seat>>,
 }
 
-impl SinkKind for KafkaSink {
+impl SinkKind for KafkaKind {
     fn name(&self) -> String {
         self.spec.name()
     }
@@ -91,7 +91,7 @@ impl SinkKind for KafkaSink {
 
     fn in_fleet(&self, instance: &str) -> Option<(SinkSpec, tokio::sync::watch::Receiver<Held>)> {
         let (tx, rx) = tokio::sync::watch::channel(Held::default());
-        let sink = KafkaSink {
+        let sink = KafkaKind {
             spec: self.spec.clone(),
             fleet: Some(Arc::new(Seat {
                 instance: instance.to_string(),
