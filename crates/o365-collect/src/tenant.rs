@@ -331,17 +331,10 @@ impl TenantRun {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(self.opts.interval) => {}
-                _ = notified => {
-                    // A burst of notifications makes one pass, a few seconds apart at most.
-                    let at = crate::webhook::notified_pass_at(started, tokio::time::Instant::now());
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
-                        _ = self.stop.wait() => break,
-                    }
-                }
-                _ = self.stop.wait() => break,
+            if !crate::webhook::until_next_pass(started, self.opts.interval, notified, &self.stop)
+                .await
+            {
+                break;
             }
         }
         // Stopping a service abandons a round in flight; a single pass waits for it.

@@ -145,6 +145,29 @@ pub fn notified_pass_at(last_start: Instant, now: Instant) -> Instant {
     (now + NOTIFIED_SETTLE).max(last_start + NOTIFIED_GAP)
 }
 
+/// Wait for the next pass of a run that keeps going, the last one having begun at `started`:
+/// the pause `interval`, or a notification (`notified`) and the rest of its burst, whichever
+/// comes first. `false` when `stop` came first. `collect --follow` and every tenant of `serve`
+/// wait this one way.
+pub async fn until_next_pass(
+    started: Instant,
+    interval: std::time::Duration,
+    notified: impl std::future::Future<Output = ()>,
+    stop: &crate::Stop,
+) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(interval) => true,
+        _ = notified => {
+            let at = notified_pass_at(started, Instant::now());
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => true,
+                _ = stop.wait() => false,
+            }
+        }
+        _ = stop.wait() => false,
+    }
+}
+
 async fn receive(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let reject = |why: &str| {
         s.metrics

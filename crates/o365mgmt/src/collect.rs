@@ -46,17 +46,14 @@ pub async fn run_into(
     if args.pass.interval.is_some() && !args.run.follow {
         bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");
     }
-    let (mut opts, mut interval) = crate::pass::options(&args.pass)?;
-    if args.webhook.webhook.is_some() {
-        if !args.run.follow {
-            bail!("--webhook receives notifications while collecting goes on: add --follow");
-        }
-        crate::webhook::check(&args.webhook)?;
-        if args.pass.interval.is_none() {
-            // Notifications bring new blobs; polling is the safety net.
-            interval = crate::webhook::SAFETY_NET_INTERVAL;
-        }
-    }
+    let (mut opts, interval) = crate::pass::options(&args.pass)?;
+    let interval = crate::webhook::pass_interval(
+        &args.webhook,
+        interval,
+        args.pass.interval.is_some(),
+        args.run.follow,
+    )?;
+    crate::webhook::check(&args.webhook)?;
     let types = if args.all {
         ContentType::ALL.to_vec()
     } else if args.types.is_empty() {
@@ -173,17 +170,8 @@ pub async fn run_into(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {},
-            _ = notified => {
-                // A burst of notifications makes one pass, a few seconds apart at most.
-                let at = o365_collect::webhook::notified_pass_at(started, tokio::time::Instant::now());
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = stop.wait() => break,
-                }
-            },
-            _ = stop.wait() => break,
+        if !o365_collect::webhook::until_next_pass(started, interval, notified, &stop).await {
+            break;
         }
     }
     if let Some(p) = progress {

@@ -12,6 +12,24 @@ use crate::cli::WebhookArgs;
 /// How long polling waits between passes when notifications bring the new blobs.
 pub const SAFETY_NET_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// The pause between passes: `interval` as given (`given`), else the safety net's 15 minutes
+/// when notifications bring the new blobs. Notifications need a run that keeps going
+/// (`follows`: `serve`, `collect --follow`).
+pub fn pass_interval(
+    w: &WebhookArgs,
+    interval: std::time::Duration,
+    given: bool,
+    follows: bool,
+) -> anyhow::Result<std::time::Duration> {
+    if w.webhook.is_none() {
+        return Ok(interval);
+    }
+    if !follows {
+        bail!("--webhook receives notifications while collecting goes on: add --follow");
+    }
+    Ok(if given { interval } else { SAFETY_NET_INTERVAL })
+}
+
 /// `--webhook-url` checked (HTTPS, or http:// on loopback), before anything starts.
 pub fn check(w: &WebhookArgs) -> anyhow::Result<()> {
     let Some(listen) = w.webhook else {

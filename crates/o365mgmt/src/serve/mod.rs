@@ -139,15 +139,13 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     if g.tenant.is_some() {
         bail!("--all-tenants collects every tenant: leave out --tenant");
     }
-    let (collect, mut interval) = options(&args.pass)?;
-    if args.webhook.webhook.is_some() {
-        if !args.run.follow {
-            bail!("--webhook receives notifications while collecting goes on: add --follow");
-        }
-        if args.pass.interval.is_none() {
-            interval = crate::webhook::SAFETY_NET_INTERVAL;
-        }
-    }
+    let (collect, interval) = options(&args.pass)?;
+    let interval = crate::webhook::pass_interval(
+        &args.webhook,
+        interval,
+        args.pass.interval.is_some(),
+        args.run.follow,
+    )?;
     let tenants = tenants(g, Shard::ALL)?;
     let webhook = crate::webhook::start(&args.webhook, Default::default()).await?;
     let opts = TenantOptions {
@@ -213,11 +211,9 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         Some(s) => Some(Shard::parse(s).map_err(|e| anyhow!(e))?),
         None => None,
     };
-    let (collect, mut interval) = options(&args.pass)?;
-    if args.webhook.webhook.is_some() && args.pass.interval.is_none() {
-        // Notifications bring new blobs; polling is the safety net.
-        interval = crate::webhook::SAFETY_NET_INTERVAL;
-    }
+    let (collect, interval) = options(&args.pass)?;
+    let interval =
+        crate::webhook::pass_interval(&args.webhook, interval, args.pass.interval.is_some(), true)?;
     let ready_after = match &args.ready_after {
         Some(v) => duration(
             "--ready-after",
