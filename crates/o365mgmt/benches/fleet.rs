@@ -411,6 +411,85 @@ fn floor(emu: &Emulator, kafka: &kafka::Broker, commits: f64) {
         "librdkafka alone (confluent-kafka, the same records, {per_tx} per transaction): {:.2} CPU-s per million records",
         v["cpu_s_per_million"].as_f64().unwrap_or(f64::NAN)
     );
+    let (with, without) = (
+        native_floor(kafka, &lines, records, per_tx, true),
+        native_floor(kafka, &lines, records, per_tx, false),
+    );
+    println!(
+        "librdkafka alone (from Rust, no Python: the same records, {per_tx} per transaction): {with:.2} CPU-s per million records; {without:.2} without the four headers"
+    );
+}
+
+/// librdkafka alone, driven from Rust as the sink drives it but with nothing of ours around it:
+/// the same records (a key, four headers unless `headers` is false, the event's bytes) in
+/// transactions of `per_tx`, flushed then committed. CPU-s per million records of this process
+/// while it runs (the emulator in it idles meanwhile).
+fn native_floor(
+    kafka: &kafka::Broker,
+    lines: &[String],
+    records: usize,
+    per_tx: usize,
+    headers: bool,
+) -> f64 {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+    let topic = kafka.topic(if headers { "floor-rs" } else { "floor-rs-bare" });
+    let p: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &kafka.addr)
+        .set("enable.idempotence", "true")
+        .set("transactional.id", format!("floor-{topic}"))
+        .create()
+        .unwrap();
+    let wait = std::time::Duration::from_secs(60);
+    p.init_transactions(wait).unwrap();
+    let t0 = usage(std::process::id()).0;
+    for start in (0..records).step_by(per_tx.max(1)) {
+        p.begin_transaction().unwrap();
+        for i in start..(start + per_tx).min(records) {
+            let key = format!("t/{i}");
+            let mut rec = BaseRecord::to(&topic)
+                .key(&key)
+                .payload(lines[i % lines.len()].as_bytes());
+            if headers {
+                rec = rec.headers(
+                    OwnedHeaders::new_with_capacity(4)
+                        .insert(Header {
+                            key: "tenant",
+                            value: Some("7c1e3a52-9d4b-4f0e-8a61-3b2d5e6f7a80"),
+                        })
+                        .insert(Header {
+                            key: "content_type",
+                            value: Some("Audit.General"),
+                        })
+                        .insert(Header {
+                            key: "content_id",
+                            value: Some(
+                                "20261201100000000000000000000000000000000000000$20261201100500",
+                            ),
+                        })
+                        .insert(Header {
+                            key: "creation_time",
+                            value: Some("2026-12-01T10:00:00"),
+                        }),
+                );
+            }
+            loop {
+                match p.send(rec) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        p.poll(std::time::Duration::from_millis(10));
+                        rec = r;
+                    }
+                    Err((e, _)) => panic!("produce: {e}"),
+                }
+            }
+        }
+        p.flush(wait).unwrap();
+        p.commit_transaction(wait).unwrap();
+    }
+    let cpu = usage(std::process::id()).0 - t0;
+    cpu / (records as f64 / 1e6)
 }
 
 fn main() {
@@ -436,6 +515,15 @@ fn main() {
     let warm = tempfile::tempdir().unwrap();
     serve(&config(&emu, warm.path()), warm.path(), "null", &since, 1);
     let kafka = kafka::Broker::start();
+    // `O365_BENCH_FLOOR=COMMITS` measures only librdkafka alone (as many transactions).
+    if let Ok(commits) = std::env::var("O365_BENCH_FLOOR") {
+        floor(
+            &emu,
+            &kafka,
+            commits.parse().expect("O365_BENCH_FLOOR=COMMITS"),
+        );
+        return;
+    }
     let mut sinks: Vec<(String, String, usize)> = vec![
         ("kafka".into(), kafka.sink("audit"), 1),
         ("kafka".into(), kafka.sink("audit3"), 3),
