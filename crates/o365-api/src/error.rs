@@ -191,6 +191,12 @@ impl Error {
         matches!(self.af_code(), Some("AF20010" | "AF20013" | "AF20052"))
     }
 
+    /// Whether a content blob can no longer be fetched: it has expired (AF20051) or does not
+    /// exist (AF20050). It is lost for good, which is not a failure to retry.
+    pub fn is_content_gone(&self) -> bool {
+        matches!(self.af_code(), Some("AF20050" | "AF20051"))
+    }
+
     /// The AF code, if this is an Activity API error.
     pub fn af_code(&self) -> Option<&str> {
         match self {

@@ -50,7 +50,7 @@ impl Fetch {
                     Err(e) => return self.fail(blob_error(e.to_string())),
                 }
             }
-            Err(e) if matches!(e.af_code(), Some("AF20050") | Some("AF20051")) => {
+            Err(e) if e.is_content_gone() => {
                 tracing::warn!(content_id = %self.blob.content_id, error = %e, "blob can no longer be fetched: recorded as lost");
                 (Vec::new(), Some(e.to_string()))
             }
