@@ -37,7 +37,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 pub use details::Details;
 pub use input::ActionKind;
 pub use observe::{observe_subscriptions, state_in};
-pub use runner::{Progress, Runner};
+pub use runner::{ledger_key, Progress, Runner};
 
 /// Warning carried by every stop.
 pub const STOP_WARNING: &str = "Content produced while a subscription is stopped is never made available: it is lost for good, and no later start or collection can recover it.";

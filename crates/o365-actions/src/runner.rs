@@ -80,18 +80,9 @@ impl Runner {
         }
     }
 
-    /// The tenant's key in the ledger: its GUID in one spelling (lower case), so the ledger
-    /// and the collector's checkpoints name a tenant alike however it is written.
+    /// The tenant's key in the ledger (see [`ledger_key`]).
     pub(crate) fn ledger_tenant(&self) -> Option<String> {
-        self.tenant().map(|t| {
-            o365_api::ids::normal_guid(&t)
-                .or_else(|| {
-                    self.store
-                        .as_ref()
-                        .and_then(|s| s.tenant_of(&t).ok().flatten())
-                })
-                .unwrap_or(t)
-        })
+        ledger_key(&self.settings, self.store.as_deref())
     }
 
     /// Run a parsed request.
@@ -256,4 +247,19 @@ impl Runner {
             .map(|g| crate::result::GapReport::from_gap(g, now))
             .collect())
     }
+}
+
+/// The configured tenant's key in the ledger: its GUID in one spelling (lower case; a domain's
+/// GUID as its last sign-in named it), so the ledger and the collector's checkpoints name a
+/// tenant alike however it is written — and, off the four clouds, where it is served
+/// (`o365_api::cloud::history_key`), so two emulators never share one history.
+pub fn ledger_key(settings: &Settings, store: Option<&Store>) -> Option<String> {
+    let t = settings.tenant_id.as_ref()?.value.clone();
+    let guid = o365_api::ids::normal_guid(&t)
+        .or_else(|| store.and_then(|s| s.tenant_of(&t).ok().flatten()))
+        .unwrap_or(t);
+    Some(o365_api::cloud::history_key(
+        &guid,
+        &settings.api_root.value,
+    ))
 }

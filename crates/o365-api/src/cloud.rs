@@ -92,6 +92,24 @@ impl Cloud {
     }
 }
 
+/// The key of a tenant's history (the data-gap ledger): the tenant's key as it is where the
+/// service at `api_root` is one of the four clouds (a tenant GUID names one tenant there), and
+/// `KEY@HOST:PORT` at any other address (an emulator, a test double), so that two such services
+/// serving one GUID never write into one history.
+pub fn history_key(tenant: &str, api_root: &str) -> String {
+    if Cloud::of_api_root(api_root).is_some() {
+        return tenant.to_string();
+    }
+    match Url::parse(api_root.trim()) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{tenant}@{}:{p}", h.to_ascii_lowercase()),
+            (Some(h), None) => format!("{tenant}@{}", h.to_ascii_lowercase()),
+            _ => format!("{tenant}@{}", api_root.trim()),
+        },
+        Err(_) => format!("{tenant}@{}", api_root.trim()),
+    }
+}
+
 fn host_of(url: &str) -> Option<String> {
     Url::parse(url.trim())
         .ok()?
@@ -220,4 +238,26 @@ pub fn origin(u: &Url) -> String {
 /// A URL without its trailing slash.
 pub fn trimmed(u: &Url) -> String {
     u.as_str().trim_end_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_is_keyed_by_where_the_tenant_lives_only_off_the_four_clouds() {
+        let t = "7c1e3a52-9d4b-4f0e-8a61-3b2d5e6f7a80";
+        for c in Cloud::ALL {
+            assert_eq!(history_key(t, c.api_root()), t);
+            assert_eq!(history_key(t, &format!("{}/", c.api_root())), t);
+        }
+        let a = history_key(t, "http://127.0.0.1:4711");
+        let b = history_key(t, "https://127.0.0.1:4712/");
+        assert_eq!(a, format!("{t}@127.0.0.1:4711"));
+        assert_ne!(a, b);
+        assert_eq!(
+            history_key(t, "https://Emulator.Example"),
+            format!("{t}@emulator.example:443")
+        );
+    }
 }

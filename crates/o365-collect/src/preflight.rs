@@ -33,7 +33,8 @@ pub async fn check(
         .map_err(|e| diagnose(&e, settings.secret_looks_like_id()))?;
     let mut out = Preflight::default();
     if let Some(store) = store {
-        match o365_actions::observe_subscriptions(store, tenant, &subs, client.server_now()) {
+        let history = o365_api::cloud::history_key(tenant, client.api_root());
+        match o365_actions::observe_subscriptions(store, &history, &subs, client.server_now()) {
             Ok(w) => out.warnings.extend(w),
             Err(e) => out
                 .warnings

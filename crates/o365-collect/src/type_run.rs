@@ -89,7 +89,7 @@ impl TypeRun {
         sum.gaps.push((gap.start, gap.end));
         if let Some(l) = &self.ledger {
             if let Err(e) = l.record_gap(
-                &self.tenant,
+                &o365_api::cloud::history_key(&self.tenant, self.client.api_root()),
                 self.ct.as_str(),
                 gap.start,
                 gap.end,
@@ -272,7 +272,7 @@ impl TypeRun {
                 SubscriptionState::Absent
             };
             if let Err(err) = l.observe(
-                &self.tenant,
+                &o365_api::cloud::history_key(&self.tenant, self.client.api_root()),
                 ct.as_str(),
                 state,
                 self.client.server_now(),

@@ -59,7 +59,10 @@ pub fn status_json(s: &Settings, sink: Option<&str>) -> anyhow::Result<serde_jso
     // Read-only: status never writes, and never cuts a file another collector writes.
     let types = spec.status(&tenant)?.unwrap_or_default();
     let gaps = match &store {
-        Some(store) => store.gaps(Some(&tenant))?,
+        Some(store) => store.gaps(Some(&o365_api::cloud::history_key(
+            &tenant,
+            &s.api_root.value,
+        )))?,
         None => vec![],
     };
     let now = Utc::now();
@@ -96,7 +99,10 @@ pub fn status(s: &Settings, sink: Option<&str>, fmt: Output) -> anyhow::Result<E
     let exists = types.is_some();
     let types = types.unwrap_or_default();
     let gaps = match &store {
-        Some(store) => store.gaps(Some(&tenant))?,
+        Some(store) => store.gaps(Some(&o365_api::cloud::history_key(
+            &tenant,
+            &s.api_root.value,
+        )))?,
         None => vec![],
     };
     let now = Utc::now();

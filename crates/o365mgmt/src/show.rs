@@ -21,12 +21,7 @@ pub fn gaps(g: &Global, svg: Option<&std::path::Path>) -> anyhow::Result<ExitCod
     let now = chrono::Utc::now();
     let gaps: Vec<GapReport> = match read_store(&s)? {
         Some(store) => {
-            // The ledger names a tenant by its GUID (a domain's, from its last sign-in).
-            let tenant = s.tenant_id.as_ref().map(|t| {
-                o365_api::ids::normal_guid(&t.value)
-                    .or_else(|| store.tenant_of(&t.value).ok().flatten())
-                    .unwrap_or_else(|| t.value.clone())
-            });
+            let tenant = o365_actions::ledger_key(&s, Some(&store));
             store
                 .gaps(tenant.as_deref())?
                 .iter()

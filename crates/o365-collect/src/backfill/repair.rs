@@ -59,7 +59,8 @@ pub async fn repair_gaps(
     };
     let search = client.audit_search();
     let mut out = Repaired::default();
-    for gap in store.gaps(Some(tenant)).map_err(sql)? {
+    let history = o365_api::cloud::history_key(tenant, client.api_root());
+    for gap in store.gaps(Some(&history)).map_err(sql)? {
         if stop.is_stopped() {
             break;
         }

@@ -130,8 +130,9 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
         let spec = crate::pass::reading_sink(s, sink, store.as_ref())?;
         let tenant = crate::progress::reading_key(s, &spec, store.as_ref())?;
         let progress = spec.status(&tenant)?.unwrap_or_default();
+        let history = o365_api::cloud::history_key(&tenant, &s.api_root.value);
         let gaps = match &store {
-            Some(st) => st.gaps(Some(&tenant))?,
+            Some(st) => st.gaps(Some(&history))?,
             None => vec![],
         };
         let mut lanes = vec![];
@@ -143,7 +144,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
             }
             let subscription = match &store {
                 Some(st) => st
-                    .last_state(&tenant, ct.as_str())?
+                    .last_state(&history, ct.as_str())?
                     .map(|t| t.to_state.as_str().to_string())
                     .unwrap_or_else(|| "unknown".into()),
                 None => "unknown".into(),

@@ -243,3 +243,41 @@ fn one_tenant_configured_by_domain_and_by_guid_is_served_once() {
         "{err}"
     );
 }
+
+#[test]
+fn two_emulators_serving_one_guid_never_write_into_one_history() {
+    // Two services at two addresses answer for the same tenant GUID (the emulator's default
+    // tenant), and one state file is used with both: the first has every feed on, the second
+    // none (as the README's sections once left it).
+    let on = emulator();
+    let off = Emu::new();
+    assert_eq!(on.info.tenant_id, off.info.tenant_id);
+    let state = on.state();
+    let gaps = |e: &Emu| -> Value {
+        let (code, stdout, stderr) = out(e.cmd(&["gaps", "-o", "json"]).env("O365_STATE", &state));
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let (code, _, stderr) = out(&mut on.cmd(&["start-subscription", "--all", "-o", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+    // The second service's ping sees nothing subscribed: not a stop of the first one's feeds.
+    let (code, stdout, _) = out(off.cmd(&["ping", "-o", "json"]).env("O365_STATE", &state));
+    assert!(code == 0 || code == 1, "{stdout}");
+    assert_eq!(
+        gaps(&on),
+        json!([]),
+        "the first service's history holds a gap"
+    );
+    assert_eq!(
+        gaps(&off),
+        json!([]),
+        "the second service's history holds a gap"
+    );
+    // Each history goes on as its own: stopping a feed at the first is a gap there only.
+    let (code, _, stderr) = out(on
+        .cmd(&["stop-subscription", "Audit.General", "-o", "json"])
+        .env("O365_STATE", &state));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(gaps(&on).as_array().map(Vec::len), Some(1), "{}", gaps(&on));
+    assert_eq!(gaps(&off), json!([]));
+}
