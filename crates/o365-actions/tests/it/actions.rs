@@ -355,7 +355,9 @@ async fn list_sees_stops_made_elsewhere_and_content_lists_blobs() {
         r.warnings
     );
     assert_eq!(r.json_result()["open_gaps"].as_array().unwrap().len(), 1);
-    let g = env.store.gaps(Some(&tenant)).unwrap();
+    // The emulator's tenant's history, keyed by where it is served.
+    let history = o365_api::cloud::history_key(&tenant, &env.emu.info().api_root);
+    let g = env.store.gaps(Some(&history)).unwrap();
     assert_eq!((g.len(), g[0].source.as_str()), (1, "observed"));
 
     // Content: start, let time pass, list the last 24 h.
