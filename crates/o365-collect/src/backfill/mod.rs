@@ -109,9 +109,16 @@ impl From<o365_api::Error> for Fail {
     }
 }
 
+/// Windows whose records are held in memory at once (fetched, until written): each holds up to
+/// `max_window_records`, so this bounds a backfill's memory while more queries than this run on
+/// the service's side.
+const WINDOWS_HELD: usize = 2;
+
 /// One tenant's backfill into one sink.
 pub struct Backfill {
     search: AuditSearch,
+    /// Leave to hold a window's records ([`WINDOWS_HELD`]).
+    held: Arc<tokio::sync::Semaphore>,
     tenant: String,
     spec: SinkSpec,
     opts: BackfillOptions,
@@ -130,6 +137,7 @@ impl Backfill {
     pub fn new(search: AuditSearch, tenant: String, spec: SinkSpec, opts: BackfillOptions) -> Self {
         Self {
             search,
+            held: Arc::new(tokio::sync::Semaphore::new(WINDOWS_HELD)),
             tenant,
             spec,
             opts,
@@ -288,8 +296,11 @@ impl Backfill {
         // The pieces still to ask, as a stack: a piece cut short is replaced by its halves.
         let mut pieces = vec![(start, end)];
         let mut got: BTreeMap<ContentType, Vec<SharedEvent>> = BTreeMap::new();
+        // Taken before the first records are fetched, kept until they are written (one per
+        // window, whatever its pieces: a window never waits for a second one).
+        let mut holding = None;
         while let Some((s, e)) = pieces.pop() {
-            match self.ask(s, e, need, counts, stop).await? {
+            match self.ask(s, e, need, counts, stop, &mut holding).await? {
                 Answer::Split => match plan::halves(s, e) {
                     Some([a, b]) => {
                         counts.splits.fetch_add(1, Ordering::Relaxed);
@@ -344,6 +355,7 @@ impl Backfill {
     }
 
     /// One query over `[s, e)`: its events by wanted type, or the answer that it must be split.
+    /// The records are fetched once `holding` has leave to hold them (taken here if not yet).
     async fn ask(
         &self,
         s: DateTime<Utc>,
@@ -351,6 +363,7 @@ impl Backfill {
         need: &[ContentType],
         counts: &Counts,
         stop: &Stop,
+        holding: &mut Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<Answer, Fail> {
         let record_types: Vec<String> = if need.contains(&ContentType::General) {
             vec![]
@@ -424,6 +437,14 @@ impl Backfill {
                 .is_some_and(|n| n > cap);
         if cut {
             return Ok(Answer::Split);
+        }
+        if holding.is_none() {
+            tokio::select! {
+                p = self.held.clone().acquire_owned() => {
+                    *holding = Some(p.map_err(|_| Fail::Window("stopped".into()))?);
+                }
+                _ = stop.wait() => return Err(Fail::Window("stopped".into())),
+            }
         }
         let mut by_type: BTreeMap<ContentType, Vec<SharedEvent>> = BTreeMap::new();
         let (mut n, mut next) = (0u64, None::<String>);
