@@ -14,6 +14,7 @@ mod records;
 mod spec;
 mod tail;
 pub(crate) mod topics;
+mod wave;
 mod writer;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::spec::KafkaSpec;
+use super::wave::{Waves, LINGER_MS, RECORD_OVERHEAD};
 
 /// How long starting a producer may take (it waits for an older producer's open transaction to
 /// be aborted).
@@ -90,6 +91,8 @@ pub(super) struct TxProducer {
     /// Whether it runs transactions (`exactly_once`); without, a "transaction" is its records
     /// sent and acknowledged, in order.
     transactional: bool,
+    /// The records queued since all were last acknowledged (see `wave.rs`).
+    waves: Mutex<Waves>,
 }
 
 impl TxProducer {
@@ -105,12 +108,18 @@ impl TxProducer {
         config
             .set("enable.idempotence", "true")
             .set("delivery.report.only.error", "true");
+        // A wave leaves when it is flushed (unless the user chose a linger of their own).
+        if config.get("linger.ms").is_none() && config.get("queue.buffering.max.ms").is_none() {
+            config.set("linger.ms", LINGER_MS);
+        }
+        let waves = Mutex::new(Waves::for_settings(|k| config.get(k).map(String::from)));
         if !spec.exactly_once {
             let inner = config.create_with_context(Delivered::default())?;
             tracing::info!("producer ready (exactly_once=false: idempotent, no transactions)");
             return Ok(Self {
                 inner,
                 transactional: false,
+                waves,
             });
         }
         let inner: BaseProducer<Delivered> = config
@@ -122,6 +131,7 @@ impl TxProducer {
         Ok(Self {
             inner,
             transactional: true,
+            waves,
         })
     }
 
@@ -156,8 +166,13 @@ impl TxProducer {
         self.inner.client().fatal_error().is_some()
     }
 
-    /// Send a record, waiting for room in the producer's queue.
+    /// Send a record, waiting for room in the producer's queue; a record that would not fit
+    /// the wave queued waits until that wave is acknowledged (see `wave.rs`).
     pub(super) fn send(&self, mut rec: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
+        let size = record_size(&rec);
+        if self.waves().must_wait(size) {
+            self.flush()?;
+        }
         let deadline = Instant::now() + COMMIT_TIMEOUT;
         loop {
             match self.inner.send(rec) {
@@ -168,9 +183,17 @@ impl TxProducer {
                     self.wait(Duration::from_millis(100))?;
                 }
                 Err((e, _)) => return Err(e),
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.waves().queue(size);
+                    return Ok(());
+                }
             }
         }
+    }
+
+    /// The waves' account.
+    fn waves(&self) -> std::sync::MutexGuard<'_, Waves> {
+        self.waves.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Send a checkpoint record: `rec` as JSON under `key` in `topic` (the checkpoint topic).
@@ -212,7 +235,11 @@ impl TxProducer {
         if let Some(e) = self.inner.context().take_failure() {
             return Err(e);
         }
-        Ok(err == rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR)
+        let all = err == rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR;
+        if all {
+            self.waves().drained();
+        }
+        Ok(all)
     }
 
     /// Wait until every record sent is acknowledged; a record that failed fails this.
@@ -277,4 +304,15 @@ impl TxProducer {
         self.inner.poll(Duration::ZERO);
         let _ = self.inner.context().take_failure();
     }
+}
+
+/// The bytes `rec` takes in a batch, at most: key, value, headers and the record's framing.
+fn record_size(rec: &BaseRecord<'_, str, [u8]>) -> usize {
+    use rdkafka::message::Headers as _;
+    let headers: usize = rec.headers.as_ref().map_or(0, |h| {
+        h.iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 8)
+            .sum()
+    });
+    rec.key.map_or(0, str::len) + rec.payload.map_or(0, <[u8]>::len) + headers + RECORD_OVERHEAD
 }
