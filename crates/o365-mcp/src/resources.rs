@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use o365_actions::input::ActionKind;
 use o365_actions::Runner;
 use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 use rmcp::ErrorData as McpError;
@@ -19,34 +20,71 @@ pub type CollectStatus = Arc<dyn Fn() -> Result<Value, String> + Send + Sync>;
 /// The list of tenants.
 pub const TENANTS: &str = "o365://tenants";
 
-/// Per-tenant resources: path after `o365://{tenant}/`, title, description.
-pub const PER_TENANT: [(&str, &str, &str); 5] = [
+/// A resource of each tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerTenant {
+    /// The content subscriptions, as the service lists them now.
+    Subscriptions,
+    /// The data gaps of the local ledger.
+    Gaps,
+    /// The action journal.
+    Journal,
+    /// The collection status.
+    CollectStatus,
+    /// The SOAR alerts made.
+    Alerts,
+}
+
+/// Per-tenant resources: which, path after `o365://{tenant}/`, title, description.
+pub const PER_TENANT: [(PerTenant, &str, &str, &str); 5] = [
     (
+        PerTenant::Subscriptions,
         "subscriptions",
         "Subscriptions",
         "The tenant's content subscriptions as the service lists them now: content type, status, webhook.",
     ),
     (
+        PerTenant::Gaps,
         "gaps",
         "Data gaps",
         "Spans in which a content type was not subscribed, so no content exists for them (from the local ledger).",
     ),
     (
+        PerTenant::Journal,
         "journal",
         "Action journal",
         "The last 50 actions run against the tenant (start, stop, ping...), newest first.",
     ),
     (
+        PerTenant::CollectStatus,
         "collect/status",
         "Collection status",
         "Per content type: the collector's cursor, lag, blobs and events done, and gaps.",
     ),
     (
+        PerTenant::Alerts,
         "alerts",
         "Alerts",
         "The last 50 SOAR alerts the connectors made (DLP and Audit.General), newest first.",
     ),
 ];
+
+impl PerTenant {
+    /// Its path after `o365://{tenant}/`.
+    pub fn path(self) -> &'static str {
+        PER_TENANT.iter().find(|r| r.0 == self).map_or("", |r| r.1)
+    }
+
+    /// The resource of this path.
+    fn at(path: &str) -> Option<Self> {
+        PER_TENANT.iter().find(|r| r.1 == path).map(|r| r.0)
+    }
+
+    /// Its URI for tenant `t`.
+    pub fn uri(self, t: &str) -> String {
+        format!("o365://{t}/{}", self.path())
+    }
+}
 
 /// The tenant's name in URIs.
 pub fn tenant_name(runner: &Runner) -> String {
@@ -61,9 +99,9 @@ pub fn list(tenants: &[Tenant]) -> Vec<Resource> {
         .with_mime_type("application/json")];
     for t in tenants {
         let t = tenant_name(&t.runner);
-        for (path, title, description) in PER_TENANT {
+        for (which, path, title, description) in PER_TENANT {
             v.push(
-                Resource::new(format!("o365://{t}/{path}"), format!("{t}/{path}"))
+                Resource::new(which.uri(&t), format!("{t}/{path}"))
                     .with_title(format!("{title} ({t})"))
                     .with_description(description)
                     .with_mime_type("application/json"),
@@ -77,7 +115,7 @@ pub fn list(tenants: &[Tenant]) -> Vec<Resource> {
 pub fn templates() -> Vec<ResourceTemplate> {
     PER_TENANT
         .iter()
-        .map(|(path, title, description)| {
+        .map(|(_, path, title, description)| {
             let mut r = ResourceTemplate::new(format!("o365://{{tenant}}/{path}"), *path);
             r.title = Some(title.to_string());
             r.description = Some(description.to_string());
@@ -98,7 +136,7 @@ pub async fn read(
         McpError::resource_not_found(
             format!(
                 "no resource {uri}: this server has {TENANTS} and o365://{{tenant}}/{{{}}} for the tenants {}",
-                PER_TENANT.map(|p| p.0).join(","),
+                PER_TENANT.map(|p| p.1).join(","),
                 names.iter().map(|n| format!("o365://{n}/")).collect::<Vec<_>>().join(", ")
             ),
             None,
@@ -129,8 +167,8 @@ pub async fn read(
             .ok_or_else(not_found)?;
         let runner = &t.runner;
         let failed = |e: String| McpError::internal_error(format!("{uri}: {e}"), None);
-        match rest {
-            "subscriptions" => {
+        match PerTenant::at(rest).ok_or_else(not_found)? {
+            PerTenant::Subscriptions => {
                 let client = runner.client().map_err(|e| failed(e.to_string()))?;
                 let subs = client
                     .list_subscriptions()
@@ -138,11 +176,11 @@ pub async fn read(
                     .map_err(|e| failed(e.to_string()))?;
                 serde_json::to_value(subs).map_err(|e| failed(e.to_string()))?
             }
-            "gaps" => {
+            PerTenant::Gaps => {
                 let gaps = runner.gaps().map_err(|e| failed(e.to_string()))?;
                 serde_json::to_value(gaps).map_err(|e| failed(e.to_string()))?
             }
-            "journal" => match runner.store() {
+            PerTenant::Journal => match runner.store() {
                 None => json!([]),
                 Some(store) => {
                     let tenant = runner.settings().tenant().ok();
@@ -152,11 +190,11 @@ pub async fn read(
                     serde_json::to_value(rows).map_err(|e| failed(e.to_string()))?
                 }
             },
-            "collect/status" => match &t.status {
+            PerTenant::CollectStatus => match &t.status {
                 Some(f) => f().map_err(failed)?,
                 None => json!({"note": "collection status is not available from this server"}),
             },
-            "alerts" => match alerts {
+            PerTenant::Alerts => match alerts {
                 Some(reader) => {
                     let q = AlertQuery {
                         limit: 50,
@@ -166,21 +204,23 @@ pub async fn read(
                 }
                 None => json!({"note": "alerts are not available from this server"}),
             },
-            _ => return Err(not_found()),
         }
     };
     let text = serde_json::to_string_pretty(&v).unwrap_or_default();
     Ok(ResourceContents::text(text, uri).with_mime_type("application/json"))
 }
 
-/// The resources an action of `tool` may have changed (for update notifications).
-pub fn changed_by(runner: &Runner, tool: &str) -> Vec<String> {
+/// The resources an action of `kind` may have changed (for update notifications).
+pub fn changed_by(runner: &Runner, kind: ActionKind) -> Vec<String> {
     let t = tenant_name(runner);
-    let mut v = vec![format!("o365://{t}/journal")];
-    if tool.ends_with("start_subscription") || tool.ends_with("stop_subscription") {
-        v.push(format!("o365://{t}/subscriptions"));
-        v.push(format!("o365://{t}/gaps"));
-        v.push(format!("o365://{t}/collect/status"));
-    }
-    v
+    let changed: &[PerTenant] = match kind {
+        ActionKind::StartSubscription | ActionKind::StopSubscription => &[
+            PerTenant::Journal,
+            PerTenant::Subscriptions,
+            PerTenant::Gaps,
+            PerTenant::CollectStatus,
+        ],
+        _ => &[PerTenant::Journal],
+    };
+    changed.iter().map(|r| r.uri(&t)).collect()
 }

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::alerts::AlertsReader;
 use crate::resources::{self, CollectStatus};
-use crate::tools::{check_arguments, tools};
+use crate::tools::check_arguments;
 use crate::{confirm, prompts};
 
 /// One tenant the server acts for: its runner and, when known, its collection status.
@@ -150,9 +150,8 @@ impl McpServer {
         if let (crate::alerts::TOOL, Some(reader)) = (name, &self.alerts) {
             return crate::alerts::call(reader, &resources::tenant_name(runner), &args);
         }
-        let tools = tools();
-        let Some(tool) = tools.iter().find(|t| t.name == name) else {
-            let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        let Some(kind) = crate::tools::action_of(name) else {
+            let names = crate::tools::tool_names();
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool `{name}`; this server has: {}",
@@ -161,8 +160,6 @@ impl McpServer {
                 None,
             ));
         };
-        let kind = ActionKind::parse(&tool.name)
-            .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
         check_arguments(kind, &args).map_err(|m| McpError::invalid_params(m, None))?;
         let result = match input::parse_request(&Value::Object(args), Some(kind)) {
             Ok(req) => match (kind, peer) {
@@ -226,8 +223,10 @@ impl McpServer {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default();
-        let Ok(t) = self.tenant(tenant) else { return };
-        for uri in resources::changed_by(&t.runner, tool) {
+        let (Ok(t), Some(kind)) = (self.tenant(tenant), crate::tools::action_of(tool)) else {
+            return;
+        };
+        for uri in resources::changed_by(&t.runner, kind) {
             if subscribed.contains(&uri) {
                 let _ = peer
                     .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))

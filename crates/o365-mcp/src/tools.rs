@@ -7,6 +7,68 @@ use o365_actions::STOP_WARNING;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{json, Value};
 
+/// One tool: the action it runs, its title, its description (parts joined), and whether it
+/// changes the tenant and may lose data.
+struct Row {
+    kind: ActionKind,
+    title: &'static str,
+    description: &'static [&'static str],
+    read_only: bool,
+    destructive: bool,
+}
+
+/// The tools, in the integration's order.
+const TOOLS: [Row; 5] = [
+    Row {
+        kind: ActionKind::Ping,
+        title: "Ping",
+        description: &["Test connectivity to the Office 365 Management Activity API: gets a token AND lists subscriptions, so success means the other tools will work. On failure the result names the cause (wrong secret, secret ID pasted instead of the value, app not in tenant, unknown tenant, missing ActivityFeed.Read permission, auditing off, wrong cloud, unreachable host) and the fix."],
+        read_only: true,
+        destructive: false,
+    },
+    Row {
+        kind: ActionKind::StartSubscription,
+        title: "Start Subscription",
+        description: &["Start Office 365 Management API content subscriptions so the tenant's audit log of those types becomes available for collection. Already-enabled subscriptions count as success (outcome already_enabled). If this tool stopped a type earlier, the result reports the data gap [stopped_at, started_at). ", TYPES_HELP],
+        read_only: false,
+        destructive: false,
+    },
+    Row {
+        kind: ActionKind::StopSubscription,
+        title: "Stop Subscription",
+        description: &["Stop Office 365 Management API content subscriptions. WARNING: ", STOP_WARNING, " The stop is recorded in the data-gap ledger. ", TYPES_HELP],
+        read_only: false,
+        destructive: true,
+    },
+    Row {
+        kind: ActionKind::ListSubscriptions,
+        title: "List Subscriptions",
+        description: &["List the tenant's Office 365 Management API subscriptions (content type, status, webhook), the types not enabled, and open data gaps."],
+        read_only: true,
+        destructive: false,
+    },
+    Row {
+        kind: ActionKind::ListContent,
+        title: "List Content",
+        description: &["List the content blobs available for one content type in a time window (default: the last 24 hours; at most 7 days back; longer ranges are split into 24-hour windows). Each blob has contentId, contentUri, contentCreated and contentExpiration."],
+        read_only: true,
+        destructive: false,
+    },
+];
+
+/// The action a tool of this name runs (`None`: no such tool).
+pub fn action_of(name: &str) -> Option<ActionKind> {
+    TOOLS
+        .iter()
+        .find(|r| r.kind.tool_name() == name)
+        .map(|r| r.kind)
+}
+
+/// The names of the actions' tools.
+pub fn tool_names() -> Vec<String> {
+    TOOLS.iter().map(|r| r.kind.tool_name()).collect()
+}
+
 /// The tool definitions for one tenant.
 pub fn tools() -> Vec<Tool> {
     tools_for(&[])
@@ -15,75 +77,26 @@ pub fn tools() -> Vec<Tool> {
 /// The tool definitions; with more than one tenant, each takes an optional `tenant` (one of
 /// `tenants`, the first by default).
 pub fn tools_for(tenants: &[String]) -> Vec<Tool> {
-    let ann = |title: &str| ToolAnnotations::with_title(title).open_world(true);
-    let mut v: Vec<Tool> = Vec::new();
-    let mut t = Tool::new(
-        ActionKind::Ping.tool_name(),
-        "Test connectivity to the Office 365 Management Activity API: gets a token AND lists subscriptions, so success means the other tools will work. On failure the result names the cause (wrong secret, secret ID pasted instead of the value, app not in tenant, unknown tenant, missing ActivityFeed.Read permission, auditing off, wrong cloud, unreachable host) and the fix.",
-        args::input_schema(ActionKind::Ping),
-    );
-    t.annotations = Some(
-        ann("Ping")
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true),
-    );
-    v.push(t);
-    let mut t = Tool::new(
-        ActionKind::StartSubscription.tool_name(),
-        format!("Start Office 365 Management API content subscriptions so the tenant's audit log of those types becomes available for collection. Already-enabled subscriptions count as success (outcome already_enabled). If this tool stopped a type earlier, the result reports the data gap [stopped_at, started_at). {TYPES_HELP}"),
-        args::input_schema(ActionKind::StartSubscription),
-    );
-    t.annotations = Some(
-        ann("Start Subscription")
-            .read_only(false)
-            .destructive(false)
-            .idempotent(true),
-    );
-    v.push(t);
-    let mut t = Tool::new(
-        ActionKind::StopSubscription.tool_name(),
-        format!("Stop Office 365 Management API content subscriptions. WARNING: {STOP_WARNING} The stop is recorded in the data-gap ledger. {TYPES_HELP}"),
-        args::input_schema(ActionKind::StopSubscription),
-    );
-    t.annotations = Some(
-        ann("Stop Subscription")
-            .read_only(false)
-            .destructive(true)
-            .idempotent(true),
-    );
-    v.push(t);
-    let mut t = Tool::new(
-        ActionKind::ListSubscriptions.tool_name(),
-        "List the tenant's Office 365 Management API subscriptions (content type, status, webhook), the types not enabled, and open data gaps.",
-        args::input_schema(ActionKind::ListSubscriptions),
-    );
-    t.annotations = Some(
-        ann("List Subscriptions")
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true),
-    );
-    v.push(t);
-    let mut t = Tool::new(
-        ActionKind::ListContent.tool_name(),
-        "List the content blobs available for one content type in a time window (default: the last 24 hours; at most 7 days back; longer ranges are split into 24-hour windows). Each blob has contentId, contentUri, contentCreated and contentExpiration.",
-        args::input_schema(ActionKind::ListContent),
-    );
-    t.annotations = Some(
-        ann("List Content")
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true),
-    );
-    v.push(t);
-    for t in &mut v {
-        if let Ok(kind) = ActionKind::parse(&t.name) {
-            t.output_schema = Some(std::sync::Arc::new(crate::output::output_schema(kind)));
-        }
-        add_tenant_argument(t, tenants);
-    }
-    v
+    TOOLS
+        .iter()
+        .map(|r| {
+            let mut t = Tool::new(
+                r.kind.tool_name(),
+                r.description.concat(),
+                args::input_schema(r.kind),
+            );
+            t.annotations = Some(
+                ToolAnnotations::with_title(r.title)
+                    .open_world(true)
+                    .read_only(r.read_only)
+                    .destructive(r.destructive)
+                    .idempotent(true),
+            );
+            t.output_schema = Some(std::sync::Arc::new(crate::output::output_schema(r.kind)));
+            add_tenant_argument(&mut t, tenants);
+            t
+        })
+        .collect()
 }
 
 /// With more than one tenant, a tool takes an optional `tenant` (one of `tenants`, the first by
