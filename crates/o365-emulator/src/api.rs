@@ -241,5 +241,6 @@ pub(crate) fn content_type(st: &Shared, q: &Query) -> Result<ContentType, Respon
         .ok_or_else(|| af(400, "AF20020", "The specified content type is not valid."))
 }
 
-pub use crate::feed_content::{blob, content, dlp_types, notifications, parse_time};
-pub use crate::feed_subscriptions::{list, start, stop};
+pub use crate::feed_content::parse_time;
+pub(crate) use crate::feed_content::{blob, content, dlp_types, notifications};
+pub(crate) use crate::feed_subscriptions::{list, start, stop};

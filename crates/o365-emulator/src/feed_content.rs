@@ -5,8 +5,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use crate::api::{af, authorize, content_type, json, Op, Query, DAY_MS, ZERO_GUID};
+use crate::api::{af, authorize, json, Op, Query, DAY_MS, ZERO_GUID};
 use crate::content::{fmt_content_time, hash, BlobFacts, ContentType, ParsedId};
+use crate::feed_request::{op, Typed, Untyped};
 use crate::state::Shared;
 
 /// Parse the service's accepted time formats (UTC; optional fraction and `Z`) to milliseconds.
@@ -100,23 +101,15 @@ fn parse_page_token(
     (page_token(st, tenant, ct, w, off, salt) == tok).then_some(off)
 }
 
-/// Shared by `/content` and `/notifications`: checks, then one page of items.
-async fn listing(
-    st: Shared,
-    tenant: String,
-    raw: Option<String>,
-    headers: HeaderMap,
-    op: Op,
-) -> Response {
-    let q = Query::parse(raw.as_deref());
-    let ct = match content_type(&st, &q) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let caller = match authorize(&st, &tenant, &headers, &q, op, Some(ct)) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+/// Shared by `/content` and `/notifications`: one page of items of a checked request.
+async fn listing<O>(st: Shared, r: Typed<O>, op: Op) -> Response {
+    let Typed {
+        tenant,
+        q,
+        ct,
+        caller,
+        ..
+    } = r;
     let now = st.clock.now_ms();
     let sub_enabled = {
         let subs = st.tenants[caller.tenant].subs.read();
@@ -224,27 +217,20 @@ async fn listing(
 }
 
 /// `GET subscriptions/content`.
-pub async fn content(
-    State(st): State<Shared>,
-    Path(tenant): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    listing(st, tenant, raw, headers, Op::Content).await
+pub(crate) async fn content(State(st): State<Shared>, r: Typed<op::Content>) -> Response {
+    listing(st, r, Op::Content).await
 }
 
 /// `GET subscriptions/notifications`.
-pub async fn notifications(
+pub(crate) async fn notifications(
     State(st): State<Shared>,
-    Path(tenant): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    r: Typed<op::Notifications>,
 ) -> Response {
-    listing(st, tenant, raw, headers, Op::Notifications).await
+    listing(st, r, Op::Notifications).await
 }
 
 /// `GET audit/{contentId}`.
-pub async fn blob(
+pub(crate) async fn blob(
     State(st): State<Shared>,
     Path((tenant, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
@@ -330,16 +316,7 @@ const DLP_TYPES: [(&str, &str); 8] = [
 ];
 
 /// `GET resources/dlpSensitiveTypes`.
-pub async fn dlp_types(
-    State(st): State<Shared>,
-    Path(tenant): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let q = Query::parse(raw.as_deref());
-    if let Err(r) = authorize(&st, &tenant, &headers, &q, Op::Dlp, None) {
-        return r;
-    }
+pub(crate) async fn dlp_types(_: Untyped<op::Dlp>, headers: HeaderMap) -> Response {
     if let Some(lang) = headers
         .get(header::ACCEPT_LANGUAGE)
         .map(|v| v.to_str().unwrap_or("\u{1}"))

@@ -1,12 +1,13 @@
 //! The Activity API's subscription operations: start (with webhook validation), stop, list.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::{af, authorize, content_type, json, parse_time, Op, Query};
+use crate::api::{af, json, parse_time};
 use crate::content::{event_id, hash, ContentType};
+use crate::feed_request::{op, Typed, Untyped};
 use crate::state::{Shared, Subscription, Webhook};
 
 fn sub_json(ct: ContentType, s: &Subscription) -> serde_json::Value {
@@ -31,22 +32,11 @@ struct WebhookIn {
 }
 
 /// `POST subscriptions/start`.
-pub async fn start(
+pub(crate) async fn start(
     State(st): State<Shared>,
-    Path(tenant): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Typed { q, ct, caller, .. }: Typed<op::Start>,
     body: axum::body::Bytes,
 ) -> Response {
-    let q = Query::parse(raw.as_deref());
-    let ct = match content_type(&st, &q) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let caller = match authorize(&st, &tenant, &headers, &q, Op::Start, Some(ct)) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let parsed: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
         StartBody { webhook: None }
     } else {
@@ -192,21 +182,10 @@ async fn validate_webhook(
 }
 
 /// `POST subscriptions/stop`.
-pub async fn stop(
+pub(crate) async fn stop(
     State(st): State<Shared>,
-    Path(tenant): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Typed { ct, caller, .. }: Typed<op::Stop>,
 ) -> Response {
-    let q = Query::parse(raw.as_deref());
-    let ct = match content_type(&st, &q) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let caller = match authorize(&st, &tenant, &headers, &q, Op::Stop, Some(ct)) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let now = st.clock.now_ms();
     let mut subs = st.tenants[caller.tenant].subs.write();
     let Some(s) = subs.get_mut(&ct) else {
@@ -229,17 +208,10 @@ pub async fn stop(
 }
 
 /// `GET subscriptions/list`.
-pub async fn list(
+pub(crate) async fn list(
     State(st): State<Shared>,
-    Path(tenant): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Untyped { caller, .. }: Untyped<op::List>,
 ) -> Response {
-    let q = Query::parse(raw.as_deref());
-    let caller = match authorize(&st, &tenant, &headers, &q, Op::List, None) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let subs = st.tenants[caller.tenant].subs.read();
     let arr: Vec<_> = subs.iter().map(|(ct, s)| sub_json(*ct, s)).collect();
     json(StatusCode::OK, serde_json::Value::Array(arr).to_string())

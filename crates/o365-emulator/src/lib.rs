@@ -22,6 +22,7 @@ pub mod config;
 pub mod content;
 pub mod control;
 mod feed_content;
+mod feed_request;
 mod feed_subscriptions;
 pub mod graph;
 mod padding;
