@@ -56,6 +56,10 @@ pub struct Check {
     /// Subscriptions listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
+    /// What it checks does not exist here (Graph's audit search in GCC High or DoD): not a
+    /// failure of the setup, nothing to fix.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
 }
 
 impl Check {
@@ -69,6 +73,7 @@ impl Check {
             tenant_id: None,
             expires_in_s: None,
             count: None,
+            unavailable: false,
         }
     }
 

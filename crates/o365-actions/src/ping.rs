@@ -87,7 +87,13 @@ async fn audit_search(client: &o365_api::Client) -> Check {
     let ms = |t: Instant| t.elapsed().as_millis() as u64;
     let search = match client.audit_search() {
         Ok(s) => s,
-        Err(e) => return Check::failed(ms(t), e.to_string()),
+        // Refused before any request: the cloud has no such search.
+        Err(e) => {
+            return Check {
+                unavailable: true,
+                ..Check::failed(ms(t), e.to_string())
+            }
+        }
     };
     match search.client().token_info().await {
         Err(e) => Check::failed(ms(t), format!("sign-in to Microsoft Graph: {e}")),

@@ -59,8 +59,12 @@ pub fn result_text(r: &ActionResult) -> String {
                 ("audit_search", d.checks.audit_search.as_ref()),
             ];
             for (name, c) in checks.iter().filter_map(|(n, c)| Some((n, (*c)?))) {
-                let ok = if c.ok { "ok" } else { "FAILED" };
-                let _ = writeln!(s, "  check {name:<20} {ok:<6} {} ms", c.ms);
+                let ok = match (c.ok, c.unavailable) {
+                    (true, _) => "ok",
+                    (false, true) => "not available",
+                    (false, false) => "FAILED",
+                };
+                let _ = writeln!(s, "  check {name:<20} {ok:<13} {} ms", c.ms);
                 if *name == "audit_search" {
                     if let Some(e) = &c.error {
                         let _ = writeln!(s, "    (only backfill and gap repair need it) {e}");
