@@ -5,7 +5,8 @@
 //! runs in the background until it has done what the README says, then is stopped. A README
 //! example that breaks fails here.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The shell blocks of the README section titled `title`.
 fn blocks(readme: &str, title: &str) -> String {
@@ -101,14 +102,39 @@ fn ran(script: &str, home: &std::path::Path) -> (String, String) {
     (stdout, stderr)
 }
 
+/// The JSONL file `file` holds more than `at_least` events, each once (`output`: what the
+/// examples printed, shown when it does not).
+fn each_event_once(file: &std::path::Path, at_least: usize, output: &str) {
+    let (ids, lines) = crate::jsonl_ids(file);
+    assert!(lines > at_least, "{lines} events in {file:?}\n{output}");
+    assert_eq!(ids.len(), lines, "events written twice into {file:?}");
+}
+
+/// The emulator's examples write into its own state, never the user's (`home`'s).
+fn user_state_untouched(home: &std::path::Path) {
+    assert!(
+        !home.join("data/o365mgmt/state.sqlite").exists(),
+        "the emulator's examples write into its own state, never the user's"
+    );
+}
+
+/// How long one README section may run: its slowest (the fleet) takes about a minute alone and
+/// a few under a loaded CI; past this the section is stopped and its output shown.
+const SECTION_LIMIT: Duration = Duration::from_secs(480);
+
 /// Run `script` in bash in `home`, as a user with nothing configured, the binary on the PATH.
+/// The script runs in a process group of its own with its output in files, not pipes: a script
+/// that stops early (`set -e`) while its background jobs run, or that waits for a job that does
+/// not stop, fails with its output at [`SECTION_LIMIT`] instead of holding the run, and whatever
+/// it leaves running is killed when it ends.
 fn run(script: &str, home: &std::path::Path) -> std::process::Output {
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_o365mgmt"))
         .parent()
         .unwrap()
         .to_path_buf();
-    Command::new("bash")
-        .arg("-c")
+    let (out, err) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+    let mut c = Command::new("bash");
+    c.arg("-c")
         .arg(script)
         .env_clear()
         .env(
@@ -123,8 +149,46 @@ fn run(script: &str, home: &std::path::Path) -> std::process::Output {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
         .current_dir(home)
-        .output()
-        .unwrap()
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap());
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    let mut child = c.spawn().unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t0.elapsed() > SECTION_LIMIT {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+    let text = |mut f: std::fs::File| {
+        use std::io::{Read as _, Seek as _};
+        let mut b = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut b).unwrap();
+        b
+    };
+    let (stdout, stderr) = (text(out), text(err));
+    let Some(status) = status else {
+        panic!(
+            "the README's examples did not finish in {SECTION_LIMIT:?}:\n{script}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 #[test]
@@ -162,10 +226,7 @@ fn the_gcc_high_example_runs_as_written() {
         "{stdout}"
     );
     assert!(!stdout.contains("FAILED"), "{stdout}");
-    assert!(
-        !home.path().join("data/o365mgmt/state.sqlite").exists(),
-        "the emulator's examples write into its own state, never the user's"
-    );
+    user_state_untouched(home.path());
 }
 
 #[test]
@@ -196,9 +257,7 @@ fn the_first_examples_run_as_written() {
     let home = tempfile::tempdir().unwrap();
     let (_, stderr) = ran(&script, home.path());
     // What they promise: events in the file, each once; the user's own state untouched.
-    let (ids, lines) = crate::jsonl_ids(&home.path().join("events.jsonl"));
-    assert!(lines > 1000, "{lines} events\n{stderr}");
-    assert_eq!(ids.len(), lines, "events written twice");
+    each_event_once(&home.path().join("events.jsonl"), 1000, &stderr);
     // Shipping: the same events inside envelopes that name the tenant.
     let shipped = std::fs::read_to_string(home.path().join("audit.jsonl")).unwrap();
     let mut enveloped = std::collections::BTreeSet::new();
@@ -234,10 +293,7 @@ fn the_first_examples_run_as_written() {
         svg.starts_with("<svg") && svg.contains("not collected"),
         "{svg}"
     );
-    assert!(
-        !home.path().join("data/o365mgmt/state.sqlite").exists(),
-        "the emulator's examples write into its own state, never the user's"
-    );
+    user_state_untouched(home.path());
 }
 
 /// A receiver of the SOAR platform's webhook on a free port: the alerts POSTed to it.
@@ -405,13 +461,12 @@ fn the_backfill_example_runs_as_written() {
     script.push_str("kill %1\nwait\n");
     let home = tempfile::tempdir().unwrap();
     let (stdout, stderr) = ran(&script, home.path());
-    let (ids, lines) = crate::jsonl_ids(&home.path().join("history.jsonl"));
-    assert!(lines > 100, "{lines} events\n{stdout}\n{stderr}");
-    assert_eq!(ids.len(), lines, "events written twice");
-    assert!(
-        !home.path().join("data/o365mgmt/state.sqlite").exists(),
-        "the emulator's examples write into its own state, never the user's"
+    each_event_once(
+        &home.path().join("history.jsonl"),
+        100,
+        &format!("{stdout}\n{stderr}"),
     );
+    user_state_untouched(home.path());
 }
 
 #[test]
@@ -489,7 +544,9 @@ fn the_fleet_example_runs_as_written() {
             .replace("127.0.0.1:9464", &format!("127.0.0.1:{a}"))
             .replace("127.0.0.1:9465", &format!("127.0.0.1:{b}"))
     };
-    let mut script = String::from("set -e\n");
+    // Traced with the time of each command, and the instances' logs at info: shown if it fails.
+    let mut script =
+        String::from("set -e\nexport PS4='+ $(date +%T.%N) '; set -x\nexport O365_LOG=info\n");
     let title = "Three tenants into Kafka, against the emulator";
     let block = blocks(&readme, title);
     for l in block.lines() {
@@ -501,7 +558,7 @@ fn the_fleet_example_runs_as_written() {
         // The emulator must listen before the instances start.
         if l.contains("o365mgmt emulator") {
             script.push_str(&format!(
-                "until curl -s 127.0.0.1:{emu} >/dev/null; do sleep 0.2; done\n"
+                "for i in $(seq 300); do curl -s 127.0.0.1:{emu} >/dev/null && break; sleep 0.2; done\n"
             ));
         }
     }
@@ -519,10 +576,10 @@ fn the_fleet_example_runs_as_written() {
     let held = |f: &str| -> Vec<String> {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join(f)).unwrap())
-                .unwrap_or_else(|e| panic!("{f}: {e}"));
+                .unwrap_or_else(|e| panic!("{f}: {e}\n{stderr}"));
         v["fleet"]["tenants"]
             .as_array()
-            .unwrap_or_else(|| panic!("{v}"))
+            .unwrap_or_else(|| panic!("{v}\n{stderr}"))
             .iter()
             .map(|t| t.as_str().unwrap_or_default().to_string())
             .collect()
