@@ -50,8 +50,9 @@ pub mod metrics;
 pub mod preflight;
 pub mod webhook;
 
-// Many tenants: a fleet of tenant loops, sharded between instances.
+// A tenant's loop; many tenants: a fleet of such loops, sharded between instances.
 pub mod fleet;
+pub mod passes;
 pub mod shard;
 pub mod tenant;
 
@@ -59,6 +60,7 @@ pub use collector::{CollectError, Collector};
 pub use fleet::{Applied, Fleet};
 pub use metrics::Metrics;
 pub use options::{Options, Stop};
+pub use passes::{Next, PassHook, PassLoop, Turn};
 pub use shard::Shard;
 pub use sinks::{SinkError, SinkSpec, SinkSpecError, SpecContext, TypeStatus};
 pub use summary::{RunError, Summary, TypeSummary};

@@ -1,4 +1,4 @@
-//! One tenant of a fleet: its loop (pre-flight, a pass, a pause) and what it reports.
+//! One tenant of a fleet: how its loop ([`crate::passes`]) starts, and what it reports.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use crate::collector::Collector;
 use crate::metrics::Metrics;
 use crate::options::{Options, Stop};
+use crate::passes::{Next, PassHook, PassLoop, Turn};
 use crate::sinks::SinkSpec;
 use crate::summary::Summary;
 use crate::writer::WriterHandle;
@@ -153,7 +154,8 @@ pub(crate) struct TenantRun {
 }
 
 impl TenantRun {
-    /// Pre-flight, a pass, a pause; until stopped (or after one pass without `follow`).
+    /// Sign in, decide the tenant's key, then its loop: until stopped (or after one pass
+    /// without `follow`).
     pub(crate) async fn run(self) {
         let s = &self.settings;
         let (client, configured) = match (s.client(), s.tenant()) {
@@ -224,120 +226,72 @@ impl TenantRun {
         if let Err(e) = collector.fix_start().await {
             tracing::warn!(error = %e, "where collection begins is not recorded yet (the first pass records it)");
         }
-        let mut wake: Option<Arc<tokio::sync::Notify>> = None;
         // Graph's audit search beside the passes: a backfill, gap repairs.
-        let mut beside = crate::backfill::beside::Beside::new(
+        let beside = crate::backfill::beside::Beside::new(
             s.backfill_since.as_ref().map(|b| b.value),
             s.repair_gaps.value,
         );
-        loop {
-            let started = tokio::time::Instant::now();
-            let pre = crate::preflight::check(
-                s,
-                self.store.as_ref(),
-                &client,
-                &tenant,
-                &collect.types,
-                self.opts.auto_start,
-            )
+        PassLoop::new(s, &collector, collect.types.clone())
+            .with_store(self.store.clone())
+            .auto_start(self.opts.auto_start)
+            .with_webhook(self.opts.webhook.clone(), true)
+            .follow(self.opts.follow.then_some(self.opts.interval))
+            .beside(beside, self.spec.clone(), self.writer.clone())
+            .run(&mut Shown(&self.shared), &self.stop)
             .await;
-            match pre {
-                Err(f) => self
-                    .shared
-                    .failed(format!("{} (fix: {})", f.message, f.fix)),
-                Ok(p) => {
-                    for w in &p.warnings {
-                        tracing::warn!(warning = %w);
-                    }
-                    if let Some(h) = &self.opts.webhook {
-                        if wake.is_none() {
-                            // Notifications name the tenant by GUID: known once signed in.
-                            if let Ok(t) = client.token_info().await {
-                                wake = Some(
-                                    h.receiver.route(&t.tenant_id, self.shared.metrics.clone()),
-                                );
-                            }
-                        }
-                        if let Err(e) = crate::webhook::register(
-                            &client,
-                            &collect.types,
-                            &h.spec,
-                            &self.shared.metrics,
-                        )
-                        .await
-                        {
-                            tracing::warn!(error = %e, "could not register the webhook (polling goes on)");
-                        }
-                    }
-                    match collector.run_once(&self.stop).await {
-                        Ok(sum) => {
-                            let first_error = sum
-                                .types
-                                .iter()
-                                .flat_map(|t| t.errors.iter())
-                                .next()
-                                .map(|e| e.to_string());
-                            tracing::info!(
-                                events = sum.events_written,
-                                blobs = sum.blobs_done,
-                                seconds = sum.seconds,
-                                ok = first_error.is_none(),
-                                "pass finished"
-                            );
-                            self.shared.update(|st| {
-                                st.passes += 1;
-                                st.last_pass = Some(Utc::now());
-                                st.last_pass_seconds = Some(sum.seconds);
-                                st.state = if first_error.is_some() {
-                                    TenantState::Failing
-                                } else {
-                                    TenantState::Ok
-                                };
-                                if first_error.is_some() {
-                                    st.last_error = first_error;
-                                }
-                                st.summary = Some(sum);
-                            });
-                        }
-                        Err(e) => self.shared.failed(e.to_string()),
-                    }
+    }
+}
+
+/// A fleet's tenant shows each turn in its status (`/readyz`, the status page) and its log.
+struct Shown<'a>(&'a TenantShared);
+
+impl PassHook for Shown<'_> {
+    async fn turn(&mut self, turn: Turn<'_>) -> Next {
+        match turn {
+            Turn::Refused(f) => self.0.failed(format!("{} (fix: {})", f.message, f.fix)),
+            Turn::Failed { error, warnings } => {
+                for w in warnings {
+                    tracing::warn!(warning = %w);
                 }
+                self.0.failed(error.to_string());
             }
-            beside
-                .after_pass(crate::backfill::beside::Round {
-                    client: client.clone(),
-                    tenant: tenant.clone(),
-                    types: collect.types.clone(),
-                    spec: self.spec.clone(),
-                    writer: self.writer.clone(),
-                    store: self.store.clone(),
-                    stop: self.stop.clone(),
-                    poll: self.opts.interval.clamp(
-                        std::time::Duration::from_secs(1),
-                        std::time::Duration::from_secs(5),
-                    ),
-                })
-                .await;
-            if !self.opts.follow || self.stop.is_stopped() {
-                break;
-            }
-            let next = chrono::Duration::from_std(self.opts.interval)
-                .ok()
-                .and_then(|d| Utc::now().checked_add_signed(d));
-            self.shared.update(|st| st.next_pass = next);
-            let notified = async {
-                match &wake {
-                    Some(w) => w.notified().await,
-                    None => std::future::pending().await,
+            Turn::Passed { summary, warnings } => {
+                for w in warnings {
+                    tracing::warn!(warning = %w);
                 }
-            };
-            if !crate::webhook::until_next_pass(started, self.opts.interval, notified, &self.stop)
-                .await
-            {
-                break;
+                let first_error = summary
+                    .types
+                    .iter()
+                    .flat_map(|t| t.errors.iter())
+                    .next()
+                    .map(|e| e.to_string());
+                tracing::info!(
+                    events = summary.events_written,
+                    blobs = summary.blobs_done,
+                    seconds = summary.seconds,
+                    ok = first_error.is_none(),
+                    "pass finished"
+                );
+                self.0.update(|st| {
+                    st.passes += 1;
+                    st.last_pass = Some(Utc::now());
+                    st.last_pass_seconds = Some(summary.seconds);
+                    st.state = if first_error.is_some() {
+                        TenantState::Failing
+                    } else {
+                        TenantState::Ok
+                    };
+                    if first_error.is_some() {
+                        st.last_error = first_error;
+                    }
+                    st.summary = Some(summary.clone());
+                });
             }
         }
-        // Stopping a service abandons a round in flight; a single pass waits for it.
-        beside.finish(self.opts.follow).await;
+        Next::Go
+    }
+
+    fn pausing(&mut self, next: Option<DateTime<Utc>>) {
+        self.0.update(|st| st.next_pass = next);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _};
 use o365_actions::input;
 use o365_api::ContentType;
-use o365_collect::{Collector, SinkSpec, Stop, Summary};
+use o365_collect::{Collector, Next, PassHook, PassLoop, SinkSpec, Stop, Summary, Turn};
 
 use crate::cli::{CollectArgs, CollectCmd, Global, Output};
 use crate::pass::{self_usage, sink_spec};
@@ -82,24 +82,6 @@ pub async fn run_into(
     // Where collection begins is fixed now, before any request: a run that fails at once
     // (the service unreachable) leaves it, and the next run begins there, not later.
     collector.fix_start().await?;
-    match o365_collect::preflight::check(
-        &s,
-        Some(&store),
-        &client,
-        &tenant,
-        &types,
-        args.auto_start,
-    )
-    .await
-    {
-        Ok(p) => p.warnings.iter().for_each(|w| warn(w)),
-        Err(f) => {
-            warn(&format!("cannot collect: {}", f.message));
-            warn(&format!("fix: {}", f.fix));
-            return Ok(ExitCode::from(3));
-        }
-    }
-
     if let Some(addr) = args.metrics_addr {
         if !addr.ip().is_loopback() {
             warn(&format!(
@@ -120,64 +102,107 @@ pub async fn run_into(
             stop.stop();
         });
     }
-    let progress = progress_bar(&collector, &stop);
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        let started = tokio::time::Instant::now();
-        if let Some(h) = &hooks {
-            // Every pass: the service may have disabled or expired the webhook meanwhile.
-            if let Err(e) =
-                o365_collect::webhook::register(&client, &types, &h.spec, &collector.metrics())
-                    .await
-            {
-                warn(&format!(
-                    "could not register the webhook (polling goes on): {e}"
-                ));
-            }
-        }
-        let summary = match collector.run_once(&stop).await {
-            Ok(s) => s,
-            Err(e) => {
-                warn(&format!("collection stopped: {e}"));
-                return Ok(ExitCode::from(1));
-            }
-        };
-        if !summary.ok() {
-            code = ExitCode::from(1);
-        }
-        if let Some(p) = &progress {
-            p.suspend(|| report(&summary, &spec, fmt, summary_to_stderr));
-        } else {
-            report(&summary, &spec, fmt, summary_to_stderr);
-        }
-        if let Some(after) = &after {
-            let after = after.clone();
-            let done = tokio::task::spawn_blocking(move || after())
-                .await
-                .map_err(|e| anyhow!("{e}"))
-                .and_then(|r| r);
-            if let Err(e) = done {
-                warn(&format!("{e:#}"));
-                code = ExitCode::from(1);
-            }
-        }
-        if !args.run.follow || stop.is_stopped() {
-            break;
-        }
-        let notified = async {
-            match &hooks {
-                Some(h) => h.receiver.notified().await,
-                None => std::future::pending().await,
-            }
-        };
-        if !o365_collect::webhook::until_next_pass(started, interval, notified, &stop).await {
-            break;
-        }
-    }
-    if let Some(p) = progress {
+    let mut shown = Shown {
+        first: true,
+        warned: vec![],
+        code: ExitCode::SUCCESS,
+        spec: &spec,
+        fmt,
+        summary_to_stderr,
+        progress: progress_bar(&collector, &stop),
+        after,
+    };
+    PassLoop::new(&s, &collector, types)
+        .with_store(Some(store.clone()))
+        .auto_start(args.auto_start)
+        .with_webhook(hooks, false)
+        .follow(args.run.follow.then_some(interval))
+        .run(&mut shown, &stop)
+        .await;
+    if let Some(p) = &shown.progress {
         p.finish_and_clear();
     }
-    Ok(code)
+    Ok(shown.code)
+}
+
+/// What `collect` shows of each turn of its loop, and its exit status.
+struct Shown<'a> {
+    /// Before the first turn.
+    first: bool,
+    /// The pre-flight's warnings last shown (shown again only when they change).
+    warned: Vec<String>,
+    code: ExitCode,
+    spec: &'a SinkSpec,
+    fmt: Output,
+    summary_to_stderr: bool,
+    progress: Option<indicatif::ProgressBar>,
+    after: Option<AfterPass>,
+}
+
+impl Shown<'_> {
+    /// A warning, above the progress bar when there is one.
+    fn warn(&self, message: &str) {
+        match &self.progress {
+            Some(p) => p.suspend(|| warn(message)),
+            None => warn(message),
+        }
+    }
+
+    fn warnings(&mut self, warnings: &[String]) {
+        if warnings != self.warned.as_slice() {
+            warnings.iter().for_each(|w| self.warn(w));
+            self.warned = warnings.to_vec();
+        }
+    }
+}
+
+impl PassHook for Shown<'_> {
+    async fn turn(&mut self, turn: Turn<'_>) -> Next {
+        let first = std::mem::replace(&mut self.first, false);
+        match turn {
+            // Nothing can be collected: at once, exit 3 (the service or the sign-in); later in
+            // `--follow`, the next pass tries again.
+            Turn::Refused(f) => {
+                self.warn(&format!("cannot collect: {}", f.message));
+                self.warn(&format!("fix: {}", f.fix));
+                if first {
+                    self.code = ExitCode::from(3);
+                    return Next::Stop;
+                }
+                self.code = ExitCode::from(1);
+                Next::Go
+            }
+            Turn::Failed { error, warnings } => {
+                self.warnings(warnings);
+                self.warn(&format!("collection stopped: {error}"));
+                self.code = ExitCode::from(1);
+                Next::Stop
+            }
+            Turn::Passed { summary, warnings } => {
+                self.warnings(warnings);
+                if !summary.ok() {
+                    self.code = ExitCode::from(1);
+                }
+                let (spec, fmt, to_stderr) = (self.spec, self.fmt, self.summary_to_stderr);
+                match &self.progress {
+                    Some(p) => p.suspend(|| report(summary, spec, fmt, to_stderr)),
+                    None => report(summary, spec, fmt, to_stderr),
+                }
+                if let Some(after) = &self.after {
+                    let after = after.clone();
+                    let done = tokio::task::spawn_blocking(move || after())
+                        .await
+                        .map_err(|e| anyhow!("{e}"))
+                        .and_then(|r| r);
+                    if let Err(e) = done {
+                        self.warn(&format!("{e:#}"));
+                        self.code = ExitCode::from(1);
+                    }
+                }
+                Next::Go
+            }
+        }
+    }
 }
 
 fn progress_bar(c: &Collector, stop: &Stop) -> Option<indicatif::ProgressBar> {
