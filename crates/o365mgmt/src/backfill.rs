@@ -32,7 +32,8 @@ pub struct BackfillArgs {
     /// Until (not included): a duration back or a UTC time [default: now].
     #[arg(long, value_name = "DURATION|TIME")]
     pub until: Option<String>,
-    /// sqlite:PATH, jsonl:PATH, stdout, kafka://… or null [default: sqlite:events.sqlite next to the state file].
+    /// Where events go; the kinds listed in its help come from the sink table
+    /// (`fit::sink_help`).
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// One query per window of this length [default: 1d].

@@ -127,7 +127,8 @@ pub enum Command {
         /// recovered, or why not. Needs AuditLogsQuery.Read.All (as `backfill`).
         #[arg(long)]
         repair: bool,
-        /// Where repairs go: sqlite:PATH, jsonl:PATH, kafka://… [default: sqlite:events.sqlite next to the state file].
+        /// Where repairs go; the kinds listed in its help come from the sink table
+        /// (`fit::sink_help`).
         #[arg(long, value_name = "SINK", requires = "repair")]
         sink: Option<String>,
         /// First wait before asking how a repair's query goes [default: 5s].
@@ -246,8 +247,8 @@ pub struct CollectArgs {
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,
-    /// sqlite:PATH, jsonl:PATH[?envelope], kafka://HOST:PORT/TOPIC[?option=value&…] (options
-    /// below), stdout or null [default: sqlite:events.sqlite next to the state file].
+    /// Where events go; the kinds listed in its help come from the sink table
+    /// (`fit::sink_help`).
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// Start subscriptions that are not enabled (journaled, like start-subscription).
@@ -405,8 +406,8 @@ pub struct ServeArgs {
     /// Where /metrics, /healthz, /readyz (and /mcp) are served.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
-    /// sqlite:PATH, jsonl:PATH[?envelope], kafka://HOST:PORT/TOPIC[?option=value&…] (options
-    /// below), stdout or null [default: sqlite:events.sqlite next to the state file].
+    /// Where events go; the kinds listed in its help come from the sink table
+    /// (`fit::sink_help`).
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
     /// This instance's share of the tenants, K/N, for the local sinks: N instances with the same

@@ -161,8 +161,13 @@ pub fn command(mut cmd: Command) -> Command {
             .map(|a| a.clone().hide(true))
             .collect();
         let after = after_help(&name);
+        let sink = sink_help(&name);
         cmd = cmd.mut_subcommand(&name, |s| {
             let s = s.args(copies);
+            let s = match sink {
+                Some(help) => s.mut_arg("sink", |a| a.help(help)),
+                None => s,
+            };
             match after {
                 Some(text) => s.after_help(text),
                 None => s,
@@ -191,13 +196,9 @@ pub fn refuse_unused(m: &ArgMatches) -> Result<(), String> {
         path.push(n);
         leaf = sub;
     }
-    let given = |id: &str| {
-        matches!(leaf.try_contains_id(id), Ok(true))
-            && leaf.value_source(id) == Some(ValueSource::CommandLine)
-    };
     let Some((_, flag)) = unused(uses(name))
         .into_iter()
-        .find(|(id, _)| given(id) || given_above(m, id))
+        .find(|(id, _)| given(leaf, id) || given(m, id))
     else {
         return Ok(());
     };
@@ -219,10 +220,29 @@ pub fn refuse_unused(m: &ArgMatches) -> Result<(), String> {
     ))
 }
 
-/// Whether `id` was given on the command line before the subcommand's name.
-fn given_above(m: &ArgMatches, id: &str) -> bool {
+/// Whether `id` was given on the command line at the level `m` parsed (the subcommand's own
+/// flags, or those before its name).
+fn given(m: &ArgMatches, id: &str) -> bool {
     matches!(m.try_contains_id(id), Ok(true))
         && m.value_source(id) == Some(ValueSource::CommandLine)
+}
+
+/// The help of `--sink` for the commands that write into the collector's sinks: the kinds
+/// from the sink table ([`o365_collect::sinks::SCHEMES`]), so a new sink shows in every help.
+fn sink_help(name: &str) -> Option<String> {
+    let lead = match name {
+        "collect" | "serve" | "backfill" => "Where events go",
+        "gaps" => "Where repairs go",
+        _ => return None,
+    };
+    let kinds: Vec<&str> = o365_collect::sinks::SCHEMES
+        .iter()
+        .map(|(_, shape, _)| *shape)
+        .collect();
+    Some(format!(
+        "{lead}: {} (Kafka options below) [default: sqlite:events.sqlite next to the state file]",
+        kinds.join(", ")
+    ))
 }
 
 /// Two or three examples per command, shown after its help.
@@ -395,6 +415,16 @@ mod tests {
             let h = help(path);
             assert!(!h.contains("--case-id"), "{path:?}: {h}");
             assert!(!h.contains("--target-entity"), "{path:?}");
+        }
+        // Every sink kind of the table, in the help of every command that writes into one.
+        for path in [&["collect"][..], &["serve"], &["backfill"], &["gaps"]] {
+            let h = help(path);
+            for (scheme, ..) in o365_collect::sinks::SCHEMES {
+                assert!(
+                    h.contains(scheme),
+                    "{path:?} --sink leaves out {scheme}: {h}"
+                );
+            }
         }
         let serve = help(&["serve"]);
         assert!(
