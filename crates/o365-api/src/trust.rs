@@ -2,7 +2,41 @@
 //! verification, and never a redirect. One rule for every client the project makes (the API
 //! client and the alerts' webhook), so a setting that holds for one holds for all.
 
+use std::sync::OnceLock;
+
 use crate::error::Error;
+
+/// The operating system's CA certificates, read once per process: reading the store is
+/// hundreds of file reads and PEM decodings, and a fleet makes a client per tenant (and a
+/// client is made for each certificate of a CA file, to name a bad one). Certificates rustls
+/// cannot take are left out, as a client reading the store itself would skip them.
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: OnceLock<Vec<reqwest::Certificate>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::debug!(error = %e, "a certificate of the system store could not be read");
+        }
+        let roots: Vec<reqwest::Certificate> = found
+            .certs
+            .into_iter()
+            .filter(|c| rustls::RootCertStore::empty().add(c.clone()).is_ok())
+            .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
+            .collect();
+        if roots.is_empty() {
+            tracing::warn!("the system's certificate store holds no CA certificate this client can use: only a ca_file's are trusted");
+        }
+        roots
+    })
+}
+
+/// A client builder trusting the system's store (read once, [`system_roots`]).
+fn base_builder() -> reqwest::ClientBuilder {
+    system_roots().iter().cloned().fold(
+        reqwest::Client::builder().tls_built_in_native_certs(false),
+        reqwest::ClientBuilder::add_root_certificate,
+    )
+}
 
 /// The trust and route of an HTTP client.
 #[derive(Clone, Default)]
@@ -29,7 +63,7 @@ impl Trust {
     /// A client builder with these settings, redirects never followed; a bad CA file or
     /// proxy is a configuration error naming the field.
     pub fn builder(&self) -> Result<reqwest::ClientBuilder, Error> {
-        let mut http = reqwest::Client::builder();
+        let mut http = base_builder();
         if let Some(pem) = &self.ca_pem {
             let bad = |problem: String| Error::Config {
                 field: "ca_file",
@@ -50,6 +84,7 @@ impl Trust {
                 // The bundle's framing parses; whether a body is a certificate shows only when
                 // a client takes it: try each alone, to name the one that is not.
                 if let Err(e) = reqwest::Client::builder()
+                    .tls_built_in_root_certs(false)
                     .add_root_certificate(c.clone())
                     .build()
                 {
