@@ -11,6 +11,13 @@ use crate::pacer::Pacer;
 use crate::retry::RetryPolicy;
 use crate::Error;
 
+/// Requests per minute a client allows itself per tenant unless told otherwise: the service's
+/// documented budget per tenant.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 2000;
+
+/// How long a request may take unless told otherwise, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
 /// Builds a [`Client`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
@@ -49,10 +56,10 @@ impl ClientBuilder {
             verify_tls: true,
             ca_pem: None,
             proxy: None,
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             max_response_bytes: 256 * 1024 * 1024,
             retry: RetryPolicy::default(),
-            requests_per_minute: 2000,
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
             burst: None,
             refresh_margin: Duration::from_secs(300),
         }

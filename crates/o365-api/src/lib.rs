@@ -59,7 +59,7 @@ mod content;
 mod subscriptions;
 
 pub use auth::{AssertionAlgorithm, Certificate, Credentials, TokenVersion};
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TIMEOUT_SECS};
 pub use client::{Client, ClientStats};
 pub use cloud::Cloud;
 pub use error::Error;

@@ -204,8 +204,13 @@ impl Settings {
                     None => Ok(Sourced::new(default, Source::Default)),
                 }
             };
-        let requests_per_minute = number("requests_per_minute", 2000, 1, 1_000_000)?;
-        let timeout_secs = number("timeout_secs", 60, 1, 3600)?;
+        let requests_per_minute = number(
+            "requests_per_minute",
+            u64::from(o365_api::DEFAULT_REQUESTS_PER_MINUTE),
+            1,
+            1_000_000,
+        )?;
+        let timeout_secs = number("timeout_secs", o365_api::DEFAULT_TIMEOUT_SECS, 1, 3600)?;
         let scopes = match get("scopes") {
             Some(x) => {
                 let list: Vec<String> =

@@ -416,3 +416,38 @@ tenant_id = " 7C1E3A52-9D4B-4F0E-8A61-3B2D5E6F7A80"
         "{e}"
     );
 }
+
+/// The defaults the help shows (the keys table) are the ones a configuration without them
+/// gets: for every key whose documented default is a value (not a phrase such as "from the
+/// cloud"), what `config show` shows when it is unset.
+#[test]
+fn the_defaults_in_the_help_are_the_defaults_applied() {
+    let mut l = Loader::new();
+    for (k, v) in [
+        ("tenant_id", "contoso.onmicrosoft.com"),
+        ("client_id", "0b8e6d2c-5a4f-4e3b-9c1d-2f7a8b9c0d1e"),
+        ("client_secret", SECRET),
+    ] {
+        l.set(k, v, Source::Flag("test"));
+    }
+    let s = l.resolve().unwrap();
+    let shown = s.show();
+    let mut checked = 0;
+    for k in o365_actions::config::KEYS {
+        let Some(default) = k.default.filter(|d| !d.contains(' ')) else {
+            continue;
+        };
+        let v = shown.iter().find(|v| v.key == k.name).unwrap();
+        assert_eq!(
+            v.value.as_deref(),
+            Some(default),
+            "{}: the help says {default}, an unset one is {:?}",
+            k.name,
+            v.value
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} defaults are values");
+    assert!(shown.iter().any(|v| v.key == "requests_per_minute"
+        && v.value == Some(o365_api::DEFAULT_REQUESTS_PER_MINUTE.to_string())));
+}
