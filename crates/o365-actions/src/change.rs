@@ -166,10 +166,10 @@ impl Runner {
                 // "Already enabled" is only worth a row when we believed otherwise.
                 let recorded = match cause {
                     TransitionCause::Action => store
-                        .transition(&tenant, name, state, cause, now, Some(&ctx.case_id))
+                        .transition(&tenant, ct, state, cause, now, Some(&ctx.case_id))
                         .map(|closed| closed.into_iter().collect::<Vec<_>>()),
                     TransitionCause::Observed => store
-                        .observe(&tenant, name, state, now, Some(&ctx.case_id))
+                        .observe(&tenant, ct, state, now, Some(&ctx.case_id))
                         .map(|o| o.closed.into_iter().collect()),
                 };
                 match recorded {

@@ -26,7 +26,7 @@ pub fn diagnose(e: &o365_api::Error, secret_looks_like_id: bool) -> Failure {
         E::Aadsts { .. } => (FailureKind::Auth, "sign_in_failed", "read the AADSTS description; check tenant_id, client_id and the credentials".into()),
         E::Unauthorized { token_for: Some(aud), .. } => (FailureKind::Auth, "token_for_another_cloud", format!(
             "the sign-in gave a token for {aud}{}, which this API refuses: set cloud (commercial, gcc, gcc-high or dod) and remove the api_root / login_endpoint overrides that mix two clouds",
-            o365_api::Cloud::of_api_root(aud).map(|c| format!(" (the {} cloud)", c.name())).unwrap_or_default()
+            o365_api::cloud::of_api_root(aud).map(|c| format!(" (the {} cloud)", c.name())).unwrap_or_default()
         )),
         E::Unauthorized { .. } => (FailureKind::Auth, "token_rejected", "the API refused the token: api_root and login_endpoint must belong to the same cloud (set cloud = commercial, gcc, gcc-high or dod and remove mismatched overrides)".into()),
         e if e.is_missing_permission() => (FailureKind::Auth, "missing_permission", "grant the app the Office 365 Management APIs application permission ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All), then grant admin consent".into()),

@@ -28,7 +28,7 @@ pub fn observe_subscriptions(
     for ct in ContentType::ALL {
         let state = state_in(subs, ct);
         if store
-            .observe(tenant, ct.as_str(), state, now, None)?
+            .observe(tenant, ct, state, now, None)?
             .stopped_elsewhere(state)
         {
             warnings.push(format!(

@@ -187,7 +187,7 @@ impl ClientBuilder {
             (Some(_), Some(g)) => Some(trimmed(&crate::cloud::parse_root("graph_root", g)?)),
             (Some(d), None) => Some(d.to_string()),
         };
-        if let Some(problem) = Cloud::half_cloud(api_root.as_str(), login.as_str()) {
+        if let Some(problem) = crate::cloud::half_cloud(api_root.as_str(), login.as_str()) {
             return Err(Error::Config {
                 field: "login_endpoint",
                 value: trimmed(&login),

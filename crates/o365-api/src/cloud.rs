@@ -1,95 +1,47 @@
 //! Clouds, their hosts and audiences, and endpoint validation.
 
-use std::str::FromStr;
-
 use url::Url;
 
 use crate::Error;
 
-/// A Microsoft 365 cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Cloud {
-    /// Enterprise (commercial).
-    #[default]
-    Commercial,
-    /// GCC.
-    Gcc,
-    /// GCC High.
-    GccHigh,
-    /// DoD.
-    Dod,
-}
+pub use o365_vocab::Cloud;
 
-impl Cloud {
-    /// All clouds.
-    pub const ALL: [Cloud; 4] = [Cloud::Commercial, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod];
-
-    /// The configuration name (`commercial`, `gcc`, `gcc-high`, `dod`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Cloud::Commercial => "commercial",
-            Cloud::Gcc => "gcc",
-            Cloud::GccHigh => "gcc-high",
-            Cloud::Dod => "dod",
-        }
-    }
-
-    /// The API root, which is also the OAuth resource.
-    pub fn api_root(self) -> &'static str {
-        match self {
-            Cloud::Commercial => "https://manage.office.com",
-            Cloud::Gcc => "https://manage-gcc.office.com",
-            Cloud::GccHigh => "https://manage.office365.us",
-            Cloud::Dod => "https://manage.protection.apps.mil",
-        }
-    }
-
-    /// Microsoft Graph's root where the cloud has the audit log search (commercial and GCC,
-    /// on the global endpoints); `None` for GCC High and DoD, which do not serve it.
-    pub fn graph_root(self) -> Option<&'static str> {
-        match self {
-            Cloud::Commercial | Cloud::Gcc => Some("https://graph.microsoft.com"),
-            Cloud::GccHigh | Cloud::Dod => None,
-        }
-    }
-
-    /// The Entra ID login host.
-    pub fn login_endpoint(self) -> &'static str {
-        match self {
-            Cloud::Commercial | Cloud::Gcc => "https://login.microsoftonline.com",
-            Cloud::GccHigh | Cloud::Dod => "https://login.microsoftonline.us",
+impl From<o365_vocab::UnknownCloud> for Error {
+    fn from(e: o365_vocab::UnknownCloud) -> Self {
+        Error::Config {
+            field: "cloud",
+            value: e.0,
+            problem: "allowed are commercial, gcc, gcc-high, dod".into(),
         }
     }
 }
 
-impl Cloud {
-    /// The cloud whose API is at `url`'s host, if it is one of the four.
-    pub fn of_api_root(url: &str) -> Option<Cloud> {
-        let host = host_of(url)?;
-        Cloud::ALL
-            .into_iter()
-            .find(|c| host_of(c.api_root()).as_deref() == Some(host.as_str()))
-    }
+/// The cloud whose API is at `url`'s host, if it is one of the four.
+pub fn of_api_root(url: &str) -> Option<Cloud> {
+    let host = host_of(url)?;
+    Cloud::ALL
+        .into_iter()
+        .find(|c| c.api_host() == host.as_str())
+}
 
-    /// A known API host paired with another cloud's login host: what is wrong and what was
-    /// meant. Endpoints on other hosts (an emulator, a proxy's) are not judged.
-    pub fn half_cloud(api_root: &str, login: &str) -> Option<String> {
-        let api = Cloud::of_api_root(api_root)?;
-        let login_host = host_of(login)?;
-        let known_login = Cloud::ALL
-            .into_iter()
-            .any(|c| host_of(c.login_endpoint()).as_deref() == Some(login_host.as_str()));
-        if !known_login || host_of(api.login_endpoint()).as_deref() == Some(login_host.as_str()) {
-            return None;
-        }
-        Some(format!(
+/// A known API host paired with another cloud's login host: what is wrong and what was
+/// meant. Endpoints on other hosts (an emulator, a proxy's) are not judged.
+pub fn half_cloud(api_root: &str, login: &str) -> Option<String> {
+    let api = of_api_root(api_root)?;
+    let login_host = host_of(login)?;
+    let known_login = Cloud::ALL
+        .into_iter()
+        .any(|c| c.login_host() == login_host.as_str());
+    if !known_login || api.login_host() == login_host.as_str() {
+        return None;
+    }
+    Some(format!(
             "{login_host} is not the sign-in of {} ({}): its tokens are refused there. Use login_endpoint = \"{}\" (or set cloud = \"{}\" and neither endpoint)",
             api.name(),
             api.api_root(),
             api.login_endpoint(),
             api.name()
         ))
-    }
 }
 
 /// The key of a tenant's history (the data-gap ledger): the tenant's key as it is where the
@@ -97,7 +49,7 @@ impl Cloud {
 /// `KEY@HOST:PORT` at any other address (an emulator, a test double), so that two such services
 /// serving one GUID never write into one history.
 pub fn history_key(tenant: &str, api_root: &str) -> String {
-    if Cloud::of_api_root(api_root).is_some() {
+    if of_api_root(api_root).is_some() {
         return tenant.to_string();
     }
     match Url::parse(api_root.trim()) {
@@ -115,27 +67,6 @@ fn host_of(url: &str) -> Option<String> {
         .ok()?
         .host_str()
         .map(|h| h.to_ascii_lowercase())
-}
-
-impl FromStr for Cloud {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let n = s.trim().to_ascii_lowercase().replace('_', "-");
-        Cloud::ALL
-            .into_iter()
-            .find(|c| c.name() == n || (n == "gcchigh" && *c == Cloud::GccHigh))
-            .ok_or_else(|| Error::Config {
-                field: "cloud",
-                value: s.into(),
-                problem: "allowed are commercial, gcc, gcc-high, dod".into(),
-            })
-    }
-}
-
-impl std::fmt::Display for Cloud {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// Parse an endpoint: `https://` anywhere, `http://` only on loopback; no path, query or fragment.

@@ -297,7 +297,7 @@ fn token_hint(token_for: Option<&str>) -> String {
     match token_for {
         None => " The token is expired, malformed, or for another cloud's resource: check that api_root and login_endpoint belong to the same cloud".into(),
         Some(aud) => {
-            let cloud = crate::Cloud::of_api_root(aud)
+            let cloud = crate::cloud::of_api_root(aud)
                 .map(|c| format!(" ({} cloud)", c.name()))
                 .unwrap_or_default();
             format!(" The sign-in gave a token for {aud}{cloud}, not for this API: login_endpoint belongs to another cloud than api_root. Set cloud (commercial, gcc, gcc-high or dod) and neither endpoint")

@@ -1,77 +1,20 @@
 //! Wire types of the Activity API.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::Error;
 
-/// The five content types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ContentType {
-    /// `Audit.AzureActiveDirectory`
-    #[serde(rename = "Audit.AzureActiveDirectory")]
-    AzureActiveDirectory,
-    /// `Audit.Exchange`
-    #[serde(rename = "Audit.Exchange")]
-    Exchange,
-    /// `Audit.SharePoint`
-    #[serde(rename = "Audit.SharePoint")]
-    SharePoint,
-    /// `Audit.General`
-    #[serde(rename = "Audit.General")]
-    General,
-    /// `DLP.All`
-    #[serde(rename = "DLP.All")]
-    DlpAll,
-}
+pub use o365_vocab::ContentType;
 
-impl ContentType {
-    /// All five, in canonical order.
-    pub const ALL: [ContentType; 5] = [
-        ContentType::AzureActiveDirectory,
-        ContentType::Exchange,
-        ContentType::SharePoint,
-        ContentType::General,
-        ContentType::DlpAll,
-    ];
-
-    /// Canonical spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContentType::AzureActiveDirectory => "Audit.AzureActiveDirectory",
-            ContentType::Exchange => "Audit.Exchange",
-            ContentType::SharePoint => "Audit.SharePoint",
-            ContentType::General => "Audit.General",
-            ContentType::DlpAll => "DLP.All",
+impl From<o365_vocab::UnknownContentType> for Error {
+    fn from(e: o365_vocab::UnknownContentType) -> Self {
+        Error::Config {
+            field: "content type",
+            value: e.0,
+            problem: o365_vocab::UnknownContentType::allowed(),
         }
-    }
-}
-
-impl std::fmt::Display for ContentType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ContentType {
-    type Err = Error;
-    /// Case-insensitive.
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let t = s.trim();
-        ContentType::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(t))
-            .ok_or_else(|| Error::Config {
-                field: "content type",
-                value: s.into(),
-                problem: format!(
-                    "allowed are {}",
-                    ContentType::ALL.map(|c| c.as_str()).join(", ")
-                ),
-            })
     }
 }
 

@@ -90,7 +90,7 @@ impl TypeRun {
         if let Some(l) = &self.ledger {
             if let Err(e) = l.record_gap(
                 &o365_api::cloud::history_key(&self.tenant, self.client.api_root()),
-                self.ct.as_str(),
+                self.ct,
                 gap.start,
                 gap.end,
                 GapSource::Retention,
@@ -273,7 +273,7 @@ impl TypeRun {
             };
             if let Err(err) = l.observe(
                 &o365_api::cloud::history_key(&self.tenant, self.client.api_root()),
-                ct.as_str(),
+                ct,
                 state,
                 self.client.server_now(),
                 None,

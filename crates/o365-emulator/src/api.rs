@@ -197,7 +197,7 @@ pub(crate) fn authorize(
         appid: claims.appid,
         publisher,
         origin: match addressed {
-            Addressed::Api(c) => c.resource(),
+            Addressed::Api(c) => c.api_root().to_string(),
             _ => st.base_url.clone(),
         },
     })

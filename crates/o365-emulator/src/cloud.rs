@@ -4,60 +4,8 @@
 //! emulator's lenient rules.
 
 use axum::http::{header, HeaderMap};
-use serde::{Deserialize, Serialize};
 
-/// A Microsoft 365 cloud a tenant lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cloud {
-    /// Enterprise (commercial).
-    #[default]
-    Commercial,
-    /// GCC.
-    Gcc,
-    /// GCC High.
-    GccHigh,
-    /// DoD.
-    Dod,
-}
-
-impl Cloud {
-    /// All four.
-    pub const ALL: [Cloud; 4] = [Cloud::Commercial, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod];
-
-    /// The configuration name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cloud::Commercial => "commercial",
-            Cloud::Gcc => "gcc",
-            Cloud::GccHigh => "gcc-high",
-            Cloud::Dod => "dod",
-        }
-    }
-
-    /// The Activity API's host.
-    pub fn api_host(self) -> &'static str {
-        match self {
-            Cloud::Commercial => "manage.office.com",
-            Cloud::Gcc => "manage-gcc.office.com",
-            Cloud::GccHigh => "manage.office365.us",
-            Cloud::Dod => "manage.protection.apps.mil",
-        }
-    }
-
-    /// The API resource: the audience of this cloud's tokens.
-    pub fn resource(self) -> String {
-        format!("https://{}", self.api_host())
-    }
-
-    /// The Entra ID sign-in host that serves this cloud's tenants.
-    pub fn login_host(self) -> &'static str {
-        match self {
-            Cloud::Commercial | Cloud::Gcc => "login.microsoftonline.com",
-            Cloud::GccHigh | Cloud::Dod => "login.microsoftonline.us",
-        }
-    }
-}
+pub use o365_vocab::Cloud;
 
 /// What a request was addressed to, from its `Host` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

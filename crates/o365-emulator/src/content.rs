@@ -9,61 +9,16 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 
-/// The five content types of the Management Activity API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ContentType {
-    /// `Audit.AzureActiveDirectory`
-    AzureActiveDirectory,
-    /// `Audit.Exchange`
-    Exchange,
-    /// `Audit.SharePoint`
-    SharePoint,
-    /// `Audit.General`
-    General,
-    /// `DLP.All`
-    DlpAll,
+pub use o365_vocab::ContentType;
+
+/// A content type's number in the seed's mix.
+fn index(ct: ContentType) -> u64 {
+    ct as u64
 }
 
-impl ContentType {
-    /// All content types in canonical order.
-    pub const ALL: [ContentType; 5] = [
-        ContentType::AzureActiveDirectory,
-        ContentType::Exchange,
-        ContentType::SharePoint,
-        ContentType::General,
-        ContentType::DlpAll,
-    ];
-
-    /// Canonical spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContentType::AzureActiveDirectory => "Audit.AzureActiveDirectory",
-            ContentType::Exchange => "Audit.Exchange",
-            ContentType::SharePoint => "Audit.SharePoint",
-            ContentType::General => "Audit.General",
-            ContentType::DlpAll => "DLP.All",
-        }
-    }
-
-    /// Parse a content type name, optionally ignoring case.
-    pub fn parse(s: &str, case_insensitive: bool) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| {
-            if case_insensitive {
-                c.as_str().eq_ignore_ascii_case(s)
-            } else {
-                c.as_str() == s
-            }
-        })
-    }
-
-    fn index(self) -> u64 {
-        self as u64
-    }
-
-    /// Name used in the throttling message's `Method=`.
-    fn id_token(self) -> String {
-        self.as_str().replace('.', "_")
-    }
+/// A content type's name as the throttling message's `Method=` writes it.
+fn id_token(ct: ContentType) -> String {
+    ct.as_str().replace('.', "_")
 }
 
 /// Mix 64 bits (splitmix64 finaliser): the one source of pseudo-randomness.
@@ -162,7 +117,7 @@ impl Generator {
         let h = hash(&[
             self.seed,
             tenant.hash,
-            key.content_type.index(),
+            index(key.content_type),
             key.slot as u64,
         ]);
         let jitter = (mix(h) % self.interval_ms as u64) as i64;
@@ -191,7 +146,7 @@ impl Generator {
         let t = stamp14(f.created_ms);
         let ms = f.created_ms.rem_euclid(1000);
         let h = hash(&[self.seed, tenant.hash, f.key.slot as u64, 77]);
-        let tok = f.key.content_type.id_token();
+        let tok = id_token(f.key.content_type);
         format!(
             "{t}{ms:03}{:06}${t}{:09}${}${tok}${}",
             h % 1_000_000,
@@ -209,7 +164,7 @@ impl Generator {
         }
         let Some(ct) = ContentType::ALL
             .into_iter()
-            .find(|c| c.id_token() == parts[3])
+            .find(|c| id_token(*c) == parts[3])
         else {
             return ParsedId::Invalid;
         };
@@ -265,7 +220,7 @@ impl Generator {
         hash(&[
             self.seed,
             tenant.hash,
-            key.content_type.index(),
+            index(key.content_type),
             key.slot as u64,
             i as u64,
         ])

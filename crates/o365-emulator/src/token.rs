@@ -298,8 +298,8 @@ fn issue(
     let graph = crate::graph::is_graph_resource(st, &resource);
     let known = graph
         || match addressed {
-            Addressed::Login(_) => resource == st.tenants[ti].cloud.resource(),
-            _ => resource == st.base_url || Cloud::ALL.iter().any(|c| c.resource() == resource),
+            Addressed::Login(_) => resource == st.tenants[ti].cloud.api_root(),
+            _ => resource == st.base_url || Cloud::ALL.iter().any(|c| c.api_root() == resource),
         };
     if !known {
         return Err(aadsts(
@@ -444,8 +444,8 @@ pub fn verify_bearer(st: &Shared, headers: &HeaderMap) -> Result<AccessClaims, T
     // takes its root and the commercial resource.
     let accepted = !crate::graph::is_graph_resource(st, &c.aud)
         && match Addressed::of(headers) {
-            Addressed::Api(cloud) => c.aud == cloud.resource(),
-            _ => c.aud == st.base_url || c.aud == Cloud::Commercial.resource(),
+            Addressed::Api(cloud) => c.aud == cloud.api_root(),
+            _ => c.aud == st.base_url || c.aud == Cloud::Commercial.api_root(),
         };
     if !accepted {
         return Err(TokenRejection::Denied);

@@ -1,6 +1,7 @@
 //! Subscription transitions and the data-gap ledger, kept in step in one transaction.
 
 use chrono::{DateTime, Utc};
+use o365_vocab::ContentType;
 use rusqlite::{params, OptionalExtension as _};
 use serde::{Deserialize, Serialize};
 
@@ -82,13 +83,13 @@ impl Store {
     pub fn last_state(
         &self,
         tenant: &str,
-        content_type: &str,
+        content_type: ContentType,
     ) -> Result<Option<Transition>, StoreError> {
         let c = self.conn.lock();
         Ok(c.query_row(
             "SELECT id, at, tenant, content_type, from_state, to_state, cause, case_id FROM transitions
              WHERE tenant = ?1 AND content_type = ?2 ORDER BY id DESC LIMIT 1",
-            params![tenant, content_type],
+            params![tenant, content_type.as_str()],
             transition_row,
         )
         .optional()?)
@@ -112,7 +113,7 @@ impl Store {
     pub fn transition(
         &self,
         tenant: &str,
-        content_type: &str,
+        content_type: ContentType,
         to_state: SubscriptionState,
         cause: TransitionCause,
         at: DateTime<Utc>,
@@ -124,20 +125,20 @@ impl Store {
             .query_row(
                 "SELECT to_state FROM transitions WHERE tenant = ?1 AND content_type = ?2
                  ORDER BY id DESC LIMIT 1",
-                params![tenant, content_type],
+                params![tenant, content_type.as_str()],
                 |r| r.get(0),
             )
             .optional()?;
         tx.execute(
             "INSERT INTO transitions (at, tenant, content_type, from_state, to_state, cause, case_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![ts(at), tenant, content_type, from, to_state, cause, case_id],
+            params![ts(at), tenant, content_type.as_str(), from, to_state, cause, case_id],
         )?;
         let open: Option<i64> = tx
             .query_row(
                 "SELECT id FROM gaps WHERE tenant = ?1 AND content_type = ?2 AND started_at IS NULL
                  ORDER BY id DESC LIMIT 1",
-                params![tenant, content_type],
+                params![tenant, content_type.as_str()],
                 |r| r.get(0),
             )
             .optional()?;
@@ -161,7 +162,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     tenant,
-                    content_type,
+                    content_type.as_str(),
                     ts(at),
                     GapSource::from(cause),
                     case_id
@@ -178,7 +179,7 @@ impl Store {
     pub fn observe(
         &self,
         tenant: &str,
-        content_type: &str,
+        content_type: ContentType,
         state: SubscriptionState,
         at: DateTime<Utc>,
         case_id: Option<&str>,
@@ -210,7 +211,7 @@ impl Store {
     pub fn record_gap(
         &self,
         tenant: &str,
-        content_type: &str,
+        content_type: ContentType,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         source: GapSource,
@@ -219,7 +220,7 @@ impl Store {
         c.execute(
             "INSERT INTO gaps (tenant, content_type, stopped_at, started_at, source)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![tenant, content_type, ts(from), ts(to), source],
+            params![tenant, content_type.as_str(), ts(from), ts(to), source],
         )?;
         Ok(())
     }

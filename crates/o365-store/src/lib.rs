@@ -268,20 +268,41 @@ mod tests {
     fn stop_then_start_closes_one_gap() {
         let s = Store::in_memory().unwrap();
         assert!(s
-            .transition("t", "Audit.General", E, A, t(1), Some("c1"))
+            .transition(
+                "t",
+                o365_vocab::ContentType::General,
+                E,
+                A,
+                t(1),
+                Some("c1")
+            )
             .unwrap()
             .is_none());
         assert!(s.gaps(None).unwrap().is_empty(), "first start is not a gap");
-        s.transition("t", "Audit.General", D, A, t(2), Some("c2"))
-            .unwrap();
+        s.transition(
+            "t",
+            o365_vocab::ContentType::General,
+            D,
+            A,
+            t(2),
+            Some("c2"),
+        )
+        .unwrap();
         // A second stop does not open a second gap.
-        s.transition("t", "Audit.General", D, O, t(3), None)
+        s.transition("t", o365_vocab::ContentType::General, D, O, t(3), None)
             .unwrap();
         let open = s.gaps(Some("t")).unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].started_at, None);
         let g = s
-            .transition("t", "Audit.General", E, A, t(5), Some("c3"))
+            .transition(
+                "t",
+                o365_vocab::ContentType::General,
+                E,
+                A,
+                t(5),
+                Some("c3"),
+            )
             .unwrap()
             .expect("gap closed");
         assert_eq!((g.stopped_at, g.started_at), (t(2), Some(t(5))));
@@ -290,7 +311,7 @@ mod tests {
         assert_eq!(g.start_case_id.as_deref(), Some("c3"));
         assert_eq!(s.transitions(None).unwrap().len(), 4);
         assert_eq!(
-            s.last_state("t", "Audit.General")
+            s.last_state("t", o365_vocab::ContentType::General)
                 .unwrap()
                 .unwrap()
                 .to_state,

@@ -85,8 +85,14 @@ mod tests {
     fn a_gap_shows_its_latest_repair() {
         let s = Store::in_memory().unwrap();
         let t = |h: i64| DateTime::from_timestamp(h * 3600, 0).unwrap();
-        s.record_gap("t", "Audit.General", t(1), t(5), GapSource::Retention)
-            .unwrap();
+        s.record_gap(
+            "t",
+            o365_vocab::ContentType::General,
+            t(1),
+            t(5),
+            GapSource::Retention,
+        )
+        .unwrap();
         let g = s.gaps(Some("t")).unwrap();
         assert_eq!(g[0].repair, None);
         let mut r = Repair {

@@ -164,7 +164,7 @@ impl Settings {
         };
         let api_root = endpoint("api_root", cloud.api_root(), derived(&cloud_src))?;
         // No cloud named, an api_root on one of the clouds' hosts: that cloud (its sign-in).
-        let (cloud, cloud_src) = match Cloud::of_api_root(&api_root.value) {
+        let (cloud, cloud_src) = match o365_api::cloud::of_api_root(&api_root.value) {
             Some(c) if cloud_src == Source::Default && api_root.source != Source::Default => {
                 (c, Source::ApiRoot)
             }

@@ -55,7 +55,7 @@ async fn each_cloud_answers_at_its_real_host_names_and_refuses_the_others_tokens
     let tenants = emu.info().tenants;
     for (t, cloud) in tenants.iter().zip(Cloud::ALL) {
         assert_eq!(t.cloud, cloud);
-        let (status, v) = token(&http, cloud.login_host(), &t.id, &cloud.resource()).await;
+        let (status, v) = token(&http, cloud.login_host(), &t.id, cloud.api_root()).await;
         assert_eq!(status, 200, "{cloud:?}: {v}");
         let tok = v["access_token"].as_str().unwrap().to_string();
         let list = |host: &str| {
@@ -89,12 +89,12 @@ async fn each_cloud_answers_at_its_real_host_names_and_refuses_the_others_tokens
             &http,
             other_login.login_host(),
             &t.id,
-            &other_login.resource(),
+            other_login.api_root(),
         )
         .await;
         assert_eq!(status, 400, "{v}");
         assert_eq!(v["error_codes"][0], 90002, "{v}");
-        let (status, v) = token(&http, cloud.login_host(), &t.id, &other_login.resource()).await;
+        let (status, v) = token(&http, cloud.login_host(), &t.id, other_login.api_root()).await;
         assert_eq!(status, 400, "{v}");
         assert_eq!(v["error_codes"][0], 500011, "{v}");
     }

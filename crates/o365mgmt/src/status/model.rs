@@ -144,7 +144,7 @@ pub fn build(tenants: &[(Settings, Live)], sink: Option<&str>) -> anyhow::Result
             }
             let subscription = match &store {
                 Some(st) => st
-                    .last_state(&history, ct.as_str())?
+                    .last_state(&history, ct)?
                     .map(|t| t.to_state.as_str().to_string())
                     .unwrap_or_else(|| "unknown".into()),
                 None => "unknown".into(),

@@ -119,7 +119,7 @@ fn each_cloud_by_its_real_host_names_through_the_emulator_as_proxy() {
         assert_eq!(code, 0, "{name}: {text}");
         let d = &v["json_result"];
         assert_eq!(d["cloud"], name, "{name}: {v}");
-        assert_eq!(d["api_root"], cloud.resource(), "{name}: {v}");
+        assert_eq!(d["api_root"], cloud.api_root(), "{name}: {v}");
         assert_eq!(
             d["login_endpoint"],
             format!("https://{}", cloud.login_host()),
