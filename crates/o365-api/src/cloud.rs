@@ -11,7 +11,7 @@ impl From<o365_vocab::UnknownCloud> for Error {
         Error::Config {
             field: "cloud",
             value: e.0,
-            problem: "allowed are commercial, gcc, gcc-high, dod".into(),
+            problem: o365_vocab::UnknownCloud::allowed(),
         }
     }
 }

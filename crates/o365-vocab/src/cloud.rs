@@ -89,13 +89,16 @@ impl std::fmt::Display for Cloud {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownCloud(pub String);
 
+impl UnknownCloud {
+    /// What is allowed.
+    pub fn allowed() -> String {
+        format!("allowed are {}", Cloud::ALL.map(|c| c.name()).join(", "))
+    }
+}
+
 impl std::fmt::Display for UnknownCloud {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:?} is not a cloud: allowed are commercial, gcc, gcc-high, dod",
-            self.0
-        )
+        write!(f, "{:?} is not a cloud: {}", self.0, Self::allowed())
     }
 }
 

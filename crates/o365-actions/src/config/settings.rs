@@ -127,7 +127,8 @@ impl Settings {
                         "cloud",
                         &c,
                         format!(
-                            "allowed are commercial, gcc, gcc-high, dod{}",
+                            "{}{}",
+                            o365_vocab::UnknownCloud::allowed(),
                             did_you_mean(&c.0, Cloud::ALL.map(|c| c.name()))
                         ),
                     )
