@@ -36,7 +36,7 @@ impl FromArgMatches for SettingFlags {
 impl Args for SettingFlags {
     fn augment_args(cmd: Command) -> Command {
         KEYS.iter().fold(cmd, |cmd, k| {
-            let help = match k.default {
+            let help = match k.default_shown() {
                 Some(d) => format!("{} [default: {d}] [env: {}]", k.help, k.env),
                 None => format!("{} [env: {}]", k.help, k.env),
             };

@@ -1,6 +1,9 @@
 //! Every setting, declared once: its TOML key, environment variable, flag, name in the existing
-//! SOAR integration, default and help. The CLI builds its flags from this table, `config show`
-//! its rows, and errors their hints.
+//! SOAR integration, kind (how it is read, its default and range) and help. The CLI builds its
+//! flags from this table, the settings are read by it, `config show` its rows, and errors their
+//! hints.
+
+use super::value::Kind;
 
 /// Where a setting may be given, and whether `[[tenants]]` inherit it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +31,12 @@ pub struct Key {
     pub secret: bool,
     /// The placeholder in `--help`.
     pub value_name: &'static str,
-    /// The default, as `--help` and `config show` say it.
-    pub default: Option<&'static str>,
+    /// The default in words, where the kind's own would say less ("from the cloud").
+    pub words: Option<&'static str>,
     /// What it is, for `--help`, `config show` and errors.
     pub help: &'static str,
+    /// How its value is read, its default and range.
+    pub kind: Kind,
     /// Where it may be given.
     pub scope: Scope,
 }
@@ -54,6 +59,14 @@ impl Key {
             .find(|k| k.soar.is_some_and(|s| s.eq_ignore_ascii_case(n)) || k.name == n)
     }
 
+    /// The default as `--help` says it: in words where the table gives them, else the kind's.
+    pub fn default_shown(&self) -> Option<String> {
+        match self.words {
+            Some(w) => Some(w.to_string()),
+            None => self.kind.default_shown(),
+        }
+    }
+
     /// "Set `x` in the config file, O365_X or --x."
     pub fn how_to_set(&self) -> String {
         format!(
@@ -72,8 +85,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "CLOUD",
-        default: Some("commercial"),
+        words: None,
         help: "Cloud: commercial, gcc, gcc-high or dod (sets the API root and login endpoint)",
+        kind: Kind::Cloud,
         scope: Scope::Connection,
     },
     Key {
@@ -83,8 +97,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Api Root"),
         secret: false,
         value_name: "URL",
-        default: Some("from the cloud"),
+        words: Some("from the cloud"),
         help: "Activity API root, also the OAuth resource (https://, or http:// on loopback)",
+        kind: Kind::Endpoint,
         scope: Scope::Connection,
     },
     Key {
@@ -94,8 +109,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("OAUTH2 Login Endpoint Url"),
         secret: false,
         value_name: "URL",
-        default: Some("from the cloud"),
+        words: Some("from the cloud"),
         help: "Entra ID login endpoint",
+        kind: Kind::Endpoint,
         scope: Scope::Connection,
     },
     Key {
@@ -105,8 +121,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "URL",
-        default: Some("from the cloud"),
+        words: Some("from the cloud"),
         help: "Microsoft Graph root, also its OAuth resource: the audit search that backfills beyond 7 days (https://, or http:// on loopback)",
+        kind: Kind::Text,
         scope: Scope::Connection,
     },
     Key {
@@ -116,8 +133,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Azure Active Directory ID"),
         secret: false,
         value_name: "ID",
-        default: None,
+        words: None,
         help: "Tenant GUID or verified domain (Azure Active Directory ID)",
+        kind: Kind::Text,
         scope: Scope::Tenant,
     },
     Key {
@@ -127,8 +145,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Client ID"),
         secret: false,
         value_name: "ID",
-        default: None,
+        words: None,
         help: "Application (client) ID",
+        kind: Kind::Text,
         scope: Scope::Tenant,
     },
     Key {
@@ -138,8 +157,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Client Secret"),
         secret: true,
         value_name: "SECRET",
-        default: None,
+        words: None,
         help: "Client secret value. Prefer O365_CLIENT_SECRET or the config file: a flag is visible in the process list",
+        kind: Kind::Secret,
         scope: Scope::Tenant,
     },
     Key {
@@ -149,8 +169,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "FILE",
-        default: None,
+        words: None,
         help: "File holding the client secret value (keep it private: chmod 600)",
+        kind: Kind::Path,
         scope: Scope::Tenant,
     },
     Key {
@@ -160,8 +181,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "VAR",
-        default: None,
+        words: None,
         help: "Name of an environment variable holding the client secret value",
+        kind: Kind::Text,
         scope: Scope::Tenant,
     },
     Key {
@@ -171,8 +193,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Certificate Path"),
         secret: false,
         value_name: "FILE",
-        default: None,
+        words: None,
         help: "Certificate: .pfx/.p12, or PEM holding the certificate and its private key",
+        kind: Kind::Path,
         scope: Scope::Tenant,
     },
     Key {
@@ -182,8 +205,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Certificate Password"),
         secret: true,
         value_name: "PASSWORD",
-        default: None,
+        words: None,
         help: "Password of the .pfx/.p12. Prefer O365_CERTIFICATE_PASSWORD: a flag is visible in the process list",
+        kind: Kind::Secret,
         scope: Scope::Tenant,
     },
     Key {
@@ -193,8 +217,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "DURATION",
-        default: None,
+        words: None,
         help: "serve: also backfill this far back (e.g. 90d) from Graph's audit search, beside the feed, each event once (needs AuditLogsQuery.Read.All)",
+        kind: Kind::Duration { min_hours: 1 },
         scope: Scope::Connection,
     },
     Key {
@@ -204,8 +229,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "BOOL",
-        default: Some("false"),
+        words: None,
         help: "serve: fill the tenant's closed data gaps from Graph's audit search as they are recorded (true/false; needs AuditLogsQuery.Read.All)",
+        kind: Kind::Bool { default: false },
         scope: Scope::Connection,
     },
     Key {
@@ -215,8 +241,9 @@ pub const KEYS: [Key; 22] = [
         soar: Some("Verify SSL"),
         secret: false,
         value_name: "BOOL",
-        default: Some("true"),
+        words: None,
         help: "Verify TLS certificates (true/false)",
+        kind: Kind::Bool { default: true },
         scope: Scope::Connection,
     },
     Key {
@@ -226,8 +253,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "FILE",
-        default: None,
+        words: None,
         help: "PEM file of CA certificates to trust besides the built-in roots and the system's store (a private CA, a TLS-inspecting proxy's)",
+        kind: Kind::Path,
         scope: Scope::Connection,
     },
     Key {
@@ -237,8 +265,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: true,
         value_name: "URL",
-        default: None,
+        words: None,
         help: "Proxy for every request, http://[user:password@]host:port (instead of HTTPS_PROXY / HTTP_PROXY; NO_PROXY still applies). Prefer O365_PROXY when it holds a password",
+        kind: Kind::Proxy,
         scope: Scope::Connection,
     },
     Key {
@@ -248,8 +277,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "ID",
-        default: Some("the tenant GUID from the token"),
+        words: Some("the tenant GUID from the token"),
         help: "PublisherIdentifier sent on every call: a GUID (the publishing tenant's), never a domain",
+        kind: Kind::Text,
         scope: Scope::Tenant,
     },
     Key {
@@ -259,8 +289,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "LIST",
-        default: Some("all five"),
+        words: Some("all five"),
         help: "Content types to collect for the tenant (comma-separated in env and flags)",
+        kind: Kind::ContentTypes,
         scope: Scope::Tenant,
     },
     Key {
@@ -270,8 +301,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "LIST",
-        default: Some("the five standard scopes"),
+        words: Some("the five standard scopes"),
         help: "Allowed case scopes (comma-separated in env and flags)",
+        kind: Kind::List { default: &super::DEFAULT_SCOPES },
         scope: Scope::Global,
     },
     Key {
@@ -281,8 +313,9 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "PATH",
-        default: Some("the user data dir's o365mgmt/state.sqlite"),
+        words: Some("the user data dir's o365mgmt/state.sqlite"),
         help: "SQLite state file: action journal and data-gap ledger (`:memory:` keeps nothing)",
+        kind: Kind::Path,
         scope: Scope::Global,
     },
     Key {
@@ -292,8 +325,13 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "N",
-        default: Some("2000"),
+        words: None,
         help: "Request budget per tenant and minute",
+        kind: Kind::Number {
+            default: o365_api::DEFAULT_REQUESTS_PER_MINUTE as u64,
+            min: 1,
+            max: 1_000_000,
+        },
         scope: Scope::Connection,
     },
     Key {
@@ -303,8 +341,13 @@ pub const KEYS: [Key; 22] = [
         soar: None,
         secret: false,
         value_name: "SECONDS",
-        default: Some("60"),
+        words: None,
         help: "Timeout of one HTTP request, in seconds",
+        kind: Kind::Number {
+            default: o365_api::DEFAULT_TIMEOUT_SECS,
+            min: 1,
+            max: 3600,
+        },
         scope: Scope::Connection,
     },
 ];

@@ -10,6 +10,7 @@ mod loader;
 mod settings;
 mod soar;
 mod source;
+mod value;
 
 use std::path::PathBuf;
 
@@ -19,6 +20,7 @@ pub use loader::Loader;
 pub use o365_api::is_guid;
 pub use settings::{Settings, ShownValue};
 pub use source::{Source, Sourced};
+pub use value::{Kind, Refused, Value};
 
 /// Scopes every instance accepts unless the configuration lists others.
 pub const DEFAULT_SCOPES: [&str; 5] = [

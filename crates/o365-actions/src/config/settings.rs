@@ -4,12 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use o365_api::Cloud;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
-use super::{
-    default_config_paths, did_you_mean, ConfigError, Key, Loader, Source, Sourced, DEFAULT_SCOPES,
-    KEYS,
-};
+use super::value::Value;
+use super::{default_config_paths, ConfigError, Key, Loader, Source, Sourced, KEYS};
 
 /// The effective configuration of one instance. `Debug` never shows a secret.
 #[derive(Debug, Clone)]
@@ -62,6 +60,127 @@ pub struct Settings {
     pub timeout: Sourced<Duration>,
     /// Things the user should know (readable secrets, ignored parameters).
     pub warnings: Vec<String>,
+    /// Every setting's value as read, for `config show`.
+    table: Table,
+}
+
+/// Every key with its value as read (or its default), in table order.
+#[derive(Debug, Clone, Default)]
+struct Table(Vec<(&'static Key, Option<Sourced<Value>>)>);
+
+impl Table {
+    /// The value of the setting `name`, if set or defaulted.
+    fn get(&self, name: &str) -> Option<&Sourced<Value>> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// Set (or derive) the setting `name`.
+    fn put(&mut self, name: &str, value: Sourced<Value>) {
+        if let Some((_, v)) = self.0.iter_mut().find(|(k, _)| k.name == name) {
+            *v = Some(value);
+        }
+    }
+
+    /// The endpoints the user did not give come from the cloud; with no cloud named, an
+    /// `api_root` on one of the clouds' hosts names that cloud (and its sign-in).
+    fn follow_the_cloud(&mut self) {
+        let (mut cloud, mut cloud_src) = match self.get("cloud") {
+            Some(Sourced {
+                value: Value::Cloud(c),
+                source,
+            }) => (*c, source.clone()),
+            _ => (Cloud::Commercial, Source::Default),
+        };
+        let derived = |s: &Source| match s {
+            Source::Default => Source::Default,
+            Source::ApiRoot => Source::ApiRoot,
+            _ => Source::Cloud,
+        };
+        let api_root = match self.get("api_root") {
+            Some(Sourced {
+                value: Value::Text(root),
+                ..
+            }) => Some(root.clone()),
+            _ => None,
+        };
+        match &api_root {
+            Some(root) => {
+                if let Some(c) = o365_api::cloud::of_api_root(root) {
+                    if cloud_src == Source::Default {
+                        (cloud, cloud_src) = (c, Source::ApiRoot);
+                        self.put("cloud", Sourced::new(Value::Cloud(c), Source::ApiRoot));
+                    }
+                }
+            }
+            None => self.put(
+                "api_root",
+                Sourced::new(
+                    Value::Text(cloud.api_root().to_string()),
+                    derived(&cloud_src),
+                ),
+            ),
+        }
+        if self.get("login_endpoint").is_none() {
+            self.put(
+                "login_endpoint",
+                Sourced::new(
+                    Value::Text(cloud.login_endpoint().to_string()),
+                    derived(&cloud_src),
+                ),
+            );
+        }
+    }
+
+    /// The setting `name` as `T`; an error names a key whose kind does not give one (a bug of
+    /// the table, caught by the tests) or an unset one.
+    fn take<T>(
+        &self,
+        name: &'static str,
+        as_t: impl FnOnce(Value) -> Option<T>,
+    ) -> Result<Sourced<T>, ConfigError> {
+        let v = self
+            .get(name)
+            .ok_or_else(|| ConfigError::new(name, "unset"))?;
+        let source = v.source.clone();
+        as_t(v.value.clone())
+            .map(|t| Sourced::new(t, source))
+            .ok_or_else(|| ConfigError::new(name, "the settings table reads it as another kind"))
+    }
+
+    /// A text setting.
+    fn text(&self, name: &'static str) -> Result<Sourced<String>, ConfigError> {
+        self.take(name, |v| match v {
+            Value::Text(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// A path setting.
+    fn path(&self, name: &'static str) -> Result<Sourced<PathBuf>, ConfigError> {
+        self.take(name, |v| match v {
+            Value::Path(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// A secret setting.
+    fn secret(&self, name: &'static str) -> Result<Sourced<SecretString>, ConfigError> {
+        self.take(name, |v| match v {
+            Value::Secret(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// A true/false setting.
+    fn flag(&self, name: &'static str) -> Result<Sourced<bool>, ConfigError> {
+        self.take(name, |v| match v {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
 }
 
 /// One row of `config show`.
@@ -103,197 +222,83 @@ impl Settings {
         Ok(l)
     }
 
-    /// Validate raw values into the settings of the tenant `name`.
+    /// Validate raw values into the settings of the tenant `name`: each given value read as its
+    /// key's kind says, each unset one its kind's default; the endpoints follow the cloud.
     pub(super) fn resolve(
         name: &str,
         v: Raw,
         warnings: Vec<String>,
     ) -> Result<Settings, ConfigError> {
-        let get = |n: &str| v.get(n).cloned();
-        let bad = |n: &str, (val, src): &(String, Source), problem: String| ConfigError {
-            field: n.into(),
-            value: Some(if Key::named(n).is_some_and(|k| k.secret) {
-                "[redacted]".into()
-            } else {
-                val.clone()
-            }),
-            origin: Some(src.clone()),
-            problem,
-        };
-        let (cloud, cloud_src) = match get("cloud") {
-            Some(c) => (
-                c.0.parse::<Cloud>().map_err(|_| {
-                    bad(
-                        "cloud",
-                        &c,
-                        format!(
-                            "{}{}",
-                            o365_vocab::UnknownCloud::allowed(),
-                            did_you_mean(&c.0, Cloud::ALL.map(|c| c.name()))
-                        ),
-                    )
-                })?,
-                c.1,
-            ),
-            None => (Cloud::Commercial, Source::Default),
-        };
-        let endpoint = |n: &'static str,
-                        default: &str,
-                        default_src: Source|
-         -> Result<Sourced<String>, ConfigError> {
-            match get(n) {
-                Some(x) => {
-                    let u = o365_api::cloud::parse_endpoint(n, &x.0).map_err(|e| match e {
-                        // Its value is shown without any credentials the URL held.
-                        o365_api::Error::Config { problem, value, .. } => ConfigError {
-                            field: n.into(),
-                            value: Some(value),
-                            origin: Some(x.1.clone()),
-                            problem,
-                        },
-                        other => bad(n, &x, other.to_string()),
-                    })?;
-                    Ok(Sourced::new(o365_api::cloud::trimmed(&u), x.1))
-                }
-                None => Ok(Sourced::new(default.to_string(), default_src)),
-            }
-        };
-        let derived = |s: &Source| match s {
-            Source::Default => Source::Default,
-            Source::ApiRoot => Source::ApiRoot,
-            _ => Source::Cloud,
-        };
-        let api_root = endpoint("api_root", cloud.api_root(), derived(&cloud_src))?;
-        // No cloud named, an api_root on one of the clouds' hosts: that cloud (its sign-in).
-        let (cloud, cloud_src) = match o365_api::cloud::of_api_root(&api_root.value) {
-            Some(c) if cloud_src == Source::Default && api_root.source != Source::Default => {
-                (c, Source::ApiRoot)
-            }
-            _ => (cloud, cloud_src),
-        };
-        let login_endpoint = endpoint(
-            "login_endpoint",
-            cloud.login_endpoint(),
-            derived(&cloud_src),
-        )?;
-        let flag = |name: &'static str, default: bool| -> Result<Sourced<bool>, ConfigError> {
-            match get(name) {
-                Some(x) => {
-                    let b = match x.0.trim().to_ascii_lowercase().as_str() {
-                        "true" | "yes" | "1" | "on" => true,
-                        "false" | "no" | "0" | "off" => false,
-                        _ => return Err(bad(name, &x, "allowed are true or false".into())),
-                    };
-                    Ok(Sourced::new(b, x.1))
-                }
-                None => Ok(Sourced::new(default, Source::Default)),
-            }
-        };
-        let verify_ssl = flag("verify_ssl", true)?;
-        let repair_gaps = flag("repair_gaps", false)?;
-        let number =
-            |n: &str, default: u64, min: u64, max: u64| -> Result<Sourced<u64>, ConfigError> {
-                match get(n) {
-                    Some(x) => match x.0.trim().parse::<u64>() {
-                        Ok(i) if (min..=max).contains(&i) => Ok(Sourced::new(i, x.1)),
-                        _ => Err(bad(
-                            n,
-                            &x,
-                            format!("expected a whole number from {min} to {max}"),
-                        )),
-                    },
-                    None => Ok(Sourced::new(default, Source::Default)),
-                }
+        let mut table = Table::default();
+        for key in &KEYS {
+            let value = match v.get(key.name) {
+                Some((raw, src)) => Some(Sourced::new(
+                    key.kind.read(key.name, raw).map_err(|r| ConfigError {
+                        field: key.name.into(),
+                        value: Some(match r.shown {
+                            Some(shown) => shown,
+                            None if key.secret => "[redacted]".into(),
+                            None => raw.clone(),
+                        }),
+                        origin: Some(src.clone()),
+                        problem: r.problem,
+                    })?,
+                    src.clone(),
+                )),
+                None => key
+                    .kind
+                    .default_value()
+                    .map(|d| Sourced::new(d, Source::Default)),
             };
-        let requests_per_minute = number(
-            "requests_per_minute",
-            u64::from(o365_api::DEFAULT_REQUESTS_PER_MINUTE),
-            1,
-            1_000_000,
-        )?;
-        let timeout_secs = number("timeout_secs", o365_api::DEFAULT_TIMEOUT_SECS, 1, 3600)?;
-        let scopes = match get("scopes") {
-            Some(x) => {
-                let list: Vec<String> =
-                    x.0.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect();
-                if list.is_empty() {
-                    return Err(bad("scopes", &x, "list at least one scope".into()));
-                }
-                Sourced::new(list, x.1)
-            }
-            None => Sourced::new(
-                DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
-                Source::Default,
-            ),
-        };
-        let content_types = match get("content_types") {
-            Some(x) => Sourced::new(
-                crate::input::content_types("content_types", &[&x.0])
-                    .map_err(|e| bad("content_types", &x, e.problem))?,
-                x.1,
-            ),
-            None => Sourced::new(o365_api::ContentType::ALL.to_vec(), Source::Default),
-        };
-        let backfill_since = match get("backfill_since") {
-            Some(x) => Some(Sourced::new(
-                crate::input::parse_duration(
-                    "backfill_since",
-                    &x.0,
-                    chrono::Duration::hours(1),
-                    crate::input::MAX_DURATION,
-                )
-                .map_err(|e| bad("backfill_since", &x, e.problem))?,
-                x.1,
-            )),
-            None => None,
-        };
-        let plain = |n: &str| get(n).map(|(s, src)| Sourced::new(s.trim().to_string(), src));
-        let path = |n: &str| get(n).map(|(s, src)| Sourced::new(PathBuf::from(s.trim()), src));
-        let secret = |n: &str| get(n).map(|(s, src)| Sourced::new(SecretString::from(s), src));
-        let client_secret_file = path("client_secret_file");
-        let client_secret_env = plain("client_secret_env");
-        let client_secret = secret("client_secret");
-        let proxy = secret("proxy");
-        if let Some(p) = &proxy {
-            let raw = p.value.expose_secret();
-            o365_api::proxy::check(raw).map_err(|problem| ConfigError {
-                field: "proxy".into(),
-                value: Some(o365_api::proxy::redacted(raw)),
-                origin: Some(p.source.clone()),
-                problem,
-            })?;
+            table.0.push((key, value));
         }
+        table.follow_the_cloud();
         Ok(Settings {
             name: name.to_string(),
-            cloud: Sourced::new(cloud, cloud_src),
-            api_root,
-            login_endpoint,
-            tenant_id: plain("tenant_id"),
-            client_id: plain("client_id"),
-            client_secret,
-            client_secret_file,
-            client_secret_env,
-            certificate_path: path("certificate_path"),
-            certificate_password: secret("certificate_password"),
-            verify_ssl,
-            repair_gaps,
-            backfill_since,
-            ca_file: path("ca_file"),
-            proxy,
-            publisher_id: plain("publisher_id"),
-            graph_root: plain("graph_root"),
-            content_types,
-            scopes,
-            state: path("state"),
-            requests_per_minute: Sourced::new(
-                requests_per_minute.value as u32,
-                requests_per_minute.source,
-            ),
-            timeout: Sourced::new(Duration::from_secs(timeout_secs.value), timeout_secs.source),
+            cloud: table.take("cloud", |v| match v {
+                Value::Cloud(c) => Some(c),
+                _ => None,
+            })?,
+            api_root: table.text("api_root")?,
+            login_endpoint: table.text("login_endpoint")?,
+            tenant_id: table.text("tenant_id").ok(),
+            client_id: table.text("client_id").ok(),
+            client_secret: table.secret("client_secret").ok(),
+            client_secret_file: table.path("client_secret_file").ok(),
+            client_secret_env: table.text("client_secret_env").ok(),
+            certificate_path: table.path("certificate_path").ok(),
+            certificate_password: table.secret("certificate_password").ok(),
+            verify_ssl: table.flag("verify_ssl")?,
+            repair_gaps: table.flag("repair_gaps")?,
+            backfill_since: table
+                .take("backfill_since", |v| match v {
+                    Value::Duration(d) => Some(d),
+                    _ => None,
+                })
+                .ok(),
+            ca_file: table.path("ca_file").ok(),
+            proxy: table.secret("proxy").ok(),
+            publisher_id: table.text("publisher_id").ok(),
+            graph_root: table.text("graph_root").ok(),
+            content_types: table.take("content_types", |v| match v {
+                Value::ContentTypes(t) => Some(t),
+                _ => None,
+            })?,
+            scopes: table.take("scopes", |v| match v {
+                Value::List(l) => Some(l),
+                _ => None,
+            })?,
+            state: table.path("state").ok(),
+            requests_per_minute: table.take("requests_per_minute", |v| match v {
+                Value::Number(n) => u32::try_from(n).ok(),
+                _ => None,
+            })?,
+            timeout: table.take("timeout_secs", |v| match v {
+                Value::Number(n) => Some(Duration::from_secs(n)),
+                _ => None,
+            })?,
             warnings,
+            table,
         })
     }
 
@@ -305,73 +310,12 @@ impl Settings {
             .ok_or_else(|| missing("tenant_id", "the tenant GUID (Azure Active Directory ID) or a verified domain such as contoso.onmicrosoft.com"))
     }
 
-    /// A setting's value for people (secrets redacted) and its origin, or `None` when unset.
-    fn shown(&self, key: &Key) -> Option<(String, &Source)> {
-        fn s(v: &Sourced<String>) -> (String, &Source) {
-            (v.value.clone(), &v.source)
-        }
-        fn p(v: &Sourced<PathBuf>) -> (String, &Source) {
-            (v.value.display().to_string(), &v.source)
-        }
-        fn r(v: &Sourced<SecretString>) -> (String, &Source) {
-            ("[redacted]".to_string(), &v.source)
-        }
-        Some(match key.name {
-            "cloud" => (self.cloud.value.name().into(), &self.cloud.source),
-            "api_root" => s(&self.api_root),
-            "login_endpoint" => s(&self.login_endpoint),
-            "tenant_id" => s(self.tenant_id.as_ref()?),
-            "client_id" => s(self.client_id.as_ref()?),
-            "client_secret" => r(self.client_secret.as_ref()?),
-            "client_secret_file" => p(self.client_secret_file.as_ref()?),
-            "client_secret_env" => s(self.client_secret_env.as_ref()?),
-            "certificate_path" => p(self.certificate_path.as_ref()?),
-            "certificate_password" => r(self.certificate_password.as_ref()?),
-            "verify_ssl" => (self.verify_ssl.value.to_string(), &self.verify_ssl.source),
-            "repair_gaps" => (self.repair_gaps.value.to_string(), &self.repair_gaps.source),
-            "backfill_since" => {
-                let v = self.backfill_since.as_ref()?;
-                (crate::human_seconds(v.value.num_seconds()), &v.source)
-            }
-            "ca_file" => p(self.ca_file.as_ref()?),
-            "proxy" => {
-                let v = self.proxy.as_ref()?;
-                (
-                    o365_api::proxy::redacted(v.value.expose_secret()),
-                    &v.source,
-                )
-            }
-            "publisher_id" => s(self.publisher_id.as_ref()?),
-            "graph_root" => s(self.graph_root.as_ref()?),
-            "content_types" => (
-                self.content_types
-                    .value
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                &self.content_types.source,
-            ),
-            "scopes" => (self.scopes.value.join(", "), &self.scopes.source),
-            "state" => p(self.state.as_ref()?),
-            "requests_per_minute" => (
-                self.requests_per_minute.value.to_string(),
-                &self.requests_per_minute.source,
-            ),
-            "timeout_secs" => (
-                self.timeout.value.as_secs().to_string(),
-                &self.timeout.source,
-            ),
-            _ => return None,
-        })
-    }
-
     /// Every setting with its origin, secrets redacted.
     pub fn show(&self) -> Vec<ShownValue> {
         KEYS.iter()
             .map(|k| {
-                let (value, source) = match self.shown(k) {
-                    Some((v, src)) => (Some(v), src.to_string()),
+                let (value, source) = match self.table.get(k.name) {
+                    Some(v) => (Some(v.value.shown(k.kind)), v.source.to_string()),
                     // Unset, a proxy from the environment is still used: say which.
                     None if k.name == "proxy" => {
                         match o365_api::proxy::in_use(None, &self.api_root.value, |n| {

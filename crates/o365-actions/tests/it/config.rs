@@ -434,13 +434,13 @@ fn the_defaults_in_the_help_are_the_defaults_applied() {
     let shown = s.show();
     let mut checked = 0;
     for k in o365_actions::config::KEYS {
-        let Some(default) = k.default.filter(|d| !d.contains(' ')) else {
+        let Some(default) = k.default_shown().filter(|d| !d.contains(' ')) else {
             continue;
         };
         let v = shown.iter().find(|v| v.key == k.name).unwrap();
         assert_eq!(
             v.value.as_deref(),
-            Some(default),
+            Some(default.as_str()),
             "{}: the help says {default}, an unset one is {:?}",
             k.name,
             v.value
@@ -450,4 +450,73 @@ fn the_defaults_in_the_help_are_the_defaults_applied() {
     assert!(checked >= 3, "only {checked} defaults are values");
     assert!(shown.iter().any(|v| v.key == "requests_per_minute"
         && v.value == Some(o365_api::DEFAULT_REQUESTS_PER_MINUTE.to_string())));
+}
+
+#[test]
+fn every_setting_given_is_read_into_its_field_and_shown_back() {
+    let given = [
+        ("cloud", "gcc"),
+        ("api_root", "https://manage.example.test"),
+        ("login_endpoint", "https://login.example.test"),
+        ("graph_root", "https://graph.example.test"),
+        ("tenant_id", "contoso.onmicrosoft.com"),
+        ("client_id", "0b8e6d2c-5a4f-4e3b-9c1d-2f7a8b9c0d1e"),
+        ("client_secret", SECRET),
+        ("client_secret_file", "/run/secrets/o365"),
+        ("client_secret_env", "MY_SECRET"),
+        ("certificate_path", "/etc/o365/cert.pfx"),
+        ("certificate_password", SECRET),
+        ("backfill_since", "90d"),
+        ("repair_gaps", "yes"),
+        ("verify_ssl", "off"),
+        ("ca_file", "/etc/o365/ca.pem"),
+        ("proxy", "http://user:pw-that-must-not-leak@127.0.0.1:3128"),
+        ("publisher_id", "1f2e3d4c-5b6a-4789-8abc-def012345678"),
+        ("content_types", "DLP.All, Audit.General"),
+        ("scopes", "All entities, Suspicious entities"),
+        ("state", "/var/lib/o365mgmt/state.sqlite"),
+        ("requests_per_minute", "600"),
+        ("timeout_secs", "15"),
+    ];
+    assert_eq!(given.len(), o365_actions::config::KEYS.len(), "every key");
+    let mut l = Loader::new();
+    for (k, v) in given {
+        l.set(k, v, Source::Flag("test"));
+    }
+    let s = l.resolve().unwrap();
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains(SECRET) && !debug.contains("pw-that"),
+        "{debug}"
+    );
+    let shown = s.show();
+    for (k, v) in given {
+        let row = shown.iter().find(|r| r.key == k).unwrap();
+        assert_eq!(row.source, "flag test", "{k}");
+        let value = row.value.clone().unwrap();
+        match k {
+            "client_secret" | "certificate_password" => assert_eq!(value, "[redacted]"),
+            "proxy" => assert!(value.starts_with("http://") && !value.contains("pw-that")),
+            "backfill_since" => assert_eq!(value, "90d 0h 0m"),
+            "repair_gaps" => assert_eq!(value, "true"),
+            "verify_ssl" => assert_eq!(value, "false"),
+            "content_types" => assert_eq!(value, "DLP.All, Audit.General"),
+            _ => assert_eq!(value, v, "{k}"),
+        }
+    }
+    assert_eq!(s.cloud.value.name(), "gcc");
+    assert_eq!(s.api_root.value, "https://manage.example.test");
+    assert_eq!(s.login_endpoint.value, "https://login.example.test");
+    assert_eq!(s.graph_root.unwrap().value, "https://graph.example.test");
+    assert_eq!(s.client_secret_env.unwrap().value, "MY_SECRET");
+    assert_eq!(
+        s.certificate_path.unwrap().value,
+        std::path::Path::new("/etc/o365/cert.pfx")
+    );
+    assert_eq!(s.backfill_since.unwrap().value, chrono::Duration::days(90));
+    assert!(s.repair_gaps.value && !s.verify_ssl.value);
+    assert_eq!(s.content_types.value.len(), 2);
+    assert_eq!(s.scopes.value, ["All entities", "Suspicious entities"]);
+    assert_eq!(s.requests_per_minute.value, 600);
+    assert_eq!(s.timeout.value, std::time::Duration::from_secs(15));
 }
