@@ -59,7 +59,7 @@ pub mod tenant;
 pub use collector::{CollectError, Collector};
 pub use fleet::{Applied, Fleet};
 pub use metrics::Metrics;
-pub use options::{Options, Stop};
+pub use options::{Options, Stop, DEFAULT_CONCURRENCY, DEFAULT_OVERLAP, DEFAULT_SINCE};
 pub use passes::{Next, PassHook, PassLoop, Turn};
 pub use shard::Shard;
 pub use sinks::{SinkError, SinkSpec, SinkSpecError, SpecContext, TypeStatus};

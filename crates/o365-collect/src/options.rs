@@ -7,6 +7,13 @@ use chrono::{DateTime, Duration, Utc};
 use o365_api::ContentType;
 use tokio::sync::Notify;
 
+/// Where a content type starts the first time, unless told: a day back.
+pub const DEFAULT_SINCE: Duration = Duration::hours(24);
+/// Recent time listed again on every pass, unless told.
+pub const DEFAULT_OVERLAP: Duration = Duration::hours(12);
+/// Blobs in flight at once per tenant, unless told.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
 /// How to collect.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -29,10 +36,10 @@ impl Options {
     pub fn new(types: Vec<ContentType>) -> Self {
         Self {
             types,
-            since: Duration::hours(24),
+            since: DEFAULT_SINCE,
             since_time: None,
-            overlap: Duration::hours(12),
-            concurrency: 8,
+            overlap: DEFAULT_OVERLAP,
+            concurrency: DEFAULT_CONCURRENCY,
             batch_blobs: 64,
         }
     }

@@ -159,6 +159,9 @@ pub const NOT_NEEDED: [(&str, &str); 7] = [
     ("Proxy Username", "set `proxy` in the configuration"),
 ];
 
+/// The longest first-run look-back an export may ask for (ten years).
+const MAX_SINCE_HOURS: i64 = 87_600;
+
 /// The export's first-run look-back, taken as `--since` when none is given.
 pub const SOAR_SINCE: &str = "Fetch Max Hours Backwards";
 
@@ -202,8 +205,9 @@ pub struct Values {
     raw: BTreeMap<&'static str, (String, String)>,
     /// Log lines for accepted SOAR parameters that have no use here.
     pub notes: Vec<String>,
-    /// `Fetch Max Hours Backwards` from a SOAR export, as a `--since` value.
-    pub since: Option<String>,
+    /// `Fetch Max Hours Backwards` from a SOAR export: the first run's look-back, unless
+    /// `--since` is given.
+    pub since: Option<chrono::Duration>,
 }
 
 /// The parameters resolved.
@@ -316,14 +320,18 @@ impl Values {
             let n = name.trim();
             if n == SOAR_SINCE {
                 let h = value.trim();
-                match h.parse::<u32>() {
-                    Ok(h) if h > 0 => self.since = Some(format!("{h}h")),
+                match h.parse::<i64>() {
+                    Ok(h) if (1..=MAX_SINCE_HOURS).contains(&h) => {
+                        self.since = Some(chrono::Duration::hours(h))
+                    }
                     _ => {
                         return Err(ParamError {
                             field: n.into(),
                             value: value.clone(),
                             origin: origin.into(),
-                            problem: "a whole number of hours of at least 1, e.g. 8".into(),
+                            problem: format!(
+                                "a whole number of hours from 1 to {MAX_SINCE_HOURS}, e.g. 8"
+                            ),
                         })
                     }
                 }
@@ -467,7 +475,7 @@ mod tests {
         assert_eq!(r.dlp.operation_filter, ["DlpRuleUndo", "DlpInfo"]);
         assert!(r.audit.operation_filter.is_empty());
         assert_eq!(r.max_alerts, Some(50));
-        assert_eq!(v.since.as_deref(), Some("8h"));
+        assert_eq!(v.since, Some(chrono::Duration::hours(8)));
         assert_eq!(v.notes.len(), 1, "{:?}", v.notes);
     }
 

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::{anyhow, bail};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use o365_actions::input;
 use o365_api::ContentType;
 use o365_collect::backfill::{Backfill, BackfillError, BackfillOptions, BackfillSummary};
 use o365_collect::Stop;
 
+use crate::arg::{self, When};
 use crate::cli::{Global, Output};
-use crate::pass::{duration, self_usage, sink_spec};
+use crate::pass::{self_usage, sink_spec};
 use crate::setup::settings;
 use crate::term::{out, warn};
 
@@ -27,39 +28,27 @@ pub struct BackfillArgs {
     #[arg(long, conflicts_with = "types")]
     pub all: bool,
     /// From: a duration back (90d, 36h) or a UTC time (RFC 3339).
-    #[arg(long, value_name = "DURATION|TIME")]
-    pub since: String,
+    #[arg(long, value_name = "DURATION|TIME", value_parser = arg::when)]
+    pub since: When,
     /// Until (not included): a duration back or a UTC time [default: now].
-    #[arg(long, value_name = "DURATION|TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "DURATION|TIME", value_parser = arg::when)]
+    pub until: Option<When>,
     /// Where events go; the kinds listed in its help come from the sink table
     /// (`fit::sink_help`).
     #[arg(long, value_name = "SINK")]
     pub sink: Option<String>,
-    /// One query per window of this length [default: 1d].
-    #[arg(long, value_name = "DURATION")]
-    pub window: Option<String>,
-    /// Queries submitted and not finished at once [default: 10].
+    /// One query per window of this length.
+    #[arg(long, value_name = "DURATION", value_parser = arg::window)]
+    pub window: Option<Duration>,
+    /// Queries submitted and not finished at once.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=50))]
     pub queries: Option<u16>,
-    /// First wait before asking how a query goes, doubling up to a minute [default: 5s].
-    #[arg(long, value_name = "DURATION")]
-    pub poll: Option<String>,
-    /// A window whose answer holds more records is cut in halves [default: 50000].
+    /// First wait before asking how a query goes, doubling up to a minute.
+    #[arg(long, value_name = "DURATION", value_parser = arg::poll)]
+    pub poll: Option<std::time::Duration>,
+    /// A window whose answer holds more records is cut in halves.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub max_window_records: Option<u64>,
-}
-
-/// A point in time given as a duration back from `now` (90d) or a UTC time.
-fn point(flag: &str, v: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
-    let t = match input::parse_time(v) {
-        Ok(t) if v.contains('-') => t,
-        _ => now - duration(flag, v, Duration::minutes(1), input::MAX_DURATION)?,
-    };
-    if t > now + Duration::minutes(5) {
-        bail!("{flag} {v:?}: that is in the future; give a past UTC time or a duration back such as 30d");
-    }
-    Ok(t)
 }
 
 /// Run `backfill`.
@@ -69,11 +58,8 @@ pub async fn run(g: &Global, a: &BackfillArgs, fmt: Output) -> anyhow::Result<Ex
         warn(w);
     }
     let now = Utc::now();
-    let since = point("--since", &a.since, now)?;
-    let until = match &a.until {
-        Some(v) => point("--until", v, now)?.min(now),
-        None => now,
-    };
+    let since = a.since.at(now);
+    let until = a.until.map_or(now, |u| u.at(now).min(now));
     if since >= until {
         bail!(
             "--since {} is not before --until {}: give a range that ends after it begins",
@@ -89,13 +75,11 @@ pub async fn run(g: &Global, a: &BackfillArgs, fmt: Output) -> anyhow::Result<Ex
         input::content_types("TYPE", &a.types).map_err(|e| anyhow!("{e}"))?
     };
     let mut opts = BackfillOptions::new(since, until, types);
-    if let Some(w) = &a.window {
-        opts.window = duration("--window", w, Duration::minutes(10), Duration::days(7))?;
+    if let Some(w) = a.window {
+        opts.window = w;
     }
-    if let Some(p) = &a.poll {
-        opts.poll = duration("--poll", p, Duration::seconds(1), Duration::minutes(10))?
-            .to_std()
-            .unwrap_or(opts.poll);
+    if let Some(p) = a.poll {
+        opts.poll = p;
     }
     if let Some(n) = a.queries {
         opts.concurrent = n as usize;

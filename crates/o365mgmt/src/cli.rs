@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::arg::{self, When};
 use crate::flags::SettingFlags;
 
 /// Office 365 Management Activity API: subscriptions, audit-log collection, SOAR and MCP
@@ -131,9 +132,9 @@ pub enum Command {
         /// (`fit::sink_help`).
         #[arg(long, value_name = "SINK", requires = "repair")]
         sink: Option<String>,
-        /// First wait before asking how a repair's query goes [default: 5s].
-        #[arg(long, value_name = "DURATION", requires = "repair")]
-        poll: Option<String>,
+        /// First wait before asking how a repair's query goes.
+        #[arg(long, value_name = "DURATION", requires = "repair", value_parser = arg::poll)]
+        poll: Option<std::time::Duration>,
     },
     /// The integration's two connectors: DLP and Audit.General records as SOAR alerts (one JSON
     /// object each), made once into a spool beside the state file and delivered to --sink
@@ -296,20 +297,21 @@ impl std::fmt::Debug for WebhookArgs {
     }
 }
 
-/// How passes run, for `collect` and `serve`.
+/// How passes run, for `collect` and `serve`. The defaults the help states come from the
+/// constants applied (`fit::value_defaults`).
 #[derive(Args, Debug, Default, Clone)]
 pub struct PassArgs {
     /// Where a content type starts the first time it is collected: a duration back (24h, 3d,
-    /// 90m) or a UTC time (RFC 3339) [default: 24h]. Fixed once decided.
-    #[arg(long, value_name = "DURATION|TIME")]
-    pub since: Option<String>,
-    /// Pause between passes [default: 60s].
-    #[arg(long, value_name = "DURATION")]
-    pub interval: Option<String>,
-    /// Recent time re-listed on every pass so late blobs are caught [default: 12h].
-    #[arg(long, value_name = "DURATION")]
-    pub overlap: Option<String>,
-    /// Blobs in flight at once, per tenant [default: 8].
+    /// 90m) or a UTC time (RFC 3339). Fixed once decided.
+    #[arg(long, value_name = "DURATION|TIME", value_parser = arg::when)]
+    pub since: Option<When>,
+    /// Pause between passes.
+    #[arg(long, value_name = "DURATION", value_parser = arg::interval)]
+    pub interval: Option<std::time::Duration>,
+    /// Recent time re-listed on every pass so late blobs are caught.
+    #[arg(long, value_name = "DURATION", value_parser = arg::overlap)]
+    pub overlap: Option<chrono::Duration>,
+    /// Blobs in flight at once, per tenant.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
 }
@@ -325,14 +327,23 @@ pub struct FollowArgs {
     pub follow: bool,
 }
 
+/// One of the integration's two connectors.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connector {
+    /// DLP.All records.
+    Dlp,
+    /// Audit.General records.
+    AuditGeneral,
+}
+
 /// `alerts` arguments: the connectors' parameters (their display names in the help). Each may
 /// also be set in the config file's `[alerts]` table (same name with underscores) or come from
 /// an exported connector configuration (`--soar-config`); a flag wins.
 #[derive(Args, Debug)]
 pub struct AlertsArgs {
     /// Which connector: dlp, audit-general [default: both].
-    #[arg(long, value_name = "CONNECTOR", value_parser = ["dlp", "audit-general"])]
-    pub connector: Option<String>,
+    #[arg(long, value_name = "CONNECTOR")]
+    pub connector: Option<Connector>,
     /// Where alerts are delivered: stdout, jsonl:PATH, webhook:https://HOST/PATH (each alert
     /// POSTed as JSON, retried, its ticket id as Idempotency-Key) or kafka://HOST:PORT/TOPIC
     /// [default: the `sink` key of the config file's alerts table, else stdout].
@@ -423,15 +434,15 @@ pub struct ServeArgs {
     /// How passes run.
     #[command(flatten)]
     pub pass: PassArgs,
-    /// Blobs in flight across all tenants [default: 64].
+    /// Blobs in flight across all tenants.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_in_flight: Option<u32>,
     /// Start subscriptions that are not enabled.
     #[arg(long)]
     pub auto_start: bool,
-    /// /readyz answers 503 once a tenant has been failing for this long [default: 10m].
-    #[arg(long, value_name = "DURATION")]
-    pub ready_after: Option<String>,
+    /// /readyz answers 503 once a tenant has been failing for this long.
+    #[arg(long, value_name = "DURATION", value_parser = arg::ready_after)]
+    pub ready_after: Option<chrono::Duration>,
     /// Also serve the MCP tools at /mcp, for every configured tenant (tools take an optional
     /// `tenant`; the default is the one chosen with --tenant, else the first).
     #[arg(long)]

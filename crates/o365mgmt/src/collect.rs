@@ -46,7 +46,7 @@ pub async fn run_into(
     if args.pass.interval.is_some() && !args.run.follow {
         bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");
     }
-    let (mut opts, interval) = crate::pass::options(&args.pass)?;
+    let (mut opts, interval) = crate::pass::options(&args.pass);
     let interval = crate::webhook::pass_interval(
         &args.webhook,
         interval,

@@ -163,7 +163,7 @@ pub fn command(mut cmd: Command) -> Command {
         let after = after_help(&name);
         let sink = sink_help(&name);
         cmd = cmd.mut_subcommand(&name, |s| {
-            let s = s.args(copies);
+            let s = with_value_defaults(s.args(copies));
             let s = match sink {
                 Some(help) => s.mut_arg("sink", |a| a.help(help)),
                 None => s,
@@ -243,6 +243,47 @@ fn sink_help(name: &str) -> Option<String> {
         "{lead}: {} (Kafka options below) [default: sqlite:events.sqlite next to the state file]",
         kinds.join(", ")
     ))
+}
+
+/// The defaults of the flags that take a value, as the help states them: read from the
+/// constants that are applied, so the help cannot say another value.
+pub fn value_defaults() -> Vec<(&'static str, String)> {
+    use crate::arg::{written, DEFAULT_INTERVAL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_READY_AFTER};
+    use o365_collect::backfill as b;
+    let std = |d: std::time::Duration| {
+        chrono::Duration::from_std(d).map_or_else(|_| format!("{d:?}"), written)
+    };
+    vec![
+        ("since", written(o365_collect::DEFAULT_SINCE)),
+        ("interval", std(DEFAULT_INTERVAL)),
+        ("overlap", written(o365_collect::DEFAULT_OVERLAP)),
+        ("concurrency", o365_collect::DEFAULT_CONCURRENCY.to_string()),
+        ("max_in_flight", DEFAULT_MAX_IN_FLIGHT.to_string()),
+        ("ready_after", written(DEFAULT_READY_AFTER)),
+        ("window", written(b::DEFAULT_WINDOW)),
+        ("queries", b::DEFAULT_QUERIES.to_string()),
+        ("poll", std(b::DEFAULT_POLL)),
+        (
+            "max_window_records",
+            b::DEFAULT_MAX_WINDOW_RECORDS.to_string(),
+        ),
+    ]
+}
+
+/// A command whose optional value flags state their defaults ([`value_defaults`]).
+fn with_value_defaults(mut cmd: Command) -> Command {
+    for (id, default) in value_defaults() {
+        let present = cmd
+            .get_arguments()
+            .any(|a| a.get_id() == id && !a.is_required_set());
+        if present {
+            cmd = cmd.mut_arg(id, |a| {
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.help(format!("{help} [default: {default}]"))
+            });
+        }
+    }
+    cmd
 }
 
 /// Two or three examples per command, shown after its help.
@@ -349,7 +390,7 @@ fn after_help(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory as _;
+    use clap::{CommandFactory as _, FromArgMatches as _};
 
     use super::*;
     use crate::cli::Cli;
@@ -477,5 +518,74 @@ mod tests {
         parse(&["o365mgmt", "--state", "s.sqlite", "status"]).unwrap();
         parse(&["o365mgmt", "emulator", "--config", "e.toml"]).unwrap();
         parse(&["o365mgmt", "serve", "--repair-gaps", "true"]).unwrap();
+    }
+
+    #[test]
+    fn each_value_default_the_help_states_is_the_value_its_flag_reads_to_and_applies() {
+        use crate::cli::{Command as Sub, PassArgs};
+        let (opts, interval) = crate::pass::options(&PassArgs::default());
+        for (id, default) in value_defaults() {
+            let flag = format!("--{}", id.replace('_', "-"));
+            let commands: Vec<String> = Cli::command()
+                .get_subcommands()
+                .filter(|c| {
+                    c.get_arguments()
+                        .any(|a| a.get_id() == id && !a.is_required_set())
+                })
+                .map(|c| c.get_name().to_string())
+                .collect();
+            assert!(!commands.is_empty(), "{id}: no command has it");
+            for name in commands {
+                let h = help(&[&name]);
+                assert!(
+                    h.contains(&format!("[default: {default}]")),
+                    "{name} {flag}: {h}"
+                );
+                let mut args = vec!["o365mgmt", &name, &flag, &default];
+                if name == "backfill" {
+                    args.extend(["--since", "2d"]);
+                }
+                if name == "gaps" {
+                    args.push("--repair");
+                }
+                let m = parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                let cli = Cli::from_arg_matches(&m).unwrap();
+                // What the flag reads the stated default to is what applies when it is not given.
+                let pass = match &cli.command {
+                    Sub::Collect(c) => Some(&c.pass),
+                    Sub::Serve(c) => Some(&c.pass),
+                    Sub::Alerts(c) => Some(&c.pass),
+                    _ => None,
+                };
+                if let Some(p) = pass {
+                    let (o, i) = crate::pass::options(p);
+                    assert_eq!(
+                        (o.since, o.overlap, o.concurrency, i),
+                        (opts.since, opts.overlap, opts.concurrency, interval),
+                        "{name} {flag} {default}"
+                    );
+                }
+                use o365_collect::backfill as b;
+                let read_back = match (&cli.command, id) {
+                    (Sub::Serve(c), "ready_after") => {
+                        c.ready_after == Some(crate::arg::DEFAULT_READY_AFTER)
+                    }
+                    (Sub::Serve(c), "max_in_flight") => {
+                        c.max_in_flight == Some(crate::arg::DEFAULT_MAX_IN_FLIGHT)
+                    }
+                    (Sub::Backfill(c), "window") => c.window == Some(b::DEFAULT_WINDOW),
+                    (Sub::Backfill(c), "poll") => c.poll == Some(b::DEFAULT_POLL),
+                    (Sub::Backfill(c), "queries") => {
+                        c.queries.map(usize::from) == Some(b::DEFAULT_QUERIES)
+                    }
+                    (Sub::Backfill(c), "max_window_records") => {
+                        c.max_window_records == Some(b::DEFAULT_MAX_WINDOW_RECORDS)
+                    }
+                    (Sub::Gaps { poll, .. }, "poll") => poll == &Some(b::DEFAULT_POLL),
+                    _ => pass.is_some(),
+                };
+                assert!(read_back, "{name} {flag} {default}: read as another value");
+            }
+        }
     }
 }

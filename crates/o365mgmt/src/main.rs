@@ -4,6 +4,7 @@
 
 mod action;
 mod alerts;
+mod arg;
 mod backfill;
 mod cli;
 mod collect;
@@ -140,7 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sink,
             poll,
         } => {
-            let code = repair::run(g, sink.as_deref(), poll.as_deref()).await?;
+            let code = repair::run(g, sink.as_deref(), *poll).await?;
             show::gaps(g, svg.as_deref())?;
             code
         }

@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use o365_actions::config::Settings;
-use o365_actions::input;
 use o365_collect::{Options, SinkSpec, SpecContext};
 
+use crate::arg::{When, DEFAULT_INTERVAL};
 use crate::cli::PassArgs;
 use crate::setup::state_path;
 
@@ -67,25 +66,6 @@ pub fn reading_sink(
     sink_spec(s, last.as_deref())
 }
 
-/// A duration flag within its range, or exit 2 naming the flag, the value and the range.
-pub fn duration(flag: &str, v: &str, min: Duration, max: Duration) -> anyhow::Result<Duration> {
-    input::parse_duration(flag, v, min, max).map_err(|e| anyhow!("{e}"))
-}
-
-/// Where a content type starts the first time: `--since` as a duration back or a UTC time.
-fn since(opts: &mut Options, v: &str) -> anyhow::Result<()> {
-    match input::parse_time(v) {
-        Ok(t) if v.contains('-') => {
-            if t > Utc::now() + Duration::minutes(5) {
-                bail!("--since {v:?}: that is in the future; give a past UTC time or a duration such as 24h");
-            }
-            opts.since_time = Some(t);
-        }
-        _ => opts.since = duration("--since", v, Duration::minutes(1), input::MAX_DURATION)?,
-    }
-    Ok(())
-}
-
 /// This process's CPU seconds and peak resident memory (Linux `/proc`).
 pub fn self_usage() -> (Option<f64>, Option<u64>) {
     let cpu = std::fs::read_to_string("/proc/self/stat")
@@ -107,22 +87,18 @@ pub fn self_usage() -> (Option<f64>, Option<u64>) {
 }
 
 /// Collection options and the pause between passes, from the flags.
-pub fn options(p: &PassArgs) -> anyhow::Result<(Options, std::time::Duration)> {
+pub fn options(p: &PassArgs) -> (Options, std::time::Duration) {
     let mut opts = Options::new(o365_api::ContentType::ALL.to_vec());
-    if let Some(v) = &p.since {
-        since(&mut opts, v)?;
+    match p.since {
+        Some(When::At(t)) => opts.since_time = Some(t),
+        Some(When::Back(d)) => opts.since = d,
+        None => {}
     }
-    if let Some(o) = &p.overlap {
-        opts.overlap = duration("--overlap", o, Duration::zero(), Duration::days(7))?;
+    if let Some(o) = p.overlap {
+        opts.overlap = o;
     }
     if let Some(c) = p.concurrency {
         opts.concurrency = c as usize;
     }
-    let interval = match &p.interval {
-        Some(i) => duration("--interval", i, Duration::seconds(1), Duration::days(1))?
-            .to_std()
-            .map_err(|e| anyhow!("--interval: {e}"))?,
-        None => std::time::Duration::from_secs(60),
-    };
-    Ok((opts, interval))
+    (opts, p.interval.unwrap_or(DEFAULT_INTERVAL))
 }

@@ -10,19 +10,20 @@ use o365_collect::backfill::BackfillError;
 use o365_collect::Stop;
 
 use crate::cli::Global;
-use crate::pass::{duration, sink_spec};
+use crate::pass::sink_spec;
 use crate::setup::settings;
 use crate::term::warn;
 
 /// Repair the tenant's closed gaps; the exit status says whether every one could be.
-pub async fn run(g: &Global, sink: Option<&str>, poll: Option<&str>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    g: &Global,
+    sink: Option<&str>,
+    poll: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
     let s = settings(g)?;
     let spec = sink_spec(&s, sink)?;
     spec.check()?;
-    let poll = match poll {
-        Some(p) => duration("--poll", p, Duration::seconds(1), Duration::minutes(10))?.to_std()?,
-        None => std::time::Duration::from_secs(5),
-    };
+    let poll = poll.unwrap_or(o365_collect::backfill::DEFAULT_POLL);
     let store = crate::setup::open_store(&s)?;
     let client = s.client().map_err(|e| anyhow!("{e}"))?;
     let Some(tenant) =

@@ -30,6 +30,15 @@ use crate::sinks::{BlobOut, SinkError, SinkSpec};
 use crate::summary::RunError;
 use crate::writer::{Writer, WriterHandle, WriterMsg};
 
+/// One query per window of this length, unless told.
+pub const DEFAULT_WINDOW: Duration = Duration::days(1);
+/// Queries submitted and not finished at once, unless told.
+pub const DEFAULT_QUERIES: usize = 10;
+/// The first wait before asking how a query goes, unless told.
+pub const DEFAULT_POLL: StdDuration = StdDuration::from_secs(5);
+/// A window whose answer holds more records is cut in halves, unless told otherwise.
+pub const DEFAULT_MAX_WINDOW_RECORDS: u64 = 50_000;
+
 /// How a backfill runs.
 #[derive(Debug, Clone)]
 pub struct BackfillOptions {
@@ -61,10 +70,10 @@ impl BackfillOptions {
             since,
             until,
             types,
-            window: Duration::days(1),
-            concurrent: 10,
-            poll: StdDuration::from_secs(5),
-            max_window_records: 50_000,
+            window: DEFAULT_WINDOW,
+            concurrent: DEFAULT_QUERIES,
+            poll: DEFAULT_POLL,
+            max_window_records: DEFAULT_MAX_WINDOW_RECORDS,
             page_size: 1000,
             retries: 2,
         }

@@ -251,7 +251,7 @@ pub async fn run(g: &Global, a: &AlertsArgs, fmt: Output) -> anyhow::Result<Exit
     };
     let mut pass = a.pass.clone();
     if pass.since.is_none() {
-        pass.since = set.since.clone();
+        pass.since = set.since.map(crate::arg::When::Back);
     }
     let args = CollectArgs {
         command: None,

@@ -5,7 +5,7 @@ use anyhow::anyhow;
 use o365_actions::config::Loader;
 use o365_connectors::params::{self, Resolved, Values, Which};
 
-use crate::cli::AlertsArgs;
+use crate::cli::{AlertsArgs, Connector};
 
 /// Everything `alerts` takes from the configuration besides the connection.
 #[derive(Debug)]
@@ -15,15 +15,15 @@ pub struct AlertSettings {
     /// Where alerts are delivered.
     pub sink: String,
     /// First-run look-back from the export (`Fetch Max Hours Backwards`), unless `--since`.
-    pub since: Option<String>,
+    pub since: Option<chrono::Duration>,
 }
 
 /// Which connectors `--connector` asks for.
 pub fn which(a: &AlertsArgs) -> Which {
-    match a.connector.as_deref() {
-        Some("dlp") => Which::Dlp,
-        Some("audit-general") => Which::Audit,
-        _ => Which::Both,
+    match a.connector {
+        Some(Connector::Dlp) => Which::Dlp,
+        Some(Connector::AuditGeneral) => Which::Audit,
+        None => Which::Both,
     }
 }
 
@@ -107,6 +107,6 @@ pub fn resolve(l: &mut Loader, a: &AlertsArgs) -> anyhow::Result<AlertSettings> 
     Ok(AlertSettings {
         params: v.resolve()?,
         sink: a.sink.clone().or(sink).unwrap_or_else(|| "stdout".into()),
-        since: v.since.clone(),
+        since: v.since,
     })
 }

@@ -10,7 +10,7 @@ use o365_collect::sinks::Held;
 use o365_collect::{Fleet, Shard, SinkSpec, TenantOptions, TenantState};
 
 use crate::cli::{CollectArgs, Global, Output, ServeArgs};
-use crate::pass::{duration, options, self_usage, sink_spec};
+use crate::pass::{options, self_usage, sink_spec};
 use crate::setup::{fleet, open_store};
 use crate::term::{out, warn};
 
@@ -139,7 +139,7 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
     if g.tenant.is_some() {
         bail!("--all-tenants collects every tenant: leave out --tenant");
     }
-    let (collect, interval) = options(&args.pass)?;
+    let (collect, interval) = options(&args.pass);
     let interval = crate::webhook::pass_interval(
         &args.webhook,
         interval,
@@ -156,7 +156,12 @@ pub async fn collect_all(g: &Global, args: &CollectArgs, fmt: Output) -> anyhow:
         webhook,
     };
     let spec = sink_spec(&tenants[0], args.sink.as_deref())?;
-    let fleet = Arc::new(start(&tenants[0], spec, opts, 64)?);
+    let fleet = Arc::new(start(
+        &tenants[0],
+        spec,
+        opts,
+        crate::arg::DEFAULT_MAX_IN_FLIGHT as usize,
+    )?);
     fleet.apply(tenants).await;
     if args.run.follow {
         crate::term::shutdown_signal().await;
@@ -211,18 +216,10 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         Some(s) => Some(Shard::parse(s).map_err(|e| anyhow!(e))?),
         None => None,
     };
-    let (collect, interval) = options(&args.pass)?;
+    let (collect, interval) = options(&args.pass);
     let interval =
         crate::webhook::pass_interval(&args.webhook, interval, args.pass.interval.is_some(), true)?;
-    let ready_after = match &args.ready_after {
-        Some(v) => duration(
-            "--ready-after",
-            v,
-            chrono::Duration::seconds(1),
-            chrono::Duration::days(7),
-        )?,
-        None => chrono::Duration::minutes(10),
-    };
+    let ready_after = args.ready_after.unwrap_or(crate::arg::DEFAULT_READY_AFTER);
     let all = configured(g)?;
     let process = all.first().context("no tenant is configured")?.clone();
     let spec = sink_spec(&process, args.sink.as_deref())?;
@@ -247,7 +244,9 @@ pub async fn run(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         auto_start: args.auto_start,
         webhook: webhook.clone(),
     };
-    let max = args.max_in_flight.unwrap_or(64) as usize;
+    let max = args
+        .max_in_flight
+        .unwrap_or(crate::arg::DEFAULT_MAX_IN_FLIGHT) as usize;
     let fleet = Arc::new(start(&process, spec, opts, max)?);
     let held = match &share {
         Share::Group(h) => Some(h.clone()),
