@@ -717,3 +717,42 @@ fn the_mcp_configuration_runs_as_written() {
     assert_eq!(v["prompts"].as_array().unwrap().len(), 3, "{v}");
     assert_eq!(v["ping_error"], false, "{v}");
 }
+
+#[test]
+fn the_app_registration_example_runs_as_written() {
+    // The SOAR export as the README writes it, then `config show` from it: nothing is reached.
+    let readme = readme();
+    let home = tempfile::tempdir().unwrap();
+    let script = format!(
+        "set -e\n{}",
+        blocks(&readme, "Register the app in Entra ID")
+    );
+    let (stdout, stderr) = ran(&script, home.path());
+    let shown: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("config show printed no JSON ({e}):\n{stdout}\n{stderr}"));
+    let row = |key: &str| {
+        shown["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {shown}"))
+            .clone()
+    };
+    for key in [
+        "tenant_id",
+        "client_id",
+        "api_root",
+        "login_endpoint",
+        "verify_ssl",
+    ] {
+        let r = row(key);
+        assert_eq!(r["source"], "--soar-config integration.json", "{key}: {r}");
+    }
+    assert_eq!(row("client_secret")["value"], "[redacted]");
+    assert_eq!(row("verify_ssl")["value"], "true");
+    assert!(
+        !stdout.contains('…') && !stderr.contains('…'),
+        "the secret is never shown"
+    );
+}
