@@ -3,9 +3,9 @@
 //! Run: `cargo bench -p o365mgmt --bench collect`. First the production-shaped runs, the emulator
 //! a separate process serving HTTPS (`o365mgmt emulator --tls`): against a remote-like server
 //! (3 ms per request, ~500-byte events with one delivered again per blob, reached by the real
-//! host names through its CONNECT proxy; `-- --remote` runs only these), with context switches
-//! per request and, when `strace` is installed (and `O365_BENCH_NO_STRACE` unset), the system
-//! calls of one more null run; then against the instant server, 500,000 events of ~1 KB in blobs
+//! host names through its CONNECT proxy; `-- --remote` runs only these; `O365_BENCH_SERVICE_MS`
+//! sets another time per request), with context switches per request and, when `strace` is
+//! installed (and `O365_BENCH_NO_STRACE` unset), the system calls of one more null run; then against the instant server, 500,000 events of ~1 KB in blobs
 //! of 100 and of 2,000 events. Each into null, JSONL and SQLite (or the sinks `O365_BENCH_SINKS`
 //! names, e.g. `null,sqlite`) with pacing off, and the first into null with the default pacing
 //! (2,000 requests per minute), which gives the CPU spent per second of waiting on the budget.
@@ -305,14 +305,19 @@ fn sinks() -> Vec<&'static str> {
 enum Shape {
     /// The emulator answering at once from memory, ~1 KB events, reached directly.
     Instant,
-    /// As a remote server: [`REMOTE_SERVICE_MS`] per request, ~500-byte events, one event of the
+    /// As a remote server: [`remote_service_ms`] per request, ~500-byte events, one event of the
     /// previous blob delivered again in each blob, reached by the service's real host names
     /// through its CONNECT proxy, over TLS.
     Remote,
 }
 
-/// The remote-like server's time per request.
-const REMOTE_SERVICE_MS: u64 = 3;
+/// The remote-like server's time per request: 3 ms, or `O365_BENCH_SERVICE_MS`.
+fn remote_service_ms() -> u64 {
+    std::env::var("O365_BENCH_SERVICE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
 
 /// The production-shaped runs: a separate HTTPS emulator shaped as `shape`, 500,000 events in
 /// blobs of `events_per_blob`, every sink with pacing off, and (`paced`) the null sink at the
@@ -332,7 +337,7 @@ fn production(events_per_blob: u32, paced: bool, shape: Shape) {
         cfg.data.event_size = 500;
         cfg.data.duplicate_rate = 1.0;
         cfg.data.duplicate_events = 1;
-        cfg.faults.latency_ms = REMOTE_SERVICE_MS;
+        cfg.faults.latency_ms = remote_service_ms();
     }
     let home = tempfile::tempdir().unwrap();
     let mut server = serve(&cfg, home.path());
@@ -357,7 +362,8 @@ fn production(events_per_blob: u32, paced: bool, shape: Shape) {
             server.target.login_endpoint = "https://login.microsoftonline.com".into();
             server.target.proxy = Some(proxy);
             println!(
-                "\nproduction-shaped, remote-like server: ~{EVENTS} events (~500 B, one delivered again per blob) in blobs of {events_per_blob}, {REMOTE_SERVICE_MS} ms per request, the real host names through a CONNECT proxy over TLS, concurrency 16:"
+                "\nproduction-shaped, remote-like server: ~{EVENTS} events (~500 B, one delivered again per blob) in blobs of {events_per_blob}, {} ms per request, the real host names through a CONNECT proxy over TLS, concurrency 16:",
+                remote_service_ms()
             );
         }
     }
