@@ -1,7 +1,7 @@
 //! Flag values read at the flag: each flag's clap value parser gives the command a typed value,
 //! and a bad one is refused by clap, naming the flag, the value and what is allowed, before
 //! anything runs. Each range and default is declared once, here or in the library that applies
-//! it; the help states the defaults from the same constants (`fit::value_defaults`).
+//! it; the help states the defaults from the same constants ([`value_defaults`]).
 
 use chrono::{DateTime, Duration, Utc};
 use o365_actions::input;
@@ -129,6 +129,46 @@ pub fn written(d: Duration) -> String {
         Some((n, u)) => format!("{}{u}", s / n),
         None => format!("{s}s"),
     }
+}
+
+/// The defaults of the flags that take a value, as the help states them: read from the
+/// constants that are applied, so the help cannot say another value.
+pub fn value_defaults() -> Vec<(&'static str, String)> {
+    use o365_collect::backfill as b;
+    let std = |d: std::time::Duration| {
+        chrono::Duration::from_std(d).map_or_else(|_| format!("{d:?}"), written)
+    };
+    vec![
+        ("since", written(o365_collect::DEFAULT_SINCE)),
+        ("interval", std(DEFAULT_INTERVAL)),
+        ("overlap", written(o365_collect::DEFAULT_OVERLAP)),
+        ("concurrency", o365_collect::DEFAULT_CONCURRENCY.to_string()),
+        ("max_in_flight", DEFAULT_MAX_IN_FLIGHT.to_string()),
+        ("ready_after", written(DEFAULT_READY_AFTER)),
+        ("window", written(b::DEFAULT_WINDOW)),
+        ("queries", b::DEFAULT_QUERIES.to_string()),
+        ("poll", std(b::DEFAULT_POLL)),
+        (
+            "max_window_records",
+            b::DEFAULT_MAX_WINDOW_RECORDS.to_string(),
+        ),
+    ]
+}
+
+/// A command whose optional value flags state their defaults ([`value_defaults`]).
+pub fn with_value_defaults(mut cmd: clap::Command) -> clap::Command {
+    for (id, default) in value_defaults() {
+        let present = cmd
+            .get_arguments()
+            .any(|a| a.get_id() == id && !a.is_required_set());
+        if present {
+            cmd = cmd.mut_arg(id, |a| {
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.help(format!("{help} [default: {default}]"))
+            });
+        }
+    }
+    cmd
 }
 
 #[cfg(test)]

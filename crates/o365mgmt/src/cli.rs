@@ -298,7 +298,7 @@ impl std::fmt::Debug for WebhookArgs {
 }
 
 /// How passes run, for `collect` and `serve`. The defaults the help states come from the
-/// constants applied (`fit::value_defaults`).
+/// constants applied (`arg::value_defaults`).
 #[derive(Args, Debug, Default, Clone)]
 pub struct PassArgs {
     /// Where a content type starts the first time it is collected: a duration back (24h, 3d,

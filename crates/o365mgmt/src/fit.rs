@@ -163,7 +163,7 @@ pub fn command(mut cmd: Command) -> Command {
         let after = after_help(&name);
         let sink = sink_help(&name);
         cmd = cmd.mut_subcommand(&name, |s| {
-            let s = with_value_defaults(s.args(copies));
+            let s = crate::arg::with_value_defaults(s.args(copies));
             let s = match sink {
                 Some(help) => s.mut_arg("sink", |a| a.help(help)),
                 None => s,
@@ -243,47 +243,6 @@ fn sink_help(name: &str) -> Option<String> {
         "{lead}: {} (Kafka options below) [default: sqlite:events.sqlite next to the state file]",
         kinds.join(", ")
     ))
-}
-
-/// The defaults of the flags that take a value, as the help states them: read from the
-/// constants that are applied, so the help cannot say another value.
-pub fn value_defaults() -> Vec<(&'static str, String)> {
-    use crate::arg::{written, DEFAULT_INTERVAL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_READY_AFTER};
-    use o365_collect::backfill as b;
-    let std = |d: std::time::Duration| {
-        chrono::Duration::from_std(d).map_or_else(|_| format!("{d:?}"), written)
-    };
-    vec![
-        ("since", written(o365_collect::DEFAULT_SINCE)),
-        ("interval", std(DEFAULT_INTERVAL)),
-        ("overlap", written(o365_collect::DEFAULT_OVERLAP)),
-        ("concurrency", o365_collect::DEFAULT_CONCURRENCY.to_string()),
-        ("max_in_flight", DEFAULT_MAX_IN_FLIGHT.to_string()),
-        ("ready_after", written(DEFAULT_READY_AFTER)),
-        ("window", written(b::DEFAULT_WINDOW)),
-        ("queries", b::DEFAULT_QUERIES.to_string()),
-        ("poll", std(b::DEFAULT_POLL)),
-        (
-            "max_window_records",
-            b::DEFAULT_MAX_WINDOW_RECORDS.to_string(),
-        ),
-    ]
-}
-
-/// A command whose optional value flags state their defaults ([`value_defaults`]).
-fn with_value_defaults(mut cmd: Command) -> Command {
-    for (id, default) in value_defaults() {
-        let present = cmd
-            .get_arguments()
-            .any(|a| a.get_id() == id && !a.is_required_set());
-        if present {
-            cmd = cmd.mut_arg(id, |a| {
-                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
-                a.help(format!("{help} [default: {default}]"))
-            });
-        }
-    }
-    cmd
 }
 
 /// Two or three examples per command, shown after its help.
@@ -524,7 +483,7 @@ mod tests {
     fn each_value_default_the_help_states_is_the_value_its_flag_reads_to_and_applies() {
         use crate::cli::{Command as Sub, PassArgs};
         let (opts, interval) = crate::pass::options(&PassArgs::default());
-        for (id, default) in value_defaults() {
+        for (id, default) in crate::arg::value_defaults() {
             let flag = format!("--{}", id.replace('_', "-"));
             let commands: Vec<String> = Cli::command()
                 .get_subcommands()
