@@ -99,11 +99,12 @@ impl Tx<'_> {
         let tx = self.tx;
         let mut picked: Vec<&[u8]> = Vec::new();
         let mut written = Vec::with_capacity(blobs.len());
-        let mut fresh: HashSet<(i64, i64)> = HashSet::new();
+        let mut fresh = crate::key::KeySet::default();
         for b in blobs {
+            let hash = crate::key::TenantHash::new(&b.tenant);
             let mut w = 0;
             for chunk in b.events.chunks(ROWS_PER_STATEMENT) {
-                let keys: Vec<(i64, i64)> = chunk.iter().map(|e| event_key(&b.tenant, e)).collect();
+                let keys: Vec<(i64, i64)> = chunk.iter().map(|e| hash.event_key(e)).collect();
                 let text = format!(
                     "INSERT OR IGNORE INTO collect_seen (creation_time, dedup, seen_at) VALUES {} RETURNING creation_time, dedup",
                     placeholders(chunk.len(), 3)

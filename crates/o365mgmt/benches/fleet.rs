@@ -563,6 +563,12 @@ fn main() {
     if let Ok(only) = std::env::var("O365_BENCH_SINKS") {
         sinks.retain(|(name, _, _)| only.split(',').any(|o| o.trim() == name));
     }
+    // `O365_BENCH_QUICK=1` measures one instance per sink only: no fleet of three, no floor,
+    // no failover (for side-by-side runs of two builds).
+    let quick = std::env::var("O365_BENCH_QUICK").is_ok_and(|q| q == "1");
+    if quick {
+        sinks.retain(|(_, _, n)| *n == 1);
+    }
     println!(
         "{:<7} {:>9} {:>9} {:>9} {:>12} {:>14} {:>12} {:>14} {:>16} {:>10} {:>8}",
         "sink",
@@ -599,7 +605,7 @@ fn main() {
             r.commits
         );
     }
-    if std::env::var("O365_BENCH_SINKS").is_ok_and(|o| !o.contains("kafka")) {
+    if quick || std::env::var("O365_BENCH_SINKS").is_ok_and(|o| !o.contains("kafka")) {
         return;
     }
     floor(&emu, &kafka, kafka_commits.max(1.0));

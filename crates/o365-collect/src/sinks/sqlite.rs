@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::checkpoint::{dedup_key, placeholders, Checkpoint, Layout, Tx, ROWS_PER_STATEMENT};
+use crate::checkpoint::{placeholders, Checkpoint, Layout, Tx, ROWS_PER_STATEMENT};
 use crate::local::{EventWriter, Local};
 use crate::sinks::{
     path_after, BlobOut, Sink, SinkError, SinkKind, SinkSpec, SpecContext, TypeStatus,
@@ -73,6 +73,7 @@ impl EventWriter for Rows {
         let mut time = String::with_capacity(19);
         // Multi-row statements: far less per-row overhead than one statement per event.
         for b in blobs {
+            let hash = crate::key::TenantHash::new(&b.tenant);
             let mut w = 0;
             for chunk in b.events.chunks(ROWS_PER_STATEMENT) {
                 let text = format!(
@@ -100,7 +101,7 @@ impl EventWriter for Rows {
                     bind(&rusqlite::types::ToSqlOutput::Borrowed(
                         rusqlite::types::ValueRef::Text(&e.raw),
                     ))?;
-                    bind(&dedup_key(&b.tenant, e.id()))?;
+                    bind(&hash.dedup_key(e.id()))?;
                 }
                 w += st.raw_execute().map_err(&sql)? as u64;
             }

@@ -2,7 +2,7 @@
 //! are acknowledged, the records that say they are done, the cursors, and the tail: where the
 //! events topic ended before this transaction (a scan from there finds all of its events).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use o365_api::ContentType;
 use rdkafka::error::KafkaError;
@@ -12,7 +12,7 @@ use rdkafka::producer::BaseRecord;
 use super::producer::TxProducer;
 use super::records::*;
 use super::spec::KafkaSpec;
-use crate::key::event_key;
+use crate::key::{KeySet, TenantHash};
 use crate::sinks::{BlobOut, CursorMove};
 
 /// One tenant's share of a commit.
@@ -151,14 +151,15 @@ pub(super) fn send_events(
     batch: &Batch<'_>,
 ) -> Result<Sent, KafkaError> {
     let tenant = batch.tenant;
-    let mut fresh: HashSet<(i64, i64)> = HashSet::new();
+    let hash = TenantHash::new(tenant);
+    let mut fresh = KeySet::default();
     let mut per_blob: Vec<Vec<(i64, i64)>> = Vec::with_capacity(batch.blobs.len());
     let mut key = String::new();
     let mut created = String::new();
     for b in &batch.blobs {
         let mut mine = Vec::new();
         for e in &b.events {
-            let k = event_key(tenant, e);
+            let k = hash.event_key(e);
             if st.seen.contains(&k) || !fresh.insert(k) {
                 continue; // a duplicate: already written, here or before
             }

@@ -160,7 +160,7 @@ pub struct TenantState {
     /// Blobs done (without their keys, which are in `seen`).
     pub blobs: HashMap<String, BlobRec>,
     /// Every event key of every blob done, and of every event found beyond a tail.
-    pub seen: HashSet<(i64, i64)>,
+    pub seen: crate::key::KeySet,
     /// Records of events found beyond a tail (by id): the newest of their keys' seconds.
     pub found: HashMap<String, i64>,
     /// Gaps.

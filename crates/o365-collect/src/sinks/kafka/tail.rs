@@ -105,7 +105,7 @@ fn consumer(spec: &KafkaSpec) -> Result<BaseConsumer<EndIsNews>, SinkError> {
 }
 
 /// Event keys found beyond the tails, by tenant.
-pub(super) type Visible = HashMap<String, HashSet<(i64, i64)>>;
+pub(super) type Visible = HashMap<String, crate::key::KeySet>;
 
 /// The de-duplication keys of each tenant's events visible after its tail, in one read of the
 /// events topic (from the lowest tail of each partition to its end as it is now).
@@ -114,7 +114,7 @@ pub(super) fn visible_after(
     ends: &Ends,
     tails: &HashMap<String, HashMap<i32, i64>>,
 ) -> Result<Visible, SinkError> {
-    let mut found: Visible = tails.keys().map(|t| (t.clone(), HashSet::new())).collect();
+    let mut found: Visible = tails.keys().map(|t| (t.clone(), crate::key::KeySet::default())).collect();
     if tails.is_empty() {
         return Ok(found);
     }
