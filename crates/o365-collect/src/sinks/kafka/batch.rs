@@ -91,24 +91,28 @@ impl Written {
     }
 }
 
-fn event_headers(tenant: &str, b: &BlobOut, created: &str) -> OwnedHeaders {
-    OwnedHeaders::new_with_capacity(4)
-        .insert(Header {
-            key: "tenant",
-            value: Some(tenant),
-        })
-        .insert(Header {
-            key: "content_type",
-            value: Some(b.content_type.as_str()),
-        })
-        .insert(Header {
-            key: "content_id",
-            value: Some(b.content_id.as_str()),
-        })
-        .insert(Header {
-            key: "creation_time",
-            value: Some(created),
-        })
+/// The names of an event's headers.
+const HEADER_NAMES: [&str; 4] = ["tenant", "content_type", "content_id", "creation_time"];
+
+/// An event's headers, and the bytes they take in a batch (names, values and 8 bytes of framing
+/// each, at most).
+fn event_headers(tenant: &str, b: &BlobOut, created: &str) -> (OwnedHeaders, usize) {
+    let values = [
+        tenant,
+        b.content_type.as_str(),
+        b.content_id.as_str(),
+        created,
+    ];
+    let mut headers = OwnedHeaders::new_with_capacity(HEADER_NAMES.len());
+    let mut bytes = 0;
+    for (key, value) in HEADER_NAMES.into_iter().zip(values) {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+        bytes += key.len() + value.len() + 8;
+    }
+    (headers, bytes)
 }
 
 /// A batch's events sent into an open transaction, not yet acknowledged.
@@ -172,11 +176,13 @@ pub(super) fn send_events(
             if let Some(t) = &e.creation_time {
                 o365_api::seconds::push_seconds(t, &mut created);
             }
+            let (headers, header_bytes) = event_headers(tenant, b, &created);
             p.send(
                 BaseRecord::to(&spec.topic)
                     .key(key.as_str())
                     .payload(&e.raw[..])
-                    .headers(event_headers(tenant, b, &created)),
+                    .headers(headers),
+                header_bytes,
             )?;
         }
         per_blob.push(mine);
@@ -258,4 +264,31 @@ pub(super) fn send_checkpoints(
         }
     }
     Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Headers as _;
+
+    #[test]
+    fn the_headers_size_is_what_they_hold() {
+        let b = BlobOut {
+            tenant: "t".into(),
+            content_type: ContentType::Exchange,
+            content_id: "20261204-abc".into(),
+            content_created: chrono::Utc::now(),
+            events: vec![],
+            lost: None,
+        };
+        let (h, bytes) = event_headers("tenant-1", &b, "2026-12-04T10:00:00");
+        let read: usize = h
+            .iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 8)
+            .sum();
+        assert_eq!(h.count(), 4);
+        assert_eq!(bytes, read);
+        let names: Vec<&str> = h.iter().map(|h| h.key).collect();
+        assert_eq!(names, HEADER_NAMES);
+    }
 }

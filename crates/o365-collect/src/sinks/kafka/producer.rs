@@ -166,10 +166,15 @@ impl TxProducer {
         self.inner.client().fatal_error().is_some()
     }
 
-    /// Send a record, waiting for room in the producer's queue; a record that would not fit
-    /// the wave queued waits until that wave is acknowledged (see `wave.rs`).
-    pub(super) fn send(&self, mut rec: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
-        let size = record_size(&rec);
+    /// Send a record whose headers take `header_bytes` (their names and values), waiting for
+    /// room in the producer's queue; a record that would not fit the wave queued waits until
+    /// that wave is acknowledged (see `wave.rs`).
+    pub(super) fn send(
+        &self,
+        mut rec: BaseRecord<'_, str, [u8]>,
+        header_bytes: usize,
+    ) -> Result<(), KafkaError> {
+        let size = record_size(&rec, header_bytes);
         if self.waves().must_wait(size) {
             self.flush()?;
         }
@@ -204,14 +209,14 @@ impl TxProducer {
         rec: &impl serde::Serialize,
     ) -> Result<(), KafkaError> {
         let value = serde_json::to_vec(rec).unwrap_or_default();
-        self.send(BaseRecord::to(topic).key(key).payload(&value[..]))
+        self.send(BaseRecord::to(topic).key(key).payload(&value[..]), 0)
     }
 
     /// Send tombstones for `keys` in `topic` (the checkpoint topic): once compacted, the topic
     /// forgets those records too.
     pub(super) fn tombstones(&self, topic: &str, keys: &[String]) -> Result<(), KafkaError> {
         for key in keys {
-            self.send(BaseRecord::to(topic).key(key.as_str()))?;
+            self.send(BaseRecord::to(topic).key(key.as_str()), 0)?;
         }
         Ok(())
     }
@@ -306,13 +311,9 @@ impl TxProducer {
     }
 }
 
-/// The bytes `rec` takes in a batch, at most: key, value, headers and the record's framing.
-fn record_size(rec: &BaseRecord<'_, str, [u8]>) -> usize {
-    use rdkafka::message::Headers as _;
-    let headers: usize = rec.headers.as_ref().map_or(0, |h| {
-        h.iter()
-            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 8)
-            .sum()
-    });
-    rec.key.map_or(0, str::len) + rec.payload.map_or(0, <[u8]>::len) + headers + RECORD_OVERHEAD
+/// The bytes `rec` takes in a batch, at most: key, value, headers (`header_bytes`, as the
+/// caller built them: reading them back from librdkafka costs more than the record's own
+/// bookkeeping) and the record's framing.
+fn record_size(rec: &BaseRecord<'_, str, [u8]>, header_bytes: usize) -> usize {
+    rec.key.map_or(0, str::len) + rec.payload.map_or(0, <[u8]>::len) + header_bytes + RECORD_OVERHEAD
 }
