@@ -138,12 +138,17 @@ mod tests {
         // The low bits pick the bucket, the top seven the control byte: both must vary when
         // only the second, or only the hash, does.
         let b = BuildHasherDefault::<KeyHasher>::default();
-        let same_second: std::collections::HashSet<u64> =
-            (0..1000i64).map(|i| b.hash_one((1_700_000_000i64, reference("t", &i.to_string())))).map(|h| h & 1023).collect();
-        let same_event: std::collections::HashSet<u64> =
-            (0..1000i64).map(|i| b.hash_one((1_700_000_000 + i, 42i64))).map(|h| h & 1023).collect();
-        let tops: std::collections::HashSet<u64> =
-            (0..1000i64).map(|i| b.hash_one((1_700_000_000 + i, 42i64)) >> 57).collect();
+        let same_second: std::collections::HashSet<u64> = (0..1000i64)
+            .map(|i| b.hash_one((1_700_000_000i64, reference("t", &i.to_string()))))
+            .map(|h| h & 1023)
+            .collect();
+        let same_event: std::collections::HashSet<u64> = (0..1000i64)
+            .map(|i| b.hash_one((1_700_000_000 + i, 42i64)))
+            .map(|h| h & 1023)
+            .collect();
+        let tops: std::collections::HashSet<u64> = (0..1000i64)
+            .map(|i| b.hash_one((1_700_000_000 + i, 42i64)) >> 57)
+            .collect();
         assert!(same_second.len() > 500, "{}", same_second.len());
         assert!(same_event.len() > 500, "{}", same_event.len());
         assert_eq!(tops.len(), 128);

@@ -315,5 +315,8 @@ impl TxProducer {
 /// caller built them: reading them back from librdkafka costs more than the record's own
 /// bookkeeping) and the record's framing.
 fn record_size(rec: &BaseRecord<'_, str, [u8]>, header_bytes: usize) -> usize {
-    rec.key.map_or(0, str::len) + rec.payload.map_or(0, <[u8]>::len) + header_bytes + RECORD_OVERHEAD
+    rec.key.map_or(0, str::len)
+        + rec.payload.map_or(0, <[u8]>::len)
+        + header_bytes
+        + RECORD_OVERHEAD
 }

@@ -114,7 +114,10 @@ pub(super) fn visible_after(
     ends: &Ends,
     tails: &HashMap<String, HashMap<i32, i64>>,
 ) -> Result<Visible, SinkError> {
-    let mut found: Visible = tails.keys().map(|t| (t.clone(), crate::key::KeySet::default())).collect();
+    let mut found: Visible = tails
+        .keys()
+        .map(|t| (t.clone(), crate::key::KeySet::default()))
+        .collect();
     if tails.is_empty() {
         return Ok(found);
     }
