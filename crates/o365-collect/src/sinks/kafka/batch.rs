@@ -156,12 +156,13 @@ pub(super) fn send_events(
 ) -> Result<Sent, KafkaError> {
     let tenant = batch.tenant;
     let hash = TenantHash::new(tenant);
-    let mut fresh = KeySet::default();
+    let events: usize = batch.blobs.iter().map(|b| b.events.len()).sum();
+    let mut fresh = KeySet::with_capacity_and_hasher(events, Default::default());
     let mut per_blob: Vec<Vec<(i64, i64)>> = Vec::with_capacity(batch.blobs.len());
     let mut key = String::new();
     let mut created = String::new();
     for b in &batch.blobs {
-        let mut mine = Vec::new();
+        let mut mine = Vec::with_capacity(b.events.len());
         for e in &b.events {
             let k = hash.event_key(e);
             if st.seen.contains(&k) || !fresh.insert(k) {
