@@ -165,7 +165,16 @@ impl Collector {
     }
 
     /// One pass over every content type: list, fetch, write, move cursors.
-    pub async fn run_once(&self, stop: &Stop) -> Result<Summary, CollectError> {
+    #[inline(never)]
+    pub fn run_once<'a>(
+        &'a self,
+        stop: &'a Stop,
+    ) -> crate::Boxed<'a, Result<Summary, CollectError>> {
+        Box::pin(self.pass(stop))
+    }
+
+    /// [`Self::run_once`]'s work.
+    async fn pass(&self, stop: &Stop) -> Result<Summary, CollectError> {
         let t0 = Instant::now();
         let before = self.client.stats();
         // A writer of our own for this pass, unless one is shared with us.

@@ -57,6 +57,12 @@ pub mod shard;
 pub mod tenant;
 
 pub use collector::{CollectError, Collector};
+
+/// A future of this crate's, boxed where it is made. Async work is compiled in the crate that
+/// awaits it; the entry points the command line awaits (a pass, a backfill, a repair) hand it
+/// their work boxed, so that it is compiled here, optimised as this crate is, however the
+/// crate that awaits it is built.
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 pub use fleet::{Applied, Fleet};
 pub use metrics::Metrics;
 pub use options::{Options, Stop, DEFAULT_CONCURRENCY, DEFAULT_OVERLAP, DEFAULT_SINCE};

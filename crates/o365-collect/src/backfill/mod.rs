@@ -168,7 +168,16 @@ impl Backfill {
     }
 
     /// Run the plan until every window is done, given up for this run, or `stop`.
-    pub async fn run(&self, stop: &Stop) -> Result<BackfillSummary, BackfillError> {
+    #[inline(never)]
+    pub fn run<'a>(
+        &'a self,
+        stop: &'a Stop,
+    ) -> crate::Boxed<'a, Result<BackfillSummary, BackfillError>> {
+        Box::pin(self.run_plan(stop))
+    }
+
+    /// [`Self::run`]'s work.
+    async fn run_plan(&self, stop: &Stop) -> Result<BackfillSummary, BackfillError> {
         let t0 = std::time::Instant::now();
         let own = match &self.writer {
             Some(_) => None,

@@ -39,7 +39,21 @@ pub struct Repaired {
 
 /// Repair the closed gaps of `tenant` (its key in the ledger and the sink) through `client`'s
 /// audit search into `spec` (through `writer` when given).
-pub async fn repair_gaps(
+#[inline(never)]
+pub fn repair_gaps<'a>(
+    client: &'a Client,
+    tenant: &'a str,
+    spec: &'a SinkSpec,
+    writer: Option<&'a WriterHandle>,
+    store: &'a Store,
+    opts: &'a RepairOptions,
+    stop: &'a Stop,
+) -> crate::Boxed<'a, Result<Repaired, BackfillError>> {
+    Box::pin(repair(client, tenant, spec, writer, store, opts, stop))
+}
+
+/// [`repair_gaps`]'s work.
+async fn repair(
     client: &Client,
     tenant: &str,
     spec: &SinkSpec,

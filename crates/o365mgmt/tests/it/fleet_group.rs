@@ -81,6 +81,17 @@ fn settled(env: &Env, instances: &[&Instance]) -> Option<BTreeMap<String, String
     if owner.len() != PARTITIONS as usize {
         return None;
     }
+    // Balanced, as the assignor leaves it: with cooperative rebalancing every partition may be
+    // held while one instance still holds more than its share (its extra partitions move in
+    // the next round).
+    let mut held: BTreeMap<&String, usize> = BTreeMap::new();
+    for name in owner.values() {
+        *held.entry(name).or_default() += 1;
+    }
+    let (least, most) = (held.values().min()?, held.values().max()?);
+    if held.len() != instances.len() || most - least > 1 {
+        return None;
+    }
     let mut map = BTreeMap::new();
     for t in &env.tenants {
         let p = i64::from(o365_collect::sinks::kafka::partition_of(&t.id, PARTITIONS));
