@@ -84,6 +84,8 @@ pub struct Generator {
     pub events_per_blob: u32,
     /// Target event size.
     pub event_size: usize,
+    /// Whether records longer than `event_size` are shortened.
+    pub trim_events: bool,
     /// Fraction of duplicating blobs.
     pub duplicate_rate: f64,
     /// Events repeated from the previous blob.
@@ -366,6 +368,8 @@ impl Generator {
             let text = crate::padding::pad_text();
             let at = (mix(h ^ 20) % (crate::padding::PAD_LEN - pad) as u64) as usize;
             crate::padding::pad_field(s, start, &text[at..at + pad]);
+        } else if self.trim_events && used > self.event_size {
+            crate::trim::trim_record(s, start, self.event_size);
         }
         s.push('}');
     }
@@ -457,6 +461,7 @@ mod tests {
                 interval_ms: 300_000,
                 events_per_blob: 5,
                 event_size: 1024,
+                trim_events: false,
                 duplicate_rate: 1.0,
                 duplicate_events: 2,
                 late_rate: 0.0,
@@ -525,5 +530,48 @@ mod tests {
             assert!((900..1300).contains(&size), "{ct:?} event size {size}");
             assert_eq!(v[0]["CreationTime"].as_str().unwrap().len(), 19);
         }
+    }
+
+    #[test]
+    fn trimmed_events_are_smaller_and_keep_what_collectors_read() {
+        let (mut g, t) = gen();
+        g.event_size = 500;
+        g.trim_events = true;
+        let mut sizes = Vec::new();
+        for ct in ContentType::ALL {
+            for slot in 5_900_001..5_900_021 {
+                let key = BlobKey {
+                    tenant: 0,
+                    content_type: ct,
+                    slot,
+                };
+                let f = g.facts(&t, key);
+                let v: Vec<serde_json::Value> =
+                    serde_json::from_slice(&g.blob_json(&t, &f, true)).unwrap();
+                assert_eq!(
+                    v.iter()
+                        .map(|e| e["Id"].as_str().unwrap().to_string())
+                        .collect::<Vec<_>>(),
+                    g.event_ids(&t, &f, true)
+                );
+                for e in &v {
+                    for k in [
+                        "CreationTime",
+                        "Id",
+                        "Operation",
+                        "RecordType",
+                        "Workload",
+                        "UserId",
+                    ] {
+                        assert!(e.get(k).is_some(), "{ct:?}: {k} missing from {e}");
+                    }
+                    let n = serde_json::to_string(e).unwrap().len();
+                    assert!(n <= 520, "{ct:?}: {n} bytes: {e}");
+                    sizes.push(n);
+                }
+            }
+        }
+        let mean = sizes.iter().sum::<usize>() / sizes.len();
+        assert!((380..=500).contains(&mean), "mean event size {mean}");
     }
 }

@@ -30,6 +30,7 @@ mod records;
 pub mod state;
 pub mod tls;
 pub mod token;
+mod trim;
 mod webhook;
 
 use std::net::SocketAddr;

@@ -318,6 +318,7 @@ impl State {
             interval_ms: d.blob_interval_secs as i64 * 1000,
             events_per_blob: d.events_per_blob,
             event_size: d.event_size,
+            trim_events: d.trim_events,
             duplicate_rate: d.duplicate_rate,
             duplicate_events: d.duplicate_events,
             late_rate: d.late_rate,

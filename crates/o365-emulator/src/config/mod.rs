@@ -138,6 +138,9 @@ pub struct DataConfig {
     pub events_per_blob: u32,
     /// Target size of one event in bytes (padding brings events up to about this size).
     pub event_size: usize,
+    /// Shorten records longer than `event_size` by dropping their last optional fields (the
+    /// common-schema fields stay): events smaller than their shape's natural size.
+    pub trim_events: bool,
     /// Fraction of blobs that repeat events of the previous blob (duplicates by design).
     pub duplicate_rate: f64,
     /// How many events of the previous blob a duplicating blob repeats.
@@ -319,6 +322,7 @@ impl Default for DataConfig {
             blob_interval_secs: 300,
             events_per_blob: 20,
             event_size: 1024,
+            trim_events: false,
             duplicate_rate: 0.05,
             duplicate_events: 3,
             late_rate: 0.05,
