@@ -184,22 +184,29 @@ impl Checkpoint {
         };
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sql)?;
-        // Big pages for the event rows (one write per 64 KiB rather than per 4 KiB); small ones
-        // for a checkpoint of small rows. Set before the file has tables.
-        let page = match layout {
-            Layout::WithEvents => 65536,
-            Layout::WithSeen => 4096,
+        // Pages of 16 KiB for the event rows, 4 KiB for a checkpoint of small rows (set before
+        // the file has tables). With the event rows the WAL is copied into the database every
+        // 128 MiB rather than every 2: an index page changed by several commits in between is
+        // copied once. Measured side by side against 64 KiB pages and 32 MiB: 11 % less CPU
+        // into SQLite (docs/benchmarks.md).
+        let (page, checkpoint_bytes) = match layout {
+            Layout::WithEvents => (16384, 128 << 20),
+            Layout::WithSeen => (4096, 2 << 20),
         };
         conn.pragma_update(None, "page_size", page).map_err(sql)?;
+        // A file made by an earlier version keeps its pages (64 KiB for the event rows).
+        let page: i64 = conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         // A committed blob survives a crash of this process or of the machine.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sql)?;
-        // 16 MiB of page cache; checkpoint the WAL every 32 MiB.
+        // 16 MiB of page cache.
         conn.pragma_update(None, "cache_size", -16384)
             .map_err(sql)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 512)
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint_bytes / page.max(512))
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
         let seen = layout == Layout::WithSeen;
@@ -438,4 +445,43 @@ pub fn beside(path: &Path) -> PathBuf {
     let mut s = path.to_path_buf().into_os_string();
     s.push(".checkpoint.sqlite");
     PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(cp: &Checkpoint, name: &str) -> i64 {
+        cp.conn
+            .pragma_query_value(None, name, |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn event_files_get_16_kib_pages_and_a_128_mib_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp =
+            Checkpoint::open(Some(&dir.path().join("e.sqlite")), Layout::WithEvents, "").unwrap();
+        assert_eq!(pragma(&cp, "page_size"), 16384);
+        assert_eq!(pragma(&cp, "wal_autocheckpoint"), 8192);
+        let cp =
+            Checkpoint::open(Some(&dir.path().join("s.sqlite")), Layout::WithSeen, "").unwrap();
+        assert_eq!(pragma(&cp, "page_size"), 4096);
+        assert_eq!(pragma(&cp, "wal_autocheckpoint"), 512);
+    }
+
+    #[test]
+    fn an_earlier_file_keeps_its_pages_and_its_wal_stays_128_mib() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "page_size", 65536).unwrap();
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+            c.execute_batch("CREATE TABLE t (x)").unwrap();
+        }
+        let cp = Checkpoint::open(Some(&path), Layout::WithEvents, "").unwrap();
+        assert_eq!(pragma(&cp, "page_size"), 65536);
+        assert_eq!(pragma(&cp, "wal_autocheckpoint"), 2048);
+    }
 }
