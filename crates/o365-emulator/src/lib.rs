@@ -407,6 +407,9 @@ async fn wire_layer(State(st): State<Shared>, req: Request, next: Next) -> Respo
         );
         h.insert("X-AspNet-Version", HeaderValue::from_static("4.0.30319"));
         h.insert("X-Powered-By", HeaderValue::from_static("ASP.NET"));
+        if faults.close_connections {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
     }
     resp
 }

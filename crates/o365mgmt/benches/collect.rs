@@ -341,6 +341,8 @@ fn production(events_per_blob: u32, paced: bool, shape: Shape) {
         cfg.data.duplicate_rate = 1.0;
         cfg.data.duplicate_events = 1;
         cfg.faults.latency_ms = remote_service_ms();
+        // `O365_BENCH_CLOSE=1`: a server that closes each connection after its answer.
+        cfg.faults.close_connections = std::env::var_os("O365_BENCH_CLOSE").is_some();
     }
     let home = tempfile::tempdir().unwrap();
     let mut server = serve(&cfg, home.path());

@@ -187,6 +187,10 @@ pub struct FaultConfig {
     pub latency_ms: u64,
     /// Also apply the faults to the token endpoint.
     pub include_token_endpoint: bool,
+    /// Answer every Activity API request with `Connection: close`: a server that keeps no
+    /// connection open, so each request costs the client a new connection (TCP, a CONNECT
+    /// through its proxy, a TLS handshake).
+    pub close_connections: bool,
     /// Fraction of webhook notifications lost on the way (recorded as sent, never delivered):
     /// what a collector's polling must catch.
     pub notification_drop_rate: f64,

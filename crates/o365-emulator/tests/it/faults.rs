@@ -143,3 +143,47 @@ async fn faults_from_the_start_config() {
         .await;
     assert_eq!(r.status, 503);
 }
+
+#[tokio::test]
+async fn a_server_that_closes_every_connection() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let env = Env::with(crate::quiet_config()).await;
+    let tok = env.token().await;
+    let url = reqwest::Url::parse(&format!("{}/subscriptions/list", env.feed())).unwrap();
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    // One request on a raw connection; its answer read to the end of the stream.
+    let exchange = || {
+        let (addr, url, tok) = (addr.clone(), url.clone(), tok.clone());
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let req = format!(
+                "GET {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {tok}\r\n\r\n",
+                url.path()
+            );
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut got = Vec::new();
+            let ended =
+                tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_end(&mut got))
+                    .await
+                    .is_ok();
+            (ended, String::from_utf8_lossy(&got).to_lowercase())
+        }
+    };
+    // By default the connection stays open after the answer.
+    let (ended, text) = exchange().await;
+    assert!(!ended && text.starts_with("http/1.1 200"), "{text}");
+    let r = env
+        .control_send(
+            reqwest::Method::PUT,
+            "/faults",
+            json!({"close_connections": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (ended, text) = exchange().await;
+    assert!(ended, "the server kept the connection open: {text}");
+    assert!(
+        text.starts_with("http/1.1 200") && text.contains("connection: close"),
+        "{text}"
+    );
+}
