@@ -4,7 +4,8 @@
 //! a separate process serving HTTPS (`o365mgmt emulator --tls`): against a remote-like server
 //! (3 ms per request, ~500-byte events with one delivered again per blob, reached by the real
 //! host names through its CONNECT proxy; `-- --remote` runs only these; `O365_BENCH_SERVICE_MS`
-//! sets another time per request), with context switches per request and, when `strace` is
+//! sets another time per request, `O365_BENCH_CLOSE=1` makes it close each connection after its
+//! answer), with context switches per request and, when `strace` is
 //! installed (and `O365_BENCH_NO_STRACE` unset), the system calls of one more null run; then against the instant server, 500,000 events of ~1 KB in blobs
 //! of 100 and of 2,000 events. Each into null, JSONL and SQLite (or the sinks `O365_BENCH_SINKS`
 //! names, e.g. `null,sqlite`) with pacing off, and the first into null with the default pacing
