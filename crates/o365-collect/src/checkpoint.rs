@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use o365_api::ContentType;
-use rusqlite::{params, Connection, OptionalExtension as _, Transaction};
+use rusqlite::{params, Connection, OptionalExtension as _};
 
 use crate::blob::{BlobOut, CursorMove, Resume, RetentionGap, SinkError};
 
@@ -74,8 +74,8 @@ pub(crate) use crate::key::{parse_ts, ts};
 
 /// A checkpoint transaction in progress, handed to a sink to write its events in.
 pub struct Tx<'a> {
-    /// The transaction.
-    pub tx: &'a Transaction<'a>,
+    /// The connection, inside the open transaction.
+    pub tx: &'a Connection,
     db: &'a str,
 }
 
@@ -160,6 +160,8 @@ pub struct Checkpoint {
     pub(crate) conn: Connection,
     db: String,
     seen: bool,
+    /// Whether a transaction holds staged blobs, waiting for [`Checkpoint::commit`].
+    open: bool,
 }
 
 impl Checkpoint {
@@ -214,7 +216,12 @@ impl Checkpoint {
             conn.execute_batch(SEEN_SCHEMA).map_err(sql)?;
         }
         conn.execute_batch(extra).map_err(sql)?;
-        Ok(Self { conn, db, seen })
+        Ok(Self {
+            conn,
+            db,
+            seen,
+            open: false,
+        })
     }
 
     /// Open an existing checkpoint without writing anything to it; `None` when there is none.
@@ -246,6 +253,7 @@ impl Checkpoint {
             conn,
             db,
             seen: false,
+            open: false,
         }))
     }
 
@@ -299,62 +307,113 @@ impl Checkpoint {
 
     /// One transaction: `write` puts the events of `blobs` into the sink (returning the events
     /// written per blob), then the blobs' acknowledgements and the cursor moves are added, and
-    /// all of it commits at once.
+    /// all of it commits at once, with whatever [`Checkpoint::stage`] wrote before it.
     pub fn commit(
         &mut self,
         blobs: &[BlobOut],
         cursors: &[CursorMove],
         write: impl FnOnce(&Tx<'_>, &[BlobOut]) -> Result<Vec<u64>, SinkError>,
     ) -> Result<Vec<u64>, SinkError> {
-        let now = Utc::now();
-        let db = self.db.clone();
-        let sql = |source| SinkError::Sql {
-            path: db.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        let written = write(&Tx { tx: &tx, db: &db }, blobs)?;
-        {
-            let mut ack = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO collect_blobs (tenant, content_id, content_type, content_created, events, written, lost, done_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(sql)?;
-            for (b, w) in blobs.iter().zip(&written) {
-                ack.execute(params![
-                    b.tenant,
-                    b.content_id,
-                    b.content_type.as_str(),
-                    ts(b.content_created),
-                    b.events.len() as i64,
-                    *w as i64,
-                    b.lost,
-                    ts(now)
-                ])
-                .map_err(sql)?;
-            }
-            let mut cur = tx
-                .prepare_cached(
-                    "INSERT INTO collect_cursors (tenant, content_type, cursor, updated_at, service_now, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT(tenant, content_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
-                        service_now = excluded.service_now",
-                )
-                .map_err(sql)?;
-            for c in cursors {
-                cur.execute(params![
-                    c.tenant,
-                    c.content_type.as_str(),
-                    ts(c.cursor),
-                    ts(now),
-                    ts(c.service_now),
-                    ts(c.origin)
-                ])
-                .map_err(sql)?;
-            }
+        self.within(|cp| {
+            let written = cp.write_blobs(blobs, write)?;
+            cp.move_cursors(cursors)?;
+            cp.conn.execute_batch("COMMIT").map_err(cp.sql())?;
+            cp.open = false;
+            Ok(written)
+        })
+    }
+
+    /// Write `blobs` (their events and acknowledgements) into the transaction the next
+    /// [`Checkpoint::commit`] makes durable; nothing is durable before it. The events written
+    /// per blob.
+    pub fn stage(
+        &mut self,
+        blobs: &[BlobOut],
+        write: impl FnOnce(&Tx<'_>, &[BlobOut]) -> Result<Vec<u64>, SinkError>,
+    ) -> Result<Vec<u64>, SinkError> {
+        self.within(|cp| cp.write_blobs(blobs, write))
+    }
+
+    /// Run `f` in the open transaction (begun if none is); on failure everything since its
+    /// beginning is rolled back.
+    fn within<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, SinkError>,
+    ) -> Result<T, SinkError> {
+        if !self.open {
+            self.conn.execute_batch("BEGIN").map_err(self.sql())?;
+            self.open = true;
         }
-        tx.commit().map_err(sql)?;
+        let r = f(self);
+        if r.is_err() && self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.open = false;
+        }
+        r
+    }
+
+    /// The events of `blobs` through `write`, then the blobs' acknowledgements.
+    fn write_blobs(
+        &self,
+        blobs: &[BlobOut],
+        write: impl FnOnce(&Tx<'_>, &[BlobOut]) -> Result<Vec<u64>, SinkError>,
+    ) -> Result<Vec<u64>, SinkError> {
+        let now = ts(Utc::now());
+        let sql = self.sql();
+        let written = write(
+            &Tx {
+                tx: &self.conn,
+                db: &self.db,
+            },
+            blobs,
+        )?;
+        let mut ack = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO collect_blobs (tenant, content_id, content_type, content_created, events, written, lost, done_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(&sql)?;
+        for (b, w) in blobs.iter().zip(&written) {
+            ack.execute(params![
+                b.tenant,
+                b.content_id,
+                b.content_type.as_str(),
+                ts(b.content_created),
+                b.events.len() as i64,
+                *w as i64,
+                b.lost,
+                now
+            ])
+            .map_err(&sql)?;
+        }
         Ok(written)
+    }
+
+    /// The cursor moves, in the open transaction.
+    fn move_cursors(&self, cursors: &[CursorMove]) -> Result<(), SinkError> {
+        let now = ts(Utc::now());
+        let sql = self.sql();
+        let mut cur = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO collect_cursors (tenant, content_type, cursor, updated_at, service_now, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(tenant, content_type) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
+                    service_now = excluded.service_now",
+            )
+            .map_err(&sql)?;
+        for c in cursors {
+            cur.execute(params![
+                c.tenant,
+                c.content_type.as_str(),
+                ts(c.cursor),
+                now,
+                ts(c.service_now),
+                ts(c.origin)
+            ])
+            .map_err(&sql)?;
+        }
+        Ok(())
     }
 
     /// The tenants this checkpoint knows (their cursors or blobs).

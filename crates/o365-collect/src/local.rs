@@ -14,6 +14,11 @@ pub trait EventWriter: Send {
     /// Write the events of `blobs`; returns the events written per blob (the rest were
     /// duplicates). Nothing is durable until the transaction commits.
     fn write(&mut self, tx: &Tx<'_>, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError>;
+    /// Whether its events may be written ahead of the commit (rows in the checkpoint's own
+    /// file may; lines in another file may not: they would be out before their commit).
+    fn stages(&self) -> bool {
+        false
+    }
 }
 
 /// A sink made of a local checkpoint and an event writer.
@@ -52,6 +57,15 @@ impl<W: EventWriter> Sink for Local<W> {
         self.checkpoint
             .commit(blobs, cursors, |tx, b| events.write(tx, b))
             .map(Committed::all)
+    }
+
+    fn stages(&self) -> bool {
+        self.events.stages()
+    }
+
+    fn stage(&mut self, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
+        let events = &mut self.events;
+        self.checkpoint.stage(blobs, |tx, b| events.write(tx, b))
     }
 
     fn record_gap(&mut self, gap: &RetentionGap) -> Result<(), SinkError> {

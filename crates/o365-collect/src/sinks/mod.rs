@@ -34,6 +34,20 @@ pub trait Sink: Send {
     /// failed tenant is done, and its events are in the sink exactly once.
     fn commit(&mut self, blobs: &[BlobOut], cursors: &[CursorMove])
         -> Result<Committed, SinkError>;
+    /// Whether [`Sink::stage`] can write blobs ahead of the commit that makes them durable
+    /// (then a commit may take more blobs than the writer holds at once).
+    fn stages(&self) -> bool {
+        false
+    }
+    /// Write `blobs` into the commit being built: nothing is durable until the next
+    /// [`Sink::commit`], which makes them durable with its own (or, failing, none of them).
+    /// The events written per blob. Only called when [`Sink::stages`] says so.
+    fn stage(&mut self, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
+        let _ = blobs;
+        Err(SinkError::Bus(
+            "this sink writes blobs only when it commits".into(),
+        ))
+    }
     /// Record a range that can no longer be listed.
     fn record_gap(&mut self, gap: &RetentionGap) -> Result<(), SinkError>;
     /// Forget what can never be listed again (done blobs, seen ids older than `older_than`).
