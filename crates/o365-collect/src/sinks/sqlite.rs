@@ -144,7 +144,6 @@ impl SinkKind for SqliteKind {
 mod tests {
     use super::*;
     use crate::blob::{BlobOut, SinkError};
-    use crate::local::EventWriter as _;
 
     fn blob(id: &str, events: usize) -> BlobOut {
         let body: Vec<String> = (0..events)
