@@ -163,8 +163,9 @@ fn run(
     // Big blobs make a group big: it is committed once it holds this much, however few blobs.
     const GROUP_BYTES: usize = 16 << 20;
     // A sink that stages (SQLite) writes a full group into the open transaction and goes on
-    // gathering: a commit then takes up to this many groups. Fewer commits rewrite fewer index
-    // pages per event, and the blobs' memory is freed as they are staged.
+    // gathering: a commit then takes up to this many groups (by blobs, by bytes, and by time
+    // since its first blob). Fewer commits rewrite fewer index pages per event, and the blobs'
+    // memory is freed as they are staged.
     const STAGED_GROUPS: usize = 4;
     let stages = sink.stages();
     let mut group = Group {
@@ -216,7 +217,10 @@ fn run(
                 }
             }
             if group.blobs.len() >= batch || group.bytes >= GROUP_BYTES {
-                if stages && group.staged.len() + group.blobs.len() < batch * STAGED_GROUPS {
+                let room = group.staged.len() + group.blobs.len() < batch * STAGED_GROUPS
+                    && group.staged_bytes + group.bytes < GROUP_BYTES * STAGED_GROUPS
+                    && started.elapsed() < LINGER * STAGED_GROUPS as u32;
+                if stages && room {
                     group.stage(sink.as_mut())?;
                 } else {
                     break;
@@ -263,6 +267,8 @@ struct Staged {
 struct Group {
     /// Blobs staged into the commit being built (their events already written).
     staged: Vec<Staged>,
+    /// Bytes of the events of `staged`.
+    staged_bytes: usize,
     blobs: Vec<(BlobOut, Ack)>,
     /// Bytes of the events in `blobs`.
     bytes: usize,
@@ -279,7 +285,7 @@ impl Group {
     /// Write the blobs held into the commit being built, keeping only their acknowledgements.
     fn stage(&mut self, sink: &mut dyn Sink) -> Result<(), SinkError> {
         let (blobs, acks): (Vec<BlobOut>, Vec<Ack>) = self.blobs.drain(..).unzip();
-        self.bytes = 0;
+        self.staged_bytes += std::mem::take(&mut self.bytes);
         let written = sink.stage(&blobs)?;
         for ((b, ack), written) in blobs.into_iter().zip(acks).zip(written) {
             self.staged.push(Staged {
@@ -316,6 +322,7 @@ impl Group {
         let done = done?;
         s.failures
             .fetch_add(done.failed.len() as u64, Ordering::Relaxed);
+        self.staged_bytes = 0;
         for s in self.staged.drain(..) {
             match done.failed_for(&s.tenant) {
                 Some(e) => s.ack.state.error(sink_err(e)),
