@@ -40,6 +40,7 @@ pub mod key;
 mod local;
 pub mod sinks;
 pub mod status;
+pub mod tx;
 
 // Beyond the feed's 7 days: Graph's audit search.
 pub mod backfill;
