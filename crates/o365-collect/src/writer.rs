@@ -35,6 +35,11 @@ pub struct SinkStats {
     pub commits: AtomicU64,
     /// Tenant parts of commits that failed (their blobs are fetched again later).
     pub failures: AtomicU64,
+    /// Events of the blobs committed (written, or found written before): unlike the tenants'
+    /// series, this total stays when a tenant moves to another instance.
+    pub events: AtomicU64,
+    /// Blobs written into a commit ahead of it (a sink that stages: SQLite, a fleet's Kafka).
+    pub staged: AtomicU64,
     /// Time spent committing, in milliseconds.
     pub commit_ms: AtomicU64,
     /// When the commit under way started (Unix ms), 0 when none is.
@@ -54,11 +59,15 @@ impl SinkStats {
         format!(
             "# HELP o365_sink_commits_total Commits made by the sink.\n# TYPE o365_sink_commits_total counter\no365_sink_commits_total {}\n\
 # HELP o365_sink_commit_failures_total Tenant parts of commits that failed (fetched again later).\n# TYPE o365_sink_commit_failures_total counter\no365_sink_commit_failures_total {}\n\
+# HELP o365_sink_events_total Events of the blobs committed (written, or found written before), of every tenant this instance held.\n# TYPE o365_sink_events_total counter\no365_sink_events_total {}\n\
+# HELP o365_sink_staged_blobs_total Blobs written into the commit being built ahead of it (durable with it, or with none of it).\n# TYPE o365_sink_staged_blobs_total counter\no365_sink_staged_blobs_total {}\n\
 # HELP o365_sink_commit_seconds_total Time spent committing.\n# TYPE o365_sink_commit_seconds_total counter\no365_sink_commit_seconds_total {}\n\
 # HELP o365_sink_commit_in_progress_seconds How long the commit under way has been waiting (0 when none is): a stall shows here.\n# TYPE o365_sink_commit_in_progress_seconds gauge\no365_sink_commit_in_progress_seconds {}\n\
 # HELP o365_sink_seconds_since_last_commit Time since the last commit ended.\n# TYPE o365_sink_seconds_since_last_commit gauge\no365_sink_seconds_since_last_commit {}\n",
             g(&self.commits),
             g(&self.failures),
+            g(&self.events),
+            g(&self.staged),
             g(&self.commit_ms) as f64 / 1000.0,
             if started == 0 { 0.0 } else { secs(now - started) },
             if last == 0 { 0.0 } else { secs(now - last) },
@@ -287,6 +296,9 @@ impl Group {
         let (blobs, acks): (Vec<BlobOut>, Vec<Ack>) = self.blobs.drain(..).unzip();
         self.staged_bytes += std::mem::take(&mut self.bytes);
         let written = sink.stage(&blobs)?;
+        self.stats
+            .staged
+            .fetch_add(blobs.len() as u64, Ordering::Relaxed);
         for ((b, ack), written) in blobs.into_iter().zip(acks).zip(written) {
             self.staged.push(Staged {
                 ack,
@@ -323,18 +335,26 @@ impl Group {
         s.failures
             .fetch_add(done.failed.len() as u64, Ordering::Relaxed);
         self.staged_bytes = 0;
-        for s in self.staged.drain(..) {
-            match done.failed_for(&s.tenant) {
-                Some(e) => s.ack.state.error(sink_err(e)),
-                None => s.ack.commit(s.events, s.written, s.lost),
+        let mut events = 0;
+        for st in self.staged.drain(..) {
+            match done.failed_for(&st.tenant) {
+                Some(e) => st.ack.state.error(sink_err(e)),
+                None => {
+                    events += st.events;
+                    st.ack.commit(st.events, st.written, st.lost)
+                }
             }
         }
         for ((b, a), w) in blobs.iter().zip(acks).zip(&done.written) {
             match done.failed_for(&b.tenant) {
                 Some(e) => a.state.error(sink_err(e)),
-                None => a.commit(b.events.len() as u64, *w, b.lost.is_some()),
+                None => {
+                    events += b.events.len() as u64;
+                    a.commit(b.events.len() as u64, *w, b.lost.is_some())
+                }
             }
         }
+        s.events.fetch_add(events, Ordering::Relaxed);
         for (c, reply) in cursors.iter().zip(replies) {
             let _ = reply.send(match done.failed_for(&c.tenant) {
                 Some(e) => Err(sink_err(e)),

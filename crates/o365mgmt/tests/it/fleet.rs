@@ -336,7 +336,6 @@ pub(crate) fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Wait until every tenant named finished a pass in this service.
 /// Wait until the service committed something to its sink.
 pub(crate) fn wait_for_a_commit(url: &str) {
     wait_for(60, "a commit", || {
@@ -347,6 +346,7 @@ pub(crate) fn wait_for_a_commit(url: &str) {
     });
 }
 
+/// Wait until every tenant named finished a pass in this service.
 pub(crate) fn passes_done(url: &str, names: &[&str]) {
     passes_done_or(url, names, String::new)
 }
