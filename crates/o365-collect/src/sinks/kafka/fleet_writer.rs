@@ -20,11 +20,14 @@ use tokio::sync::watch;
 
 use super::batch::{Batch, Written};
 use super::group::{Change, Held, Member};
-use super::producer::{is_fenced, TxProducer};
+use super::producer::TxProducer;
 use super::reader::Reader;
 use super::records::*;
 use super::spec::KafkaSpec;
 use super::writer::bus;
+use open::Open;
+
+mod open;
 use crate::sinks::{BlobOut, Committed, CursorMove, Resume, RetentionGap, Sink, SinkError};
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -66,9 +69,14 @@ pub(super) struct FleetWriter {
     instance: String,
     member: Member,
     producer: Option<TxProducer>,
-    /// Checkpoints of the tenants held, once read.
+    /// Checkpoints of the tenants held, once read (with what the open transaction holds).
     tenants: HashMap<String, TenantState>,
     pruned: Instant,
+    /// The transaction [`Sink::stage`] left open for the next commit.
+    open: Option<Open>,
+    /// Tenants whose blobs of the commit being built cannot be durable, and why (reported
+    /// with that commit).
+    failed: Vec<(String, SinkError)>,
 }
 
 impl FleetWriter {
@@ -86,6 +94,8 @@ impl FleetWriter {
             producer: None,
             tenants: HashMap::new(),
             pruned: Instant::now(),
+            open: None,
+            failed: vec![],
         })
     }
 
@@ -95,6 +105,14 @@ impl FleetWriter {
         let changes = self.member.poll();
         let held = self.member.held();
         if changes.iter().any(|c| matches!(c, Change::Revoked(_))) {
+            // Records of a tenant now another instance's must never be committed.
+            let lost = self
+                .open
+                .as_ref()
+                .is_some_and(|o| o.tenants.iter().any(|t| !held.holds(t)));
+            if lost {
+                self.abort_open("partitions of its tenants were revoked");
+            }
             let before = self.tenants.len();
             self.tenants.retain(|t, _| held.holds(t));
             tracing::info!(
@@ -114,6 +132,11 @@ impl FleetWriter {
             .collect();
         if missing.is_empty() {
             return Ok(());
+        }
+        // A read of the checkpoints stops where this instance's own open transaction begins:
+        // commit it first.
+        if self.open.is_some() {
+            let _ = self.transaction(|_, _| Ok(()));
         }
         let mut r = Reader::only(&self.spec, missing.clone())?;
         r.catch_up()?;
@@ -163,21 +186,25 @@ impl FleetWriter {
         let p = p
             .as_ref()
             .ok_or_else(|| TxError::Other(bus("producer", "missing")))?;
-        let r = p.transaction(|p| {
+        let open = self.open.is_some();
+        let r = (|| {
+            if !open {
+                p.begin()?;
+            }
             let t = fill(p, tenants)?;
             let (offsets, group) = member.fence()?;
             p.send_offsets(&offsets, &group)?;
+            p.finish()?;
             Ok(t)
-        });
+        })();
         let e = match r {
-            Ok(t) => return Ok(t),
+            Ok(t) => {
+                self.open = None;
+                return Ok(t);
+            }
             Err(e) => e,
         };
-        let remake = is_fenced(&e) || p.fenced() || p.fatal();
-        if remake {
-            tracing::error!(error = %e, "this instance's producer cannot go on (fenced: another process runs with the same --instance-id, or a fatal error); a new one is made");
-            self.producer = None;
-        }
+        let remake = self.abort(&e);
         if is_stale_generation(&e) && !remake {
             tracing::info!(error = %e, "not committed: this instance's group generation is no longer the group's (a rebalance is under way)");
             return Err(TxError::Stale(bus("transaction", e)));
@@ -261,7 +288,10 @@ impl Sink for FleetWriter {
             };
             let mut go: Vec<&str> = vec![];
             for t in batches.keys() {
-                if held.holds(t) {
+                if self.failing(t) {
+                    // Its staged blobs are lost: the rest of its group goes with them.
+                    continue;
+                } else if held.holds(t) {
                     go.push(t);
                 } else {
                     let moved = SinkError::Moved {
@@ -270,8 +300,8 @@ impl Sink for FleetWriter {
                     out.failed.push((t.to_string(), moved));
                 }
             }
-            if go.is_empty() {
-                return Ok(out);
+            if go.is_empty() && self.open.is_none() {
+                return Ok(self.report(out));
             }
             let fail_all = |out: &mut Committed, e: &SinkError| {
                 for t in &go {
@@ -281,7 +311,7 @@ impl Sink for FleetWriter {
             };
             if let Err(e) = self.load(&go) {
                 fail_all(&mut out, &e);
-                return Ok(out);
+                return Ok(self.report(out));
             }
             let (spec, id, now) = (self.spec.clone(), self.instance.clone(), ms(Utc::now()));
             let (spec, id) = (&spec, id.as_str());
@@ -320,22 +350,32 @@ impl Sink for FleetWriter {
                         }
                         w.place(batches.get(t), &mut out.written);
                     }
-                    return Ok(out);
+                    return Ok(self.report(out));
                 }
                 // A rebalance refused it: nothing was committed; once this member is in the
-                // new generation, the tenants it still holds are tried again.
+                // new generation, the tenants it still holds are tried again (those with
+                // staged blobs, lost with the transaction, are not).
                 Err(TxError::Stale(e)) => {
                     if !self.wait_for_generation(generation, until) {
                         fail_all(&mut out, &e);
-                        return Ok(out);
+                        return Ok(self.report(out));
                     }
                 }
                 Err(TxError::Other(e)) => {
                     fail_all(&mut out, &e);
-                    return Ok(out);
+                    return Ok(self.report(out));
                 }
             }
         }
+    }
+
+    fn stages(&self) -> bool {
+        true
+    }
+
+    /// See `open.rs`.
+    fn stage(&mut self, blobs: &[BlobOut]) -> Result<Vec<u64>, SinkError> {
+        self.stage_blobs(blobs)
     }
 
     fn record_gap(&mut self, g: &RetentionGap) -> Result<(), SinkError> {

@@ -272,13 +272,9 @@ impl TxProducer {
             return Ok(t);
         }
         let result = self
-            .inner
-            .begin_transaction()
+            .begin()
             .and_then(|()| fill(self))
-            .and_then(|t| {
-                self.flush()?;
-                self.inner.commit_transaction(COMMIT_TIMEOUT).map(|()| t)
-            });
+            .and_then(|t| self.finish().map(|()| t));
         if let Err(e) = &result {
             if !is_fenced(e) {
                 self.abort();
@@ -287,11 +283,29 @@ impl TxProducer {
         result
     }
 
+    /// Begin a transaction that stays open across calls until [`Self::finish`] commits it
+    /// (or [`Self::abort`] drops it).
+    pub(super) fn begin(&self) -> Result<(), KafkaError> {
+        if !self.transactional {
+            return Ok(());
+        }
+        self.inner.begin_transaction()
+    }
+
+    /// Commit the open transaction once every record sent is acknowledged.
+    pub(super) fn finish(&self) -> Result<(), KafkaError> {
+        self.flush()?;
+        if !self.transactional {
+            return Ok(());
+        }
+        self.inner.commit_transaction(COMMIT_TIMEOUT)
+    }
+
     /// Abort the open transaction. The records it purges report their failure to this thread,
     /// and the abort waits until those reports are taken in: it is asked in short slices, the
     /// reports served between them (a single long call would wait its whole timeout, then
     /// leave the producer unable to begin the next transaction).
-    fn abort(&self) {
+    pub(super) fn abort(&self) {
         let deadline = Instant::now() + COMMIT_TIMEOUT;
         loop {
             match self.inner.abort_transaction(Duration::from_millis(200)) {
