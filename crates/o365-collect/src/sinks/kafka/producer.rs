@@ -178,11 +178,13 @@ impl TxProducer {
         if self.waves().must_wait(size) {
             self.flush()?;
         }
-        let deadline = Instant::now() + COMMIT_TIMEOUT;
+        // Read the clock only when the queue is full (a record rarely waits).
+        let mut deadline = None;
         loop {
             match self.inner.send(rec) {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
-                    if Instant::now() < deadline =>
+                    if Instant::now()
+                        < *deadline.get_or_insert_with(|| Instant::now() + COMMIT_TIMEOUT) =>
                 {
                     rec = r;
                     self.wait(Duration::from_millis(100))?;
