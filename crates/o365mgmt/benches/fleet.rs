@@ -5,9 +5,10 @@
 //! against the service's per-tenant budget (the emulator enforces 2,000 a minute: any answer
 //! throttled would show).
 //!
-//! Run: `cargo bench -p o365mgmt --bench fleet`. The broker is the tests' one: Apache Kafka from
-//! the jars in `O365_TEST_KAFKA_LIBS` (as `.ci/run` sets it), else resolved once by Maven into
-//! the target directory (`tests/kafka/pom.xml`); it needs a Java runtime.
+//! Run: `cargo bench -p o365mgmt --bench fleet`. The broker is a node of the bench's own, started
+//! as the tests start theirs (Apache Kafka from the jars in `O365_TEST_KAFKA_LIBS`, as `.ci/run`
+//! sets it, else resolved once by Maven into the target directory, `tests/kafka/pom.xml`; it needs
+//! a Java runtime), but with Kafka's default delay before a new group's first rebalance.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::io::{BufRead as _, BufReader};
