@@ -138,8 +138,14 @@ impl FleetWriter {
         if self.open.is_some() {
             let _ = self.transaction(|_, _| Ok(()));
         }
+        let t0 = Instant::now();
         let mut r = Reader::only(&self.spec, missing.clone())?;
         r.catch_up()?;
+        tracing::info!(
+            tenants = missing.len(),
+            seconds = t0.elapsed().as_secs_f64(),
+            "checkpoints read"
+        );
         for t in missing {
             let st = r.checkpoints.tenants.remove(&t).unwrap_or_default();
             self.tenants.insert(t, st);
