@@ -98,6 +98,20 @@ struct Run {
     commits: f64,
 }
 
+/// Resident memory of a process now (MB): anonymous, and of mapped files.
+fn resident(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let mb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (mb("RssAnon:"), mb("RssFile:"))
+}
+
 /// Sum of a labelled series over tenants, and its largest value.
 fn series(metrics: &str, name: &str) -> (f64, f64) {
     let vals: Vec<f64> = metrics
@@ -210,8 +224,10 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str, n: usize) -> Run {
         throttled: 0.0,
         commits: 0.0,
     };
-    for mut i in instances {
+    for (k, mut i) in instances.into_iter().enumerate() {
         let (cpu, rss) = usage(i.child.id());
+        let (anon, file) = resident(i.child.id());
+        println!("  instance {k}: peak RSS {rss:.0} MB; at the end {anon:.0} MB anonymous, {file:.0} MB of files (the binary's pages)");
         run.cpu += cpu;
         run.rss = run.rss.max(rss);
         let m = get(&format!("{}/metrics", i.url));
