@@ -128,7 +128,7 @@ impl Collector {
             None => Some(Writer::start(
                 &self.spec,
                 self.opts.batch_blobs,
-                self.opts.concurrency.div_ceil(2).max(2),
+                crate::writer::queue_for(self.opts.concurrency),
             )?),
         };
         let writer = match (&self.writer, &own) {

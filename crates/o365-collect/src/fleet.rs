@@ -87,7 +87,7 @@ impl Fleet {
         // A commit may take every blob in flight: with many tenants, a tenant's share of a
         // smaller group would be a blob or two (and a Kafka transaction each).
         let batch = opts.collect.batch_blobs.max(max_in_flight);
-        let writer = Writer::start(&spec, batch, max_in_flight + 64)?;
+        let writer = Writer::start(&spec, batch, crate::writer::queue_for(max_in_flight))?;
         let handle = writer.handle();
         let stats = writer.stats();
         Ok(Self {
