@@ -51,13 +51,20 @@ fn usage(pid: u32) -> (f64, f64) {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
         + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks / 100.0, status_mb(pid, &["VmHWM:"])[0])
+}
+
+/// Fields of a process's `/proc/PID/status` given in kB, in MB (0 when absent).
+fn status_mb<const N: usize>(pid: u32, keys: &[&str; N]) -> [f64; N] {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
-    (ticks / 100.0, kb / 1024.0)
+    keys.map(|key| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    })
 }
 
 fn config(emu: &Emulator, dir: &Path) -> PathBuf {
@@ -96,20 +103,6 @@ struct Run {
     throttled: f64,
     /// Commits of every instance's sink (Kafka: transactions).
     commits: f64,
-}
-
-/// Resident memory of a process now (MB): anonymous, and of mapped files.
-fn resident(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let mb = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (mb("RssAnon:"), mb("RssFile:"))
 }
 
 /// Sum of a labelled series over tenants, and its largest value.
@@ -226,7 +219,8 @@ fn serve(config: &Path, dir: &Path, sink: &str, since: &str, n: usize) -> Run {
     };
     for (k, mut i) in instances.into_iter().enumerate() {
         let (cpu, rss) = usage(i.child.id());
-        let (anon, file) = resident(i.child.id());
+        // Resident now: anonymous, and of mapped files.
+        let [anon, file] = status_mb(i.child.id(), &["RssAnon:", "RssFile:"]);
         println!("  instance {k}: peak RSS {rss:.0} MB; at the end {anon:.0} MB anonymous, {file:.0} MB of files (the binary's pages)");
         run.cpu += cpu;
         run.rss = run.rss.max(rss);
