@@ -128,9 +128,12 @@ fn state_kept_under_an_earlier_spelling_is_continued_not_begun_anew() {
             c.execute(&format!("UPDATE {t} SET tenant = ?1"), [&upper])
                 .unwrap();
         }
-        // Its events were de-duplicated on that spelling too.
+        // Its events were de-duplicated on that spelling too (the blob's tenant is in
+        // `event_blobs`, each event's key in `event_rows`).
+        c.execute("UPDATE event_blobs SET tenant = ?1", [&upper])
+            .unwrap();
         let rows: Vec<(i64, String)> = c
-            .prepare("SELECT rowid, id FROM events")
+            .prepare("SELECT rowid, id FROM event_rows")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
@@ -138,8 +141,8 @@ fn state_kept_under_an_earlier_spelling_is_continued_not_begun_anew() {
             .collect();
         for (row, id) in rows {
             c.execute(
-                "UPDATE events SET tenant = ?1, dedup = ?2 WHERE rowid = ?3",
-                rusqlite::params![upper, o365_collect::checkpoint::dedup_key(&upper, &id), row],
+                "UPDATE event_rows SET dedup = ?1 WHERE rowid = ?2",
+                rusqlite::params![o365_collect::checkpoint::dedup_key(&upper, &id), row],
             )
             .unwrap();
         }
