@@ -212,6 +212,12 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     if s.events_written == 0 || again.blobs_done > 5 {
         bail!("collection did not behave: {s:?} / {again:?}");
     }
+    const TOP: &str =
+        "SELECT operation, count(*) FROM events GROUP BY operation ORDER BY 2 DESC, 1 LIMIT 3";
+    say!("    read them with SQL, e.g. the commonest operations:\n    $ sqlite3 events.sqlite \"{TOP}\"");
+    for (operation, n) in top_rows(&events_db, TOP)? {
+        say!("      {operation:<32} {n}");
+    }
 
     step(
         9,
@@ -240,4 +246,19 @@ pub async fn run(state: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     say!("\nDone. Next: `o365mgmt emulator` runs the emulator on its own; `o365mgmt --help` lists every command.");
     emu.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The rows of `query` (a name and a count) over the demo's events file.
+fn top_rows(path: &std::path::Path, query: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    let conn = o365_store::files::open_sqlite_read_only(path)?;
+    let mut st = conn.prepare(query)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                r.get(1)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }

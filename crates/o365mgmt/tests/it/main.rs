@@ -265,6 +265,23 @@ fn demo_runs_to_the_end() {
     assert!(text.contains("already enabled"), "{text}");
     assert!(text.contains("Data gap for Audit.Exchange"), "{text}");
     assert!(text.contains("gap: ["), "{text}");
+    // The events collected, read back through the view `events`: three operations with counts.
+    let after = text
+        .split("FROM events GROUP BY operation")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no query shown: {text}"));
+    let counted = after
+        .lines()
+        .skip(1)
+        .take(3)
+        .filter(|l| {
+            l.split_whitespace()
+                .last()
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        })
+        .count();
+    assert_eq!(counted, 3, "{text}");
     assert!(text.contains("Done."));
     // --state keeps the journal for later: the same rows through `journal`.
     let out = bin()
