@@ -109,14 +109,17 @@ impl EventLayout {
 }
 
 /// Binds one statement's parameters in order.
-struct Binder<'s, 'c> {
+struct Binder<'s, 'c, 't> {
     st: &'s mut Statement<'c>,
     next: usize,
+    tx: &'t Tx<'t>,
 }
 
-impl Binder<'_, '_> {
-    fn put(&mut self, v: &dyn ToSql, tx: &Tx<'_>) -> Result<(), SinkError> {
-        self.st.raw_bind_parameter(self.next, v).map_err(tx.sql())?;
+impl Binder<'_, '_, '_> {
+    fn put(&mut self, v: &dyn ToSql) -> Result<(), SinkError> {
+        self.st
+            .raw_bind_parameter(self.next, v)
+            .map_err(self.tx.sql())?;
         self.next += 1;
         Ok(())
     }
@@ -125,6 +128,37 @@ impl Binder<'_, '_> {
 /// The event as it came: its UTF-8 was checked when the blob was decoded.
 fn raw(e: &o365_api::SharedEvent) -> ToSqlOutput<'_> {
     ToSqlOutput::Borrowed(ValueRef::Text(&e.raw))
+}
+
+/// `INSERT OR IGNORE INTO {into} VALUES ...` for `events`, `row` binding each event's `cols`
+/// values; the rows written (the rest were duplicates). Multi-row statements: far less per-row
+/// overhead than one statement per event.
+fn insert<'t>(
+    tx: &'t Tx<'t>,
+    into: &str,
+    cols: usize,
+    events: &[o365_api::SharedEvent],
+    mut row: impl FnMut(&mut Binder<'_, '_, 't>, &o365_api::SharedEvent) -> Result<(), SinkError>,
+) -> Result<u64, SinkError> {
+    let sql = tx.sql();
+    let mut written = 0;
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let text = format!(
+            "INSERT OR IGNORE INTO {into} VALUES {}",
+            placeholders(chunk.len(), cols)
+        );
+        let mut st = tx.tx.prepare_cached(&text).map_err(&sql)?;
+        let mut p = Binder {
+            st: &mut st,
+            next: 1,
+            tx,
+        };
+        for e in chunk {
+            row(&mut p, e)?;
+        }
+        written += st.raw_execute().map_err(&sql)? as u64;
+    }
+    Ok(written)
 }
 
 /// Writes a blob's events as rows of its file's layout.
@@ -136,81 +170,53 @@ impl Rows {
         if b.events.is_empty() {
             return Ok(0);
         }
-        let sql = tx.sql();
         let blob = tx
             .tx
             .prepare_cached(
                 "INSERT INTO event_blobs (tenant, content_type, content_id) VALUES (?1, ?2, ?3)",
             )
             .and_then(|mut st| st.insert((&b.tenant, b.content_type.as_str(), &b.content_id)))
-            .map_err(&sql)?;
+            .map_err(tx.sql())?;
         let hash = TenantHash::new(&b.tenant);
-        let mut written = 0;
-        // Multi-row statements: far less per-row overhead than one statement per event.
-        for chunk in b.events.chunks(ROWS_PER_STATEMENT) {
-            let text = format!(
-                "INSERT OR IGNORE INTO event_rows (blob, id, at, record_type, operation, workload, user_id, raw, dedup) VALUES {}",
-                placeholders(chunk.len(), 9)
-            );
-            let mut st = tx.tx.prepare_cached(&text).map_err(&sql)?;
-            let mut p = Binder {
-                st: &mut st,
-                next: 1,
-            };
-            for e in chunk {
-                let (at, dedup) = hash.event_key(e);
-                p.put(&blob, tx)?;
-                p.put(&e.id(), tx)?;
-                p.put(&at, tx)?;
-                p.put(&e.record_type, tx)?;
-                p.put(&e.operation(), tx)?;
-                p.put(&e.workload(), tx)?;
-                p.put(&e.user_id(), tx)?;
-                p.put(&raw(e), tx)?;
-                p.put(&dedup, tx)?;
-            }
-            written += st.raw_execute().map_err(&sql)? as u64;
-        }
-        Ok(written)
+        let into =
+            "event_rows (blob, id, at, record_type, operation, workload, user_id, raw, dedup)";
+        insert(tx, into, 9, &b.events, |p, e| {
+            let (at, dedup) = hash.event_key(e);
+            p.put(&blob)?;
+            p.put(&e.id())?;
+            p.put(&at)?;
+            p.put(&e.record_type)?;
+            p.put(&e.operation())?;
+            p.put(&e.workload())?;
+            p.put(&e.user_id())?;
+            p.put(&raw(e))?;
+            p.put(&dedup)
+        })
     }
 
     /// The wide layout: every column in each event's row.
     fn wide(tx: &Tx<'_>, b: &BlobOut) -> Result<u64, SinkError> {
-        let sql = tx.sql();
         let hash = TenantHash::new(&b.tenant);
         // SQLite copies bound text, so one buffer serves every row.
         let mut time = String::with_capacity(19);
-        let mut written = 0;
-        for chunk in b.events.chunks(ROWS_PER_STATEMENT) {
-            let text = format!(
-                "INSERT OR IGNORE INTO events (tenant, id, content_type, creation_time, record_type, operation, workload, user_id, content_id, raw, dedup) VALUES {}",
-                placeholders(chunk.len(), 11)
-            );
-            let mut st = tx.tx.prepare_cached(&text).map_err(&sql)?;
-            let mut p = Binder {
-                st: &mut st,
-                next: 1,
-            };
-            for e in chunk {
-                time.clear();
-                if let Some(t) = &e.creation_time {
-                    o365_api::seconds::push_seconds(t, &mut time);
-                }
-                p.put(&b.tenant, tx)?;
-                p.put(&e.id(), tx)?;
-                p.put(&b.content_type.as_str(), tx)?;
-                p.put(&time.as_str(), tx)?;
-                p.put(&e.record_type, tx)?;
-                p.put(&e.operation(), tx)?;
-                p.put(&e.workload(), tx)?;
-                p.put(&e.user_id(), tx)?;
-                p.put(&b.content_id, tx)?;
-                p.put(&raw(e), tx)?;
-                p.put(&hash.dedup_key(e.id()), tx)?;
+        let into = "events (tenant, id, content_type, creation_time, record_type, operation, workload, user_id, content_id, raw, dedup)";
+        insert(tx, into, 11, &b.events, |p, e| {
+            time.clear();
+            if let Some(t) = &e.creation_time {
+                o365_api::seconds::push_seconds(t, &mut time);
             }
-            written += st.raw_execute().map_err(&sql)? as u64;
-        }
-        Ok(written)
+            p.put(&b.tenant)?;
+            p.put(&e.id())?;
+            p.put(&b.content_type.as_str())?;
+            p.put(&time.as_str())?;
+            p.put(&e.record_type)?;
+            p.put(&e.operation())?;
+            p.put(&e.workload())?;
+            p.put(&e.user_id())?;
+            p.put(&b.content_id)?;
+            p.put(&raw(e))?;
+            p.put(&hash.dedup_key(e.id()))
+        })
     }
 }
 
