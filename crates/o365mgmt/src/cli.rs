@@ -465,6 +465,14 @@ pub enum CollectCmd {
         #[arg(long, value_name = "SINK")]
         sink: Option<String>,
     },
+    /// Rewrite a SQLite sink made by an earlier version in the current layout (about a quarter
+    /// less CPU per event from then on), in one transaction: stop its collector first, or each
+    /// waits for the other.
+    Upgrade {
+        /// The SQLite sink to upgrade [default: the default SQLite sink].
+        #[arg(long, value_name = "SINK")]
+        sink: Option<String>,
+    },
 }
 
 /// `content` subcommands.

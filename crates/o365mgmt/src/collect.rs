@@ -40,8 +40,14 @@ pub async fn run_into(
     for w in &s.warnings {
         warn(w);
     }
-    if let Some(CollectCmd::Status { sink }) = &args.command {
-        return crate::progress::status(&s, sink.as_deref(), fmt);
+    match &args.command {
+        Some(CollectCmd::Status { sink }) => {
+            return crate::progress::status(&s, sink.as_deref(), fmt);
+        }
+        Some(CollectCmd::Upgrade { sink }) => {
+            return crate::upgrade::run(&s, sink.as_deref(), fmt);
+        }
+        None => {}
     }
     if args.pass.interval.is_some() && !args.run.follow {
         bail!("--interval sets the pause between passes of --follow: add --follow, or leave --interval out");

@@ -23,6 +23,7 @@ mod show;
 mod status;
 mod term;
 mod token_file;
+mod upgrade;
 mod webhook;
 
 use std::io::IsTerminal as _;

@@ -98,6 +98,11 @@ pub trait SinkKind: Send + Sync + std::fmt::Debug {
     fn checkpoint_path(&self) -> Option<PathBuf> {
         None
     }
+    /// Rewrite the events it stores in the current layout, if an earlier version laid them out
+    /// otherwise (only SQLite has a layout of its own).
+    fn upgrade(&self) -> Result<sqlite::Upgrade, SinkError> {
+        Ok(sqlite::Upgrade::NotApplicable)
+    }
     /// The same sink for an instance `instance` of a fleet that shares the tenants among its
     /// instances, and what this instance holds as it changes; `None` when the sink cannot share
     /// (only Kafka can: its group protocol decides who collects what).
@@ -238,6 +243,11 @@ impl SinkSpec {
     /// The local checkpoint file, if any.
     pub fn checkpoint_path(&self) -> Option<PathBuf> {
         self.0.checkpoint_path()
+    }
+
+    /// Rewrite its stored events in the current layout (see [`SinkKind::upgrade`]).
+    pub fn upgrade(&self) -> Result<sqlite::Upgrade, SinkError> {
+        self.0.upgrade()
     }
 
     /// This sink for instance `instance` of a fleet that shares tenants, if it can share.

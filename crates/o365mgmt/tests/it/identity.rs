@@ -9,7 +9,7 @@ use crate::cli::Emu;
 use crate::fleet::{readyz, term, wait_for, Env, Tenant};
 use crate::jsonl_ids;
 
-fn out(c: &mut Command) -> (i32, String, String) {
+pub(crate) fn out(c: &mut Command) -> (i32, String, String) {
     let o = c.output().unwrap();
     (
         o.status.code().unwrap_or(-1),
@@ -18,7 +18,7 @@ fn out(c: &mut Command) -> (i32, String, String) {
     )
 }
 
-fn emulator() -> Emu {
+pub(crate) fn emulator() -> Emu {
     let mut cfg = o365_emulator::EmulatorConfig::default().with_all_subscriptions(6.0);
     cfg.throttle.requests_per_minute = 1_000_000;
     cfg.data.late_rate = 0.0;

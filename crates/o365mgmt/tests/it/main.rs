@@ -318,4 +318,5 @@ mod reliability;
 mod shipping;
 mod status;
 mod tls;
+mod upgrade;
 mod webhook;

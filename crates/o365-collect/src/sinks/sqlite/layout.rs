@@ -13,8 +13,9 @@ use crate::sinks::{BlobOut, SinkError};
 /// The layout of new files. A blob's tenant, content type and content id are stored once, in
 /// `event_blobs`, not in each of its events' rows; the keys hold `CreationTime` as an integer
 /// (Unix seconds, 0 when absent). Against the wide layout, side by side: about a quarter less
-/// CPU per event (docs/benchmarks.md, 2026-12-06).
-const LEAN_SCHEMA: &str = "
+/// CPU per event (docs/benchmarks.md, 2026-12-06). Its tables, then [`LEAN_INDEXES`] and
+/// [`LEAN_VIEW`].
+pub(super) const LEAN_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS event_blobs (
     blob INTEGER PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -32,6 +33,10 @@ CREATE TABLE IF NOT EXISTS event_rows (
     raw TEXT NOT NULL,
     dedup INTEGER NOT NULL
 );
+";
+
+/// The lean layout's indexes.
+pub(super) const LEAN_INDEXES: &str = "
 -- The de-duplication key: (CreationTime second, 64-bit hash of tenant and Id). The time first,
 -- so inserts land in the recent part of the index instead of a random page per event; a
 -- re-delivered event carries the same CreationTime and Id and meets its first copy here. It also
@@ -39,7 +44,10 @@ CREATE TABLE IF NOT EXISTS event_rows (
 CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON event_rows(at, dedup);
 CREATE INDEX IF NOT EXISTS events_user ON event_rows(user_id, at);
 CREATE INDEX IF NOT EXISTS events_operation ON event_rows(operation, at);
--- Every event with every column, as the wide layout has them (and `at` besides).
+";
+
+/// Every event with every column, as the wide layout has them (and `at` besides).
+pub(super) const LEAN_VIEW: &str = "
 CREATE VIEW IF NOT EXISTS events AS
 SELECT r.rowid AS rowid,
        b.tenant AS tenant,
@@ -103,7 +111,9 @@ impl EventLayout {
             conn.execute_batch(WIDE_SCHEMA)?;
             return Ok(Self::Wide);
         }
-        conn.execute_batch(LEAN_SCHEMA)?;
+        for part in [LEAN_TABLES, LEAN_INDEXES, LEAN_VIEW] {
+            conn.execute_batch(part)?;
+        }
         Ok(Self::Lean)
     }
 }

@@ -2,11 +2,13 @@
 //! acknowledgement commit together; de-duplicated by a unique index.
 
 mod layout;
+mod upgrade;
 
 use std::path::PathBuf;
 
 pub(crate) use layout::EventLayout;
 use layout::Rows;
+pub use upgrade::Upgrade;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::local::Local;
@@ -49,7 +51,7 @@ impl SinkKind for SqliteKind {
         if layout == EventLayout::Wide {
             tracing::info!(
                 path = %self.path.display(),
-                "events kept in the layout of the version that made this file (one wide table); a new file gets the leaner one"
+                "events kept in the layout of the version that made this file (one wide table); `o365mgmt collect upgrade --sink sqlite:PATH` rewrites them in the current one, about a quarter less CPU per event"
             );
         }
         Ok(Box::new(Local::new(cp, Rows(layout))))
@@ -63,6 +65,9 @@ impl SinkKind for SqliteKind {
     fn remembered(&self) -> Option<String> {
         let p = std::path::absolute(&self.path).ok()?;
         Some(format!("sqlite:{}", p.display()))
+    }
+    fn upgrade(&self) -> Result<Upgrade, SinkError> {
+        upgrade::upgrade(&self.path)
     }
 }
 
