@@ -249,70 +249,9 @@ impl EventWriter for Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::sqlite::fixture::{blob, object_type, rows};
     use crate::sinks::sqlite::SqliteKind;
     use crate::sinks::SinkKind as _;
-
-    fn blob(tenant: &str, content_id: &str, events: &[(&str, Option<&str>)]) -> BlobOut {
-        let body: Vec<String> = events
-            .iter()
-            .map(|(id, at)| match at {
-                Some(t) => format!(
-                    r#"{{"Id":"{id}","CreationTime":"{t}","Operation":"Op","UserId":"u@x","Workload":"W","RecordType":2}}"#
-                ),
-                None => format!(r#"{{"Id":"{id}","Operation":"Op"}}"#),
-            })
-            .collect();
-        BlobOut {
-            tenant: tenant.into(),
-            content_type: o365_api::ContentType::Exchange,
-            content_id: content_id.into(),
-            content_created: chrono::Utc::now(),
-            events: o365_api::event::decode_blob_shared(
-                format!("[{}]", body.join(",")).into_bytes().into(),
-            )
-            .unwrap(),
-            lost: None,
-        }
-    }
-
-    type Row = (String, String, String, String, String, Option<i64>, String);
-
-    /// Every event as the view `events` (or the wide table) shows it, by id.
-    fn rows(path: &std::path::Path) -> Vec<Row> {
-        let c = Connection::open(path).unwrap();
-        let mut st = c
-            .prepare(
-                "SELECT tenant, id, content_type, creation_time, content_id, record_type, raw
-                   FROM events ORDER BY id",
-            )
-            .unwrap();
-        st.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    }
-
-    fn object_type(path: &std::path::Path, name: &str) -> Option<String> {
-        Connection::open(path)
-            .unwrap()
-            .query_row(
-                "SELECT type FROM sqlite_master WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap()
-    }
 
     fn blobs() -> Vec<BlobOut> {
         vec![
@@ -366,7 +305,14 @@ mod tests {
         assert_eq!(got, rows(&wide));
         let short: Vec<_> = got
             .iter()
-            .map(|r| (r.0.as_str(), r.1.as_str(), r.3.as_str(), r.4.as_str()))
+            .map(|r| {
+                (
+                    r.tenant.as_str(),
+                    r.id.as_str(),
+                    r.creation_time.as_str(),
+                    r.content_id.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             short,
@@ -377,10 +323,10 @@ mod tests {
                 ("t1", "c", "2026-12-04T11:00:00", "c2"),
             ]
         );
-        assert_eq!(got[0].2, "Audit.Exchange");
-        assert_eq!(got[0].5, Some(2));
+        assert_eq!(got[0].content_type, "Audit.Exchange");
+        assert_eq!(got[0].record_type, Some(2));
         assert!(got[0]
-            .6
+            .raw
             .starts_with(r#"{"Id":"a","CreationTime":"2026-12-04T10:00:01""#));
         // Opened again, each file keeps its layout.
         for path in [&lean, &wide] {

@@ -1,6 +1,8 @@
 //! SQLite: one row per event in the same file as the checkpoint, so events and their blob's
 //! acknowledgement commit together; de-duplicated by a unique index.
 
+#[cfg(test)]
+mod fixture;
 mod layout;
 mod upgrade;
 

@@ -94,69 +94,13 @@ pub fn upgrade(path: &Path) -> Result<Upgrade, SinkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::sqlite::fixture::{blob, object_type, rows};
     use crate::sinks::sqlite::layout::WIDE_SCHEMA;
     use crate::sinks::sqlite::SqliteKind;
-    use crate::sinks::{BlobOut, SinkKind as _};
+    use crate::sinks::SinkKind as _;
 
-    fn blob(tenant: &str, content_id: &str, ids: &[&str]) -> BlobOut {
-        let body: Vec<String> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                format!(
-                    r#"{{"Id":"{id}","CreationTime":"2026-12-04T10:00:0{i}","Operation":"Op{i}","UserId":"u{i}@x"}}"#
-                )
-            })
-            .collect();
-        BlobOut {
-            tenant: tenant.into(),
-            content_type: o365_api::ContentType::General,
-            content_id: content_id.into(),
-            content_created: chrono::Utc::now(),
-            events: o365_api::event::decode_blob_shared(
-                format!("[{}]", body.join(",")).into_bytes().into(),
-            )
-            .unwrap(),
-            lost: None,
-        }
-    }
-
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        i64,
-    );
-
-    /// Every event through `events`, with its de-duplication key, in id order.
-    fn rows(path: &Path) -> Vec<Row> {
-        let c = Connection::open(path).unwrap();
-        let mut st = c
-            .prepare(
-                "SELECT tenant, id, content_type, creation_time, content_id, operation, raw, dedup
-                   FROM events ORDER BY tenant, id",
-            )
-            .unwrap();
-        st.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    }
+    const T0: Option<&str> = Some("2026-12-04T10:00:00");
+    const T1: Option<&str> = Some("2026-12-04T10:00:01");
 
     #[test]
     fn a_wide_file_is_rewritten_lean_and_goes_on_as_before() {
@@ -169,9 +113,9 @@ mod tests {
             .execute_batch(WIDE_SCHEMA)
             .unwrap();
         let first = [
-            blob("t1", "c1", &["a", "b"]),
-            blob("t1", "c2", &["c"]),
-            blob("t2", "c1", &["a"]),
+            blob("t1", "c1", &[("a", T0), ("b", T1)]),
+            blob("t1", "c2", &[("c", None)]),
+            blob("t2", "c1", &[("a", T0)]),
         ];
         {
             let mut sink = kind.open().unwrap();
@@ -187,19 +131,10 @@ mod tests {
             }
         );
         assert_eq!(rows(&path), before, "the same events, read the same way");
+        assert_eq!(object_type(&path, "events").as_deref(), Some("view"));
+        assert_eq!(object_type(&path, "events_dedup").as_deref(), Some("index"));
+        assert_eq!(object_type(&path, "event_blobs_upgrade"), None);
         let c = Connection::open(&path).unwrap();
-        let kind_of = |name: &str| -> Option<String> {
-            c.query_row(
-                "SELECT type FROM sqlite_master WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap()
-        };
-        assert_eq!(kind_of("events").as_deref(), Some("view"));
-        assert_eq!(kind_of("events_dedup").as_deref(), Some("index"));
-        assert_eq!(kind_of("event_blobs_upgrade"), None);
         let blobs_done: i64 = c
             .query_row("SELECT count(*) FROM collect_blobs", [], |r| r.get(0))
             .unwrap();
@@ -207,7 +142,10 @@ mod tests {
         // The events written before are still known: sent again, they are duplicates; new ones
         // are written, in the lean layout.
         let mut sink = kind.open().unwrap();
-        let again = [blob("t1", "c1", &["a", "b"]), blob("t1", "c3", &["a", "d"])];
+        let again = [
+            blob("t1", "c1", &[("a", T0), ("b", T1)]),
+            blob("t1", "c3", &[("a", T0), ("d", T1)]),
+        ];
         assert_eq!(sink.commit(&again, &[]).unwrap().written, [0, 1]);
         drop(sink);
         assert_eq!(rows(&path).len(), 5);
